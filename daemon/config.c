@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * config.c: the configuration file.  GKeyFile does the syntax; this file
+ * checks every value strictly and in range, so that a typo is a message
+ * and not a default silently taken.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "config.h"
+
+#define DEFAULT_URI "qemu:///system"
+#define DEFAULT_STATE_DIR "/var/lib/virtenergy"
+
+void ve_config_defaults(struct ve_config *c)
+{
+	static const char *const events[] = { "cycles", "instructions", "cache-misses", NULL };
+
+	memset(c, 0, sizeof(*c));
+	c->uri = g_strdup(DEFAULT_URI);
+	c->period_us = 100000;
+	c->state_dir = g_strdup(DEFAULT_STATE_DIR);
+	c->state_interval_us = 100000;
+	c->idle_policy = VE_IDLE_DEFAULT;
+	c->sampler = VE_SAMPLER_AUTO;
+	c->events = g_strdupv((char **)events);
+	/*
+	 * A mid-range server socket: some 40 W with every core idle in a
+	 * shallow C-state, 150 W flat out (the TDP of a 16–24 core part).
+	 */
+	c->host_idle_power_uw = 40000000;
+	c->host_max_power_uw = 150000000;
+	c->calib_window_periods = 600;
+}
+
+void ve_config_clear(struct ve_config *c)
+{
+	g_clear_pointer(&c->uri, g_free);
+	g_clear_pointer(&c->state_dir, g_free);
+	g_clear_pointer(&c->events, g_strfreev);
+}
+
+gboolean ve_parse_power_uw(const char *text, uint64_t *ret_uw, GError **error)
+{
+	static const struct {
+		const char *unit;
+		double uw;
+	} units[] = { { "kW", 1e9 }, { "mW", 1e3 }, { "uW", 1.0 }, { "W", 1e6 } };
+	g_autofree char *s = g_strstrip(g_strdup(text ? text : ""));
+	char *end;
+	double v;
+
+	errno = 0;
+	v = g_ascii_strtod(s, &end);
+	if (end == s || errno || !isfinite(v)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "'%s' is not a power: expected a number and a unit (W, mW, kW)", text);
+		return FALSE;
+	}
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			double uw = v * units[i].uw;
+
+			if (v < 0.0 || uw > 1e15) {
+				g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "power '%s' is out of range (0 to 1 GW)", text);
+				return FALSE;
+			}
+			*ret_uw = (uint64_t)llround(uw);
+			return TRUE;
+		}
+	}
+	g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		    "power '%s' has %s unit '%s': use W, mW or kW", text, *end ? "an unknown" : "no",
+		    end);
+	return FALSE;
+}
+
+/* An optional unsigned key in [lo, hi]; missing keys leave *ret alone. */
+static gboolean get_uint(GKeyFile *kf, const char *group, const char *key, uint64_t lo,
+			 uint64_t hi, uint64_t *ret, GError **error)
+{
+	g_autofree char *v = g_key_file_get_value(kf, group, key, NULL);
+	g_autoptr(GError) e = NULL;
+	guint64 n;
+
+	if (!v)
+		return TRUE;
+	g_strstrip(v);
+	if (!g_ascii_string_to_unsigned(v, 10, lo, hi, &n, &e)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[%s] %s: %s", group, key, e->message);
+		return FALSE;
+	}
+	*ret = n;
+	return TRUE;
+}
+
+static gboolean get_power(GKeyFile *kf, const char *group, const char *key, uint64_t *ret,
+			  GError **error)
+{
+	g_autofree char *v = g_key_file_get_value(kf, group, key, NULL);
+	g_autoptr(GError) e = NULL;
+
+	if (!v)
+		return TRUE;
+	if (!ve_parse_power_uw(v, ret, &e)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "[%s] %s: %s",
+			    group, key, e->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Every group and key we know; anything else is a typo worth refusing. */
+static const char *const known[][12] = {
+	{ "daemon", "uri", "period-ms", "state-dir", "state-interval-ms", NULL },
+	{ "accounting", "idle-policy", "sampler", "events", NULL },
+	{ "host-model", "idle-power", "max-power", NULL },
+	{ "calibration", "window-periods", NULL },
+};
+
+static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+	for (size_t g = 0; groups[g]; g++) {
+		size_t k;
+		g_auto(GStrv) keys = NULL;
+
+		for (k = 0; k < G_N_ELEMENTS(known); k++)
+			if (strcmp(groups[g], known[k][0]) == 0)
+				break;
+		if (k == G_N_ELEMENTS(known)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+				    "%s: unknown group [%s]", origin, groups[g]);
+			return FALSE;
+		}
+		keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+		for (size_t i = 0; keys && keys[i]; i++) {
+			gboolean found = FALSE;
+
+			for (size_t j = 1; known[k][j]; j++)
+				found = found || strcmp(keys[i], known[k][j]) == 0;
+			if (!found) {
+				g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+					    "%s: unknown key '%s' in [%s]", origin, keys[i], groups[g]);
+				return FALSE;
+			}
+		}
+	}
+	return TRUE;
+}
+
+gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,
+			     GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) e = NULL;
+	struct ve_config n = *c;
+	g_autofree char *uri = NULL, *state_dir = NULL, *policy = NULL, *sampler = NULL;
+	g_auto(GStrv) events = NULL;
+	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
+	uint64_t window = c->calib_window_periods;
+
+	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s", origin,
+			    e->message);
+		return FALSE;
+	}
+	if (!check_known(kf, origin, error))
+		return FALSE;
+	if (!get_uint(kf, "daemon", "period-ms", 10, 60000, &period_ms, error) ||
+	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
+	    !get_uint(kf, "calibration", "window-periods", 8, 100000, &window, error) ||
+	    !get_power(kf, "host-model", "idle-power", &n.host_idle_power_uw, error) ||
+	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error))
+		goto bad;
+	if (n.host_max_power_uw < n.host_idle_power_uw) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[host-model] max-power is below idle-power");
+		goto bad;
+	}
+	uri = g_key_file_get_string(kf, "daemon", "uri", NULL);
+	state_dir = g_key_file_get_string(kf, "daemon", "state-dir", NULL);
+	if (state_dir && !g_path_is_absolute(state_dir)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[daemon] state-dir '%s' is not an absolute path", state_dir);
+		goto bad;
+	}
+	policy = g_key_file_get_string(kf, "accounting", "idle-policy", NULL);
+	if (policy && ve_idle_policy_from_name(g_strstrip(policy), &n.idle_policy) < 0) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[accounting] idle-policy '%s' is not one of none, equal, vcpus, usage",
+			    policy);
+		goto bad;
+	}
+	sampler = g_key_file_get_string(kf, "accounting", "sampler", NULL);
+	if (sampler) {
+		g_strstrip(sampler);
+		if (strcmp(sampler, "auto") == 0)
+			n.sampler = VE_SAMPLER_AUTO;
+		else if (strcmp(sampler, "perf") == 0)
+			n.sampler = VE_SAMPLER_PERF;
+		else if (strcmp(sampler, "schedstat") == 0)
+			n.sampler = VE_SAMPLER_SCHEDSTAT;
+		else {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[accounting] sampler '%s' is not one of auto, perf, schedstat",
+				    sampler);
+			goto bad;
+		}
+	}
+	if (g_key_file_has_key(kf, "accounting", "events", NULL)) {
+		events = g_key_file_get_string_list(kf, "accounting", "events", NULL, NULL);
+		if (events && g_strv_length(events) > VE_MAX_EVENTS - 1) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[accounting] events: at most %d events", VE_MAX_EVENTS - 1);
+			goto bad;
+		}
+		for (size_t i = 0; events && events[i]; i++)
+			g_strstrip(events[i]);
+	}
+
+	/* everything checked: commit */
+	n.period_us = period_ms * 1000;
+	n.state_interval_us = interval_ms * 1000;
+	n.calib_window_periods = (unsigned int)window;
+	if (uri) {
+		n.uri = g_steal_pointer(&uri);
+		g_free(c->uri);
+	}
+	if (state_dir) {
+		n.state_dir = g_steal_pointer(&state_dir);
+		g_free(c->state_dir);
+	}
+	if (events) {
+		n.events = g_steal_pointer(&events);
+		g_strfreev(c->events);
+	}
+	*c = n;
+	return TRUE;
+bad:
+	g_prefix_error(error, "%s: ", origin);
+	return FALSE;
+}
+
+gboolean ve_config_load(struct ve_config *c, const char *path, GError **error)
+{
+	g_autofree char *data = NULL;
+	gsize len;
+
+	if (!g_file_get_contents(path, &data, &len, error))
+		return FALSE;
+	return ve_config_load_data(c, data, len, path, error);
+}

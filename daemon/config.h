@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config.h: virtenergyd's configuration (conf/virtenergyd.conf, GKeyFile).
+ *
+ * Every key is optional; ve_config_defaults() gives the values documented
+ * in conf/virtenergyd.conf.  Loading is all or nothing: a file with one bad
+ * value is refused with a GError naming the group, key and what was wrong,
+ * and the configuration passed in is left as it was.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "attrib.h"
+#include "model.h"
+#include "sampler.h"
+
+struct ve_config {
+	char *uri;                      /* libvirt connection */
+	uint64_t period_us;             /* accounting period */
+	char *state_dir;                /* cumulative ledgers */
+	uint64_t state_interval_us;     /* how often the state file is written */
+	enum ve_idle_policy idle_policy;
+	enum ve_sampler_kind sampler;
+	char **events;                  /* hardware events, NULL-terminated */
+	/* host power model where there is no RAPL, per socket */
+	uint64_t host_idle_power_uw;
+	uint64_t host_max_power_uw;
+	/* calibration against RAPL */
+	unsigned int calib_window_periods;
+};
+
+void ve_config_defaults(struct ve_config *c);
+void ve_config_clear(struct ve_config *c);
+
+/* Parse @path over *@c.  FALSE with @error (and *@c unchanged) on any problem. */
+gboolean ve_config_load(struct ve_config *c, const char *path, GError **error);
+
+/* The same from text in memory (@origin names it in messages): for tests and fuzzing. */
+gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,
+			     GError **error);
+
+/* Strict unit parsing shared with the command line: "40W", "1.5 kW", "250mW" -> µW. */
+gboolean ve_parse_power_uw(const char *text, uint64_t *ret_uw, GError **error);

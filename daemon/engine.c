@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * engine.c: the daemon's accounting period (see engine.h).
+ */
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calib.h"
+#include "cpustat.h"
+#include "engine.h"
+#include "powercap.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "statefile.h"
+#include "threadmap.h"
+
+#define STATE_FILE "state"
+
+struct vm {
+	char *uuid;
+	char *name;
+	uint32_t slot;
+	bool running;
+	unsigned int vcpus;
+	bool located;
+	struct ve_domain_threads dt;
+	unsigned int n_threads;        /* threads watched for it */
+	uint64_t report_total_uj;      /* ledger total at the last report tick */
+	uint64_t power_uw;
+};
+
+struct thread {
+	pid_t tid;
+	uint32_t slot;
+	enum ve_component comp;
+	struct vm *vm;
+	struct ve_watch *w;
+	uint64_t prev[VE_MAX_EVENTS];
+	uint64_t gen;
+};
+
+struct ve_engine {
+	int root_fd;
+	int state_dir_fd;
+	const struct ve_config *cfg;
+	struct ve_sampler *sampler;
+	struct ve_powercap *pc;
+	struct ve_account_table *accounts;
+	struct ve_attrib *attrib;
+	struct ve_result result;
+	struct ve_ledger ledger;
+	GPtrArray *vms;                /* struct vm*, in slot order of creation */
+	GHashTable *vm_by_uuid;        /* borrowed keys */
+	GHashTable *threads;           /* tid -> struct thread* */
+	uint64_t gen;
+	unsigned int *socket_of_cpu;
+	size_t n_cpu_map;
+	struct ve_cpustat stat;
+	bool have_stat;
+	uint64_t last_us;              /* end of the last period, 0 before the first */
+	uint64_t clk_tck;
+	GArray *samples;               /* struct ve_thread_sample */
+	struct ve_device dev[2 * VE_MAX_SOCKETS];
+	struct ve_calib_window *calib[2 * VE_MAX_SOCKETS];   /* measured devices only */
+	size_t n_dev;
+	unsigned int calib_fits;
+	char sensor[96];
+	uint64_t report_us, report_energy_uj, host_power_uw;
+	uint64_t state_seq;
+	bool estimated;
+};
+
+static void vm_free(gpointer p)
+{
+	struct vm *vm = p;
+
+	ve_domain_threads_clear(&vm->dt);
+	g_free(vm->uuid);
+	g_free(vm->name);
+	g_free(vm);
+}
+
+static void thread_free(struct ve_engine *e, struct thread *t)
+{
+	e->sampler->ops->unwatch(e->sampler, t->w);
+	if (t->vm && t->vm->n_threads)
+		t->vm->n_threads--;
+	g_free(t);
+}
+
+static struct vm *vm_get(struct ve_engine *e, const char *uuid, const char *name,
+			 unsigned int vcpus)
+{
+	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+
+	if (!vm) {
+		vm = g_new0(struct vm, 1);
+		vm->uuid = g_strdup(uuid);
+		if (ve_account_add(e->accounts, VE_KIND_VM, vcpus, &vm->slot) < 0) {
+			vm_free(vm);
+			return NULL;
+		}
+		ve_account_set_active(e->accounts, vm->slot, false);
+		g_ptr_array_add(e->vms, vm);
+		g_hash_table_insert(e->vm_by_uuid, vm->uuid, vm);
+	}
+	if (name && g_strcmp0(vm->name, name) != 0) {
+		g_free(vm->name);
+		vm->name = g_strdup(name);
+	}
+	return vm;
+}
+
+void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
+			  unsigned int vcpus)
+{
+	struct vm *vm = vm_get(e, uuid, name, vcpus);
+
+	if (!vm)
+		return;
+	vm->vcpus = vcpus;
+	e->accounts->slot[vm->slot].vcpus = vcpus;
+	ve_account_set_active(e->accounts, vm->slot, true);
+	if (!vm->running) {
+		vm->running = true;
+		vm->located = false;   /* a new QEMU process: find it again */
+	}
+}
+
+void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)
+{
+	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+
+	/*
+	 * Keep the slot active until the next period has taken the final
+	 * readings of its threads; see retire_stopped().
+	 */
+	if (vm)
+		vm->running = false;
+}
+
+/* ---- restart safety ---------------------------------------------------- */
+
+static gboolean restore(struct ve_engine *e, char **warning, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	struct ve_state *st = NULL;
+
+	if (!ve_state_load(e->state_dir_fd, STATE_FILE, &st, &err)) {
+		if (g_error_matches(err, VE_STATE_ERROR, VE_STATE_ERROR_IO)) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			return FALSE;
+		}
+		/* corrupt or from another version: set aside by the loader, start afresh */
+		*warning = g_strdup_printf("%s; starting with empty counters", err->message);
+		return TRUE;
+	}
+	e->state_seq = st->seq;
+	for (guint i = 0; i < st->accounts->len; i++) {
+		const struct ve_state_account *a = g_ptr_array_index(st->accounts, i);
+		uint32_t slot;
+
+		if (strcmp(a->key, "host") == 0) {
+			slot = VE_ACCOUNT_HOST;
+		} else if (g_str_has_prefix(a->key, "vm:")) {
+			struct vm *vm = vm_get(e, a->key + 3, a->name, 0);
+
+			if (!vm)
+				continue;
+			slot = vm->slot;
+		} else {
+			continue;   /* services come with their configuration */
+		}
+		ve_ledger_restore(&e->ledger, slot, &a->e);
+	}
+	memcpy(e->ledger.host_reason_uj, st->host_reason_uj, sizeof(e->ledger.host_reason_uj));
+	e->ledger.energy_uj = st->energy_uj;
+	e->ledger.periods = st->periods;
+	ve_state_free(st);
+	return TRUE;
+}
+
+gboolean ve_engine_save(struct ve_engine *e, GError **error)
+{
+	g_autoptr(ve_state) st = ve_state_new();
+
+	st->seq = e->state_seq;   /* the save writes seq + 1 */
+	st->periods = e->ledger.periods;
+	st->energy_uj = e->ledger.energy_uj;
+	memcpy(st->host_reason_uj, e->ledger.host_reason_uj, sizeof(st->host_reason_uj));
+	if (e->ledger.n && !ve_state_add(st, "host", NULL, &e->ledger.e[VE_ACCOUNT_HOST], error))
+		return FALSE;
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+		g_autofree char *key = g_strdup_printf("vm:%s", vm->uuid);
+		static const struct ve_ledger_entry zero;
+
+		if (!ve_state_add(st, key, vm->name,
+				  vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero, error))
+			return FALSE;
+	}
+	if (!ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
+		return FALSE;
+	e->state_seq = st->seq;
+	return TRUE;
+}
+
+/* ---- sensing --------------------------------------------------------- */
+
+/*
+ * intel-rapl:N numbers packages in the order the driver registered them;
+ * the physical package id, which the CPU topology uses, is K of the
+ * top-level zone's name "package-K".  Fall back to N.
+ */
+static unsigned int physical_package(const struct ve_powercap *pc, unsigned int n)
+{
+	for (size_t z = 0; z < ve_powercap_n_zones(pc); z++) {
+		const struct ve_powercap_zone *zone = ve_powercap_zone(pc, z);
+		unsigned int k;
+
+		if (zone->kind == VE_RAPL_PACKAGE && zone->subzone < 0 && zone->package == n &&
+		    sscanf(zone->name, "package-%u", &k) == 1 && k < VE_MAX_SOCKETS)
+			return k;
+	}
+	return n;
+}
+
+static void setup_devices(struct ve_engine *e)
+{
+	const struct ve_config *c = e->cfg;
+	const char *names[VE_MAX_EVENTS];
+	unsigned int n = e->sampler->n_cols;
+
+	for (unsigned int i = 0; i < n; i++)
+		names[i] = e->sampler->col_name[i];
+	e->n_dev = 0;
+	if (e->pc) {
+		size_t zones = ve_powercap_n_zones(e->pc);
+
+		for (size_t z = 0; z < zones && e->n_dev < G_N_ELEMENTS(e->dev); z++) {
+			const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
+			struct ve_device *d = &e->dev[e->n_dev];
+
+			/* core and uncore are inside the package; psys spans more than the CPU */
+			if (zone->kind != VE_RAPL_PACKAGE && zone->kind != VE_RAPL_DRAM)
+				continue;
+			memset(d, 0, sizeof(*d));
+			d->kind = zone->kind == VE_RAPL_DRAM ? VE_DEV_DRAM : VE_DEV_PKG;
+			d->package = physical_package(e->pc, zone->package);
+			d->measured = true;
+			/* defaults rank threads until calibration fits the weights */
+			ve_cpu_model_defaults(&d->cpu, d->kind == VE_DEV_DRAM ? VE_DOMAIN_DRAM : VE_DOMAIN_PKG,
+					      names, n,
+					      d->kind == VE_DEV_DRAM ? c->host_idle_power_uw / 8
+								     : c->host_idle_power_uw);
+			e->calib[e->n_dev] = ve_calib_window_new(n, c->calib_window_periods);
+			e->n_dev++;
+		}
+		snprintf(e->sensor, sizeof(e->sensor), "RAPL (powercap), %zu domains", e->n_dev);
+		e->estimated = false;
+		return;
+	}
+	/*
+	 * The host power model: per socket, idle power plus (max - idle) shared
+	 * linearly by busy CPU time, i.e. (max - idle) / CPUs per busy ns.
+	 * µW per CPU / 1000 = pJ per ns.
+	 */
+	for (unsigned int s = 0; s < e->stat.n_sockets && s < VE_MAX_SOCKETS; s++) {
+		struct ve_device *d = &e->dev[e->n_dev++];
+		unsigned int cpus = e->stat.cpus_per_socket[s] ? e->stat.cpus_per_socket[s] : 1;
+
+		memset(d, 0, sizeof(*d));
+		d->kind = VE_DEV_PKG;
+		d->package = s;
+		d->measured = false;
+		d->cpu.n_events = n;
+		d->cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
+			(double)(c->host_max_power_uw - c->host_idle_power_uw) / cpus / 1000.0;
+		d->cpu.idle_power_uw = c->host_idle_power_uw;
+	}
+	snprintf(e->sensor, sizeof(e->sensor), "host power model (%.0f-%.0f W per socket), estimated",
+		 (double)c->host_idle_power_uw / 1e6, (double)c->host_max_power_uw / 1e6);
+	e->estimated = true;
+}
+
+struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				char **warning, GError **error)
+{
+	struct ve_engine *e = g_new0(struct ve_engine, 1);
+	char why[256] = "";
+	unsigned int n_events = cfg->events ? g_strv_length(cfg->events) : 0;
+	int r;
+
+	*warning = NULL;
+	e->root_fd = root_fd;
+	e->state_dir_fd = state_dir_fd;
+	e->cfg = cfg;
+	e->vms = g_ptr_array_new_with_free_func(vm_free);
+	e->vm_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
+	e->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
+	e->samples = g_array_new(FALSE, TRUE, sizeof(struct ve_thread_sample));
+	e->accounts = ve_account_table_new();
+	e->attrib = ve_attrib_new();
+	e->clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
+	ve_result_init(&e->result);
+	ve_ledger_init(&e->ledger);
+
+	r = ve_sampler_open(cfg->sampler, (const char *const *)cfg->events, n_events, root_fd,
+			    &e->sampler, why, sizeof(why));
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "cannot sample threads: %s", why[0] ? why : g_strerror(-r));
+		goto fail;
+	}
+	r = ve_read_cpu_sockets(root_fd, 4096, &e->socket_of_cpu, &e->n_cpu_map);
+	if (r < 0 || ve_read_proc_stat(root_fd, e->socket_of_cpu, e->n_cpu_map, &e->stat) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot read CPU statistics (proc/stat) under the root");
+		goto fail;
+	}
+	e->have_stat = true;
+	r = ve_powercap_open(root_fd, &e->pc);
+	if (r < 0)
+		e->pc = NULL;   /* no RAPL: the host power model stands in */
+	setup_devices(e);
+	if (!restore(e, warning, error))
+		goto fail;
+	return e;
+fail:
+	ve_engine_free(e);
+	return NULL;
+}
+
+void ve_engine_free(struct ve_engine *e)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (!e)
+		return;
+	if (e->threads) {
+		g_hash_table_iter_init(&it, e->threads);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			thread_free(e, v);
+		g_hash_table_destroy(e->threads);
+	}
+	ve_sampler_free(e->sampler);
+	ve_powercap_free(e->pc);
+	for (size_t i = 0; i < G_N_ELEMENTS(e->calib); i++)
+		ve_calib_window_free(e->calib[i]);
+	if (e->vm_by_uuid)
+		g_hash_table_destroy(e->vm_by_uuid);
+	if (e->vms)
+		g_ptr_array_free(e->vms, TRUE);
+	if (e->samples)
+		g_array_free(e->samples, TRUE);
+	ve_account_table_free(e->accounts);
+	ve_attrib_free(e->attrib);
+	ve_result_clear(&e->result);
+	ve_ledger_clear(&e->ledger);
+	free(e->socket_of_cpu);
+	g_free(e);
+}
+
+/* Follow a VM's threads: watch new ones, mark the ones still there. */
+static void scan_vm(struct ve_engine *e, struct vm *vm)
+{
+	int r;
+
+	if (!vm->located) {
+		if (ve_domain_read_pid(e->root_fd, vm->name, &vm->dt.pid) < 0 ||
+		    ve_domain_locate(e->root_fd, vm->dt.pid, &vm->dt) < 0)
+			return;   /* not up yet, or gone again: try next period */
+		vm->located = true;
+	}
+	r = ve_domain_scan_threads(e->root_fd, &vm->dt);
+	if (r < 0) {
+		vm->located = false;
+		return;
+	}
+	for (size_t i = 0; i < vm->dt.n_threads; i++) {
+		const struct ve_thread_ref *ref = &vm->dt.threads[i];
+		struct thread *t = g_hash_table_lookup(e->threads, GINT_TO_POINTER(ref->tid));
+
+		if (t && t->vm != vm) {
+			/* a recycled tid now belongs to someone else: start over */
+			g_hash_table_remove(e->threads, GINT_TO_POINTER(ref->tid));
+			thread_free(e, t);
+			t = NULL;
+		}
+		if (!t) {
+			struct ve_watch *w;
+
+			if (e->sampler->ops->watch(e->sampler, ref->tid, ref->tid, &w) < 0)
+				continue;   /* exited meanwhile */
+			t = g_new0(struct thread, 1);
+			t->tid = ref->tid;
+			t->w = w;
+			t->vm = vm;
+			t->slot = vm->slot;
+			/* count from now: what it ran before we knew it is not in this period */
+			if (e->sampler->ops->read(e->sampler, w, t->prev) < 0) {
+				e->sampler->ops->unwatch(e->sampler, w);
+				g_free(t);
+				continue;
+			}
+			vm->n_threads++;
+			g_hash_table_insert(e->threads, GINT_TO_POINTER(ref->tid), t);
+		}
+		t->comp = ref->comp;
+		t->gen = e->gen;
+	}
+}
+
+/* Read one thread; append its sample.  false when it could not be read. */
+static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_ns_by_socket)
+{
+	uint64_t cur[VE_MAX_EVENTS] = { 0 };
+	struct ve_thread_sample s = { .account = t->slot, .comp = t->comp };
+
+	if (e->sampler->ops->read(e->sampler, t->w, cur) < 0)
+		return false;
+	for (unsigned int i = 0; i < e->sampler->n_cols; i++) {
+		/* a counter that went back was reset under us: count nothing, not 2^64 */
+		s.delta[i] = cur[i] >= t->prev[i] ? cur[i] - t->prev[i] : 0;
+		t->prev[i] = cur[i];
+	}
+	if (e->stat.n_sockets > 1) {
+		struct ve_task_stat ts;
+
+		if (ve_proc_task_stat(e->root_fd, t->tid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
+			s.package = e->socket_of_cpu[ts.processor];
+	}
+	if (s.package < VE_MAX_SOCKETS)
+		run_ns_by_socket[s.package] += s.delta[VE_SAMPLER_COL_RUN_NS];
+	g_array_append_val(e->samples, s);
+	return true;
+}
+
+static void retire_stopped(struct ve_engine *e)
+{
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		if (!vm->running && !vm->n_threads && ve_account_is_active(e->accounts, vm->slot)) {
+			ve_account_set_active(e->accounts, vm->slot, false);
+			vm->located = false;
+			vm->dt.n_threads = 0;
+		}
+	}
+}
+
+/*
+ * Fit each measured device's weights to its sensor over the sliding window
+ * (calib.h).  The window's rows are the period's event totals of the
+ * threads that ran on the device's socket.  A fit is tried every ten
+ * periods; a refused one (too few periods, events that cannot be told
+ * apart) keeps the weights in use.
+ */
+static void calibrate(struct ve_engine *e, uint64_t period_us)
+{
+	const struct ve_thread_sample *s = (const struct ve_thread_sample *)(void *)e->samples->data;
+
+	for (size_t d = 0; d < e->n_dev; d++) {
+		struct ve_calib_result fit;
+		uint64_t totals[VE_MAX_EVENTS] = { 0 };
+
+		if (!e->calib[d] || !e->dev[d].measured)
+			continue;
+		for (guint i = 0; i < e->samples->len; i++)
+			if (s[i].package == e->dev[d].package)
+				for (unsigned int c = 0; c < e->dev[d].cpu.n_events; c++)
+					totals[c] += s[i].delta[c];
+		ve_calib_window_push(e->calib[d], totals, period_us, (uint64_t)e->dev[d].measured_uj);
+		if (e->ledger.periods % 10 == 0 &&
+		    ve_calib_fit(e->calib[d], VE_CALIB_MAX_CONDITION, &fit) == 0 &&
+		    ve_calib_apply(&fit, &e->dev[d].cpu) == 0)
+			e->calib_fits++;
+	}
+}
+
+/*
+ * A stopped VM with no final readings this period leaves the accounts now,
+ * so that it takes no share of static power for a period it did not run.
+ */
+static void retire_idle_stopped(struct ve_engine *e)
+{
+	const struct ve_thread_sample *s = (const struct ve_thread_sample *)(void *)e->samples->data;
+
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+		bool sampled = false;
+
+		if (vm->running || !ve_account_is_active(e->accounts, vm->slot))
+			continue;
+		for (guint k = 0; k < e->samples->len && !sampled; k++)
+			sampled = s[k].account == vm->slot;
+		if (!sampled)
+			ve_account_set_active(e->accounts, vm->slot, false);
+	}
+}
+
+gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
+{
+	uint64_t run_ns[VE_MAX_SOCKETS] = { 0 };
+	struct ve_cpustat st;
+	struct ve_error err = { 0 };
+	GHashTableIter it;
+	gpointer v;
+	bool prime = e->last_us == 0;
+	uint64_t period_us = prime ? 0 : now_us - e->last_us;
+	int r;
+
+	e->gen++;
+	g_array_set_size(e->samples, 0);
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		if (vm->running)
+			scan_vm(e, vm);
+	}
+	/* read every thread, the ones that are gone one last time */
+	g_hash_table_iter_init(&it, e->threads);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct thread *t = v;
+		bool ok = sample_thread(e, t, run_ns);
+
+		if (t->gen != e->gen || !ok) {
+			g_hash_table_iter_remove(&it);
+			thread_free(e, t);
+		}
+	}
+
+	r = ve_read_proc_stat(e->root_fd, e->socket_of_cpu, e->n_cpu_map, &st);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "cannot read proc/stat: %s; period skipped", g_strerror(-r));
+		return FALSE;
+	}
+	/* the host's own CPU: what was busy and no sampled thread explains */
+	for (unsigned int s = 0; s < st.n_sockets; s++) {
+		uint64_t busy = st.busy_ticks[s] >= e->stat.busy_ticks[s]
+					? st.busy_ticks[s] - e->stat.busy_ticks[s] : 0;
+		uint64_t busy_ns = busy * (1000000000u / e->clk_tck);
+		struct ve_thread_sample hs = { .account = VE_ACCOUNT_HOST, .comp = VE_COMP_CPU,
+					       .package = s };
+
+		hs.delta[VE_SAMPLER_COL_RUN_NS] = busy_ns > run_ns[s] ? busy_ns - run_ns[s] : 0;
+		g_array_append_val(e->samples, hs);
+	}
+	e->stat = st;
+
+	if (e->pc) {
+		size_t k = 0;
+
+		for (size_t z = 0; z < ve_powercap_n_zones(e->pc); z++) {
+			const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
+			uint64_t delta = 0;
+
+			if (zone->kind != VE_RAPL_PACKAGE && zone->kind != VE_RAPL_DRAM)
+				continue;
+			/*
+			 * An unreadable zone keeps its previous reading, so the next good
+			 * one covers both periods; this period it counts 0.
+			 */
+			if (ve_powercap_sample(e->pc, z, &delta) < 0)
+				delta = 0;
+			if (k < e->n_dev)
+				e->dev[k++].measured_uj = (int64_t)delta;
+		}
+	}
+
+	if (prime) {
+		e->last_us = now_us;
+		retire_stopped(e);
+		return TRUE;
+	}
+	e->last_us = now_us;
+	if (!period_us)
+		return TRUE;
+
+	retire_idle_stopped(e);
+	r = ve_attrib_run(e->attrib, e->accounts, e->cfg->idle_policy,
+			  &(struct ve_period){ .period_us = period_us,
+					       .devices = e->dev, .n_devices = e->n_dev,
+					       .threads = (struct ve_thread_sample *)(void *)e->samples->data,
+					       .n_threads = e->samples->len },
+			  &e->result, &err);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "period of %" G_GUINT64_FORMAT " us refused: %s; nothing counted",
+			    period_us, err.msg);
+		retire_stopped(e);
+		return FALSE;
+	}
+	r = ve_ledger_apply(&e->ledger, &e->result);
+	retire_stopped(e);
+	if (r == 0)
+		calibrate(e, period_us);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "the ledger refused a period: %s; nothing counted", g_strerror(-r));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us)
+{
+	uint64_t dt = now_us > e->report_us ? now_us - e->report_us : 0;
+
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+		uint64_t total = vm->slot < e->ledger.n ? e->ledger.e[vm->slot].total_uj : 0;
+
+		vm->power_uw = dt && e->report_us && total >= vm->report_total_uj
+				       ? (total - vm->report_total_uj) * 1000000u / dt : 0;
+		vm->report_total_uj = total;
+	}
+	e->host_power_uw = dt && e->report_us ? (e->ledger.energy_uj - e->report_energy_uj) * 1000000u / dt : 0;
+	e->report_energy_uj = e->ledger.energy_uj;
+	e->report_us = now_us;
+}
+
+void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret)
+{
+	static const struct ve_ledger_entry zero;
+
+	ret->energy_uj = e->ledger.energy_uj;
+	ret->power_uw = e->host_power_uw;
+	ret->ledger = e->ledger.n ? &e->ledger.e[VE_ACCOUNT_HOST] : &zero;
+	ret->reason_uj = e->ledger.host_reason_uj;
+	ret->estimated = e->estimated;
+	ret->sensor = e->sensor;
+	ret->sampler = ve_sampler_mode(e->sampler);
+	ret->periods = e->ledger.periods;
+	ret->calibrations = e->calib_fits;
+}
+
+size_t ve_engine_n_vms(struct ve_engine *e)
+{
+	return e->vms->len;
+}
+
+void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
+{
+	static const struct ve_ledger_entry zero;
+	struct vm *vm = g_ptr_array_index(e->vms, i);
+
+	ret->uuid = vm->uuid;
+	ret->name = vm->name ? vm->name : vm->uuid;
+	ret->running = vm->running;
+	ret->vcpus = vm->vcpus;
+	ret->n_threads = vm->n_threads;
+	ret->ledger = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;
+	ret->power_uw = vm->power_uw;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * engine.h: one accounting period of the daemon, from the host's files to
+ * the ledger.  It owns the accounts, the sampler and every watched thread;
+ * it knows nothing of libvirt beyond what it is told (domain started,
+ * stopped), so it runs the same against a live host and a fixture root.
+ *
+ * Per period (ve_engine_period):
+ *   1. list the threads of every running VM (threadmap.h), watch new ones,
+ *      take a last reading of threads that are gone, then forget them;
+ *   2. read every thread's counters (sampler.h) and take deltas;
+ *   3. the host's own CPU time = busy time of /proc/stat minus what the
+ *      sampled threads ran, per socket;
+ *   4. the host's energy: RAPL package and DRAM domains through powercap,
+ *      or, without RAPL, the host power model (idle and maximum power per
+ *      socket, linear in busy time), flagged estimated;
+ *   5. attribute (attrib.h) and add to the ledger.
+ *
+ * A VM that stops keeps its account slot, inactive, so its ledger entry
+ * continues when it starts again; its threads' final counts are still
+ * charged to it in the period that notices them gone.
+ *
+ * Errors are GError for what a person reads (the daemon logs them).  Not
+ * thread-safe: the main loop owns it.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "attrib.h"
+#include "config.h"
+#include "ledger.h"
+
+struct ve_engine;
+
+struct ve_vm_view {
+	const char *uuid;
+	const char *name;
+	bool running;
+	unsigned int vcpus;
+	unsigned int n_threads;
+	const struct ve_ledger_entry *ledger;
+	uint64_t power_uw;          /* over the last report interval */
+};
+
+struct ve_host_view {
+	uint64_t energy_uj;         /* cumulative, everything attributed */
+	uint64_t power_uw;          /* over the last report interval */
+	const struct ve_ledger_entry *ledger;  /* the host account */
+	const uint64_t *reason_uj;  /* VE_REASON__MAX entries */
+	bool estimated;
+	const char *sensor;         /* "RAPL (powercap): 2 zones" or "host power model" */
+	const char *sampler;        /* the sampler's mode */
+	uint64_t periods;
+	unsigned int calibrations;  /* weight fits applied so far */
+};
+
+/*
+ * Create an engine over @root_fd (borrowed) with @cfg (borrowed, must
+ * outlive it).  Opens the sampler and looks for RAPL.  Restores the ledger
+ * from @state_dir_fd's state file when there is one (a corrupt one is set
+ * aside and reported in *@warning, which the caller frees).
+ */
+struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				char **warning, GError **error);
+void ve_engine_free(struct ve_engine *e);
+
+/* libvirt told us a domain runs / stopped.  Idempotent. */
+void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
+			  unsigned int vcpus);
+void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid);
+
+/*
+ * Run one period ending at @now_us (CLOCK_MONOTONIC).  The first call only
+ * primes the counters.  FALSE with @error when the period was refused; the
+ * ledger is then unchanged and the next period covers the gap.
+ */
+gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error);
+
+/* Write the state file now.  FALSE with @error (the old file is kept). */
+gboolean ve_engine_save(struct ve_engine *e, GError **error);
+
+/* Recompute per-VM power over the time since the last call. */
+void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us);
+
+/* Views for output (valid until the next engine call). */
+void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret);
+size_t ve_engine_n_vms(struct ve_engine *e);
+void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret);

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sampler.h: per-thread event counters behind one small interface.
+ *
+ * A sampler follows threads and reads their cumulative counters.  Column 0
+ * is always the thread's run time in ns; columns 1.. are the configured
+ * hardware events, where the machine has them.  Three implementations, tried
+ * in this order by ve_sampler_open():
+ *
+ *   perf       perf_event_open(2) per thread, a group led by the software
+ *              task-clock event with the hardware events (named through
+ *              libpfm4) as members: one read(2) per thread and period;
+ *   perf-time  the same without hardware events, where the PMU is absent or
+ *              refuses them (VMs, these CI machines): task clock only;
+ *   schedstat  /proc/<pid>/task/<tid>/schedstat run time, where
+ *              perf_event_open is not allowed at all.
+ *
+ * The kernel module's sampler (issue 4) will be a fourth implementation of
+ * the same ops.  ve_sampler_mode() says in words which one is active.
+ *
+ * Counters are cumulative from watch(); the caller keeps the previous
+ * reading and takes deltas.  A thread that has exited reads -ESRCH (or its
+ * final counts, for perf, until unwatched): normal, not an error.
+ * Not thread-safe.  ve_sampler_free() accepts NULL; unwatch every watch first.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+#define VE_SAMPLER_COL_RUN_NS 0
+
+struct ve_sampler;
+struct ve_watch;
+
+struct ve_sampler_ops {
+	const char *name;
+	/* Start following @tid of process @pid; -ESRCH when it is gone. */
+	int (*watch)(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watch **ret_w);
+	/* Cumulative counters, n_cols of them, into @ret_counts; untouched on error. */
+	int (*read)(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_counts);
+	void (*unwatch)(struct ve_sampler *s, struct ve_watch *w);
+	void (*free)(struct ve_sampler *s);
+};
+
+struct ve_sampler {
+	const struct ve_sampler_ops *ops;
+	unsigned int n_cols;                          /* 1 + hardware events in use */
+	char col_name[VE_MAX_EVENTS][VE_EVENT_NAME_MAX];
+	char mode[512];                               /* e.g. "perf-time: ..." */
+	int root_fd;                                  /* for procfs readers */
+};
+
+enum ve_sampler_kind {
+	VE_SAMPLER_AUTO,      /* perf, else perf-time, else schedstat */
+	VE_SAMPLER_PERF,      /* perf or perf-time, fail otherwise */
+	VE_SAMPLER_SCHEDSTAT,
+};
+
+/*
+ * Open a sampler.  @events (n <= VE_MAX_EVENTS - 1) are libpfm4 event names
+ * for columns 1..; hardware events the machine does not count are dropped,
+ * and the mode string says which and why.  @root_fd is the root that procfs
+ * paths are relative to (borrowed, must outlive the sampler).
+ * Returns 0, -EINVAL (too many events, an event libpfm4 does not know: the
+ * message in @ret_why), -EOPNOTSUPP (perf asked for and not available),
+ * -ENOMEM.  @ret_why (may be NULL, @why_len bytes) explains a failure.
+ */
+int ve_sampler_open(enum ve_sampler_kind kind, const char *const *events, unsigned int n,
+		    int root_fd, struct ve_sampler **ret, char *ret_why, size_t why_len);
+
+void ve_sampler_free(struct ve_sampler *s);
+
+static inline const char *ve_sampler_mode(const struct ve_sampler *s)
+{
+	return s->mode;
+}

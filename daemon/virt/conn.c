@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * conn.c: the libvirt connection (see conn.h).
+ */
+#include <string.h>
+
+#include <libvirt/virterror.h>
+
+#include "conn.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+
+struct ve_virt {
+	char *uri;
+	const struct ve_virt_ops *ops;
+	void *ud;
+	virConnectPtr conn;
+	int lifecycle_id, metadata_id;
+	guint retry_source;
+	guint backoff_ms;
+	bool closing;
+};
+
+static void schedule_connect(struct ve_virt *v);
+
+void ve_virt_global_init(void)
+{
+	static gsize done;
+
+	if (g_once_init_enter(&done)) {
+		virEventRegisterDefaultImpl();
+		g_once_init_leave(&done, 1);
+	}
+}
+
+static bool domain_info(virDomainPtr d, struct ve_domain_info *ret)
+{
+	virDomainInfo info;
+	const char *name = virDomainGetName(d);
+
+	memset(ret, 0, sizeof(*ret));
+	if (virDomainGetUUIDString(d, ret->uuid) < 0 || !name || virDomainGetInfo(d, &info) < 0)
+		return false;
+	g_strlcpy(ret->name, name, sizeof(ret->name));
+	ret->id = virDomainGetID(d) == (unsigned int)-1 ? -1 : (int)virDomainGetID(d);
+	ret->vcpus = info.nrVirtCpu;
+	return true;
+}
+
+static void do_sync(struct ve_virt *v)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(v->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	g_autofree struct ve_domain_info *info = NULL;
+	size_t k = 0;
+
+	if (n < 0)
+		return;
+	info = g_new0(struct ve_domain_info, n ? n : 1);
+	for (int i = 0; i < n; i++) {
+		if (domain_info(doms[i], &info[k]))
+			k++;
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	v->ops->sync(v->ud, info, k);
+}
+
+void ve_virt_resync(struct ve_virt *v)
+{
+	if (v->conn)
+		do_sync(v);
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	struct ve_virt *v = opaque;
+	struct ve_domain_info info;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+
+	switch (event) {
+	case VIR_DOMAIN_EVENT_STARTED:
+	case VIR_DOMAIN_EVENT_RESUMED:
+		if (domain_info(dom, &info))
+			v->ops->started(v->ud, &info);
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+	case VIR_DOMAIN_EVENT_CRASHED:
+	case VIR_DOMAIN_EVENT_SHUTDOWN:
+		/* SHUTDOWN "finished" and CRASHED precede STOPPED; stopping twice is harmless */
+		if (event == VIR_DOMAIN_EVENT_SHUTDOWN && detail != VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED)
+			break;
+		if (virDomainGetUUIDString(dom, uuid) == 0)
+			v->ops->stopped(v->ud, uuid, virDomainGetName(dom));
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+			void *opaque)
+{
+	struct ve_virt *v = opaque;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+
+	if (v->ops->metadata_changed && virDomainGetUUIDString(dom, uuid) == 0)
+		v->ops->metadata_changed(v->ud, uuid, virDomainGetName(dom));
+}
+
+static void drop_conn(struct ve_virt *v)
+{
+	if (!v->conn)
+		return;
+	if (v->lifecycle_id >= 0)
+		virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id);
+	if (v->metadata_id >= 0)
+		virConnectDomainEventDeregisterAny(v->conn, v->metadata_id);
+	v->lifecycle_id = v->metadata_id = -1;
+	virConnectClose(v->conn);
+	v->conn = NULL;
+}
+
+static gboolean reconnect_later(gpointer data)
+{
+	struct ve_virt *v = data;
+
+	v->retry_source = 0;
+	drop_conn(v);
+	schedule_connect(v);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	struct ve_virt *v = opaque;
+	static const char *const why[] = { "error", "end of file", "keepalive timeout", "client" };
+
+	if (v->closing)
+		return;
+	v->ops->connection(v->ud, false,
+			   reason >= 0 && reason < (int)G_N_ELEMENTS(why) ? why[reason] : "closed");
+	/* never close a connection from inside its own callback */
+	if (!v->retry_source)
+		v->retry_source = g_idle_add(reconnect_later, v);
+}
+
+static gboolean try_connect(gpointer data)
+{
+	struct ve_virt *v = data;
+	virErrorPtr err;
+
+	v->retry_source = 0;
+	v->conn = virConnectOpen(v->uri);
+	if (!v->conn) {
+		g_autofree char *msg = NULL;
+
+		err = virGetLastError();
+		msg = g_strdup_printf("cannot connect to %s: %s; retrying in %u s", v->uri,
+				      err && err->message ? err->message : "unknown error",
+				      v->backoff_ms / 1000);
+		v->ops->connection(v->ud, false, msg);
+		v->retry_source = g_timeout_add(v->backoff_ms, try_connect, v);
+		v->backoff_ms = MIN(v->backoff_ms * 2, BACKOFF_MAX_MS);
+		return G_SOURCE_REMOVE;
+	}
+	v->backoff_ms = BACKOFF_MIN_MS;
+	/* keepalive notices a hung or vanished libvirtd: 5 s interval, 3 misses */
+	virConnectSetKeepAlive(v->conn, 5, 3);
+	virConnectRegisterCloseCallback(v->conn, on_close, v, NULL);
+	v->lifecycle_id = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+		v, NULL);
+	v->metadata_id = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+		VIR_DOMAIN_EVENT_CALLBACK(on_metadata), v, NULL);
+	v->ops->connection(v->ud, true, v->uri);
+	do_sync(v);
+	return G_SOURCE_REMOVE;
+}
+
+static void schedule_connect(struct ve_virt *v)
+{
+	if (!v->retry_source && !v->closing)
+		v->retry_source = g_idle_add(try_connect, v);
+}
+
+static void silence(void *ud, virErrorPtr err)
+{
+	/* errors are reported where they matter, with what they mean */
+}
+
+struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void *ud)
+{
+	struct ve_virt *v = g_new0(struct ve_virt, 1);
+
+	virSetErrorFunc(NULL, silence);
+	v->uri = g_strdup(uri);
+	v->ops = ops;
+	v->ud = ud;
+	v->lifecycle_id = v->metadata_id = -1;
+	v->backoff_ms = BACKOFF_MIN_MS;
+	try_connect(v);
+	return v;
+}
+
+void ve_virt_free(struct ve_virt *v)
+{
+	if (!v)
+		return;
+	v->closing = true;
+	if (v->retry_source)
+		g_source_remove(v->retry_source);
+	if (v->conn)
+		virConnectUnregisterCloseCallback(v->conn, on_close);
+	drop_conn(v);
+	g_free(v->uri);
+	g_free(v);
+}
+
+virConnectPtr ve_virt_conn(struct ve_virt *v)
+{
+	return v->conn;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * conn.h: the libvirt connection, kept alive and followed.
+ *
+ * libvirt's default event implementation is built on GLib's default main
+ * context (libvirt >= 6.3), so once ve_virt_global_init() has registered it,
+ * the daemon's GMainLoop dispatches libvirt's domain events and keepalives.
+ *
+ * The connection reports the running domains through callbacks: a full list
+ * after every (re)connect (sync), then changes as libvirt announces them.
+ * When the connection is lost (libvirtd restarted, socket closed, keepalive
+ * timeout) it says so and reconnects with exponential back-off from 1 s to
+ * 30 s; the daemon meanwhile keeps accounting the domains it knows.
+ */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+
+struct ve_domain_info {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	char name[256];
+	int id;
+	unsigned int vcpus;
+};
+
+struct ve_virt_ops {
+	/* after each (re)connect: every running domain; others are not running */
+	void (*sync)(void *ud, const struct ve_domain_info *doms, size_t n);
+	void (*started)(void *ud, const struct ve_domain_info *dom);
+	void (*stopped)(void *ud, const char *uuid, const char *name);
+	void (*metadata_changed)(void *ud, const char *uuid, const char *name);
+	void (*connection)(void *ud, bool up, const char *why);
+};
+
+struct ve_virt;
+
+/* Register libvirt's event loop; once per process, before ve_virt_new(). */
+void ve_virt_global_init(void);
+
+/* Connect to @uri now (or keep trying); never NULL. */
+struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void *ud);
+void ve_virt_free(struct ve_virt *v);
+
+/* The live connection or NULL while disconnected (borrowed). */
+virConnectPtr ve_virt_conn(struct ve_virt *v);
+
+/* Ask for a fresh sync (the daemon does this now and then to heal missed events). */
+void ve_virt_resync(struct ve_virt *v);
+
+

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtenergyd: per-VM energy for libvirt/KVM hosts.  Main loop wiring only:
+ * options and configuration, the libvirt connection, the period timer, the
+ * state file, signals and the foreground table.  The work is in engine.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "engine.h"
+
+struct daemon {
+	struct ve_config cfg;
+	struct ve_engine *engine;
+	struct ve_virt *virt;
+	GMainLoop *loop;
+	gboolean foreground;
+	gboolean once;
+	uint64_t last_save_us;
+	uint64_t last_report_us;
+	char *last_error;            /* the last period error logged, to log each kind once */
+	int exit_code;
+};
+
+static void logmsg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("virtenergyd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static uint64_t now_us(void)
+{
+	return (uint64_t)g_get_monotonic_time();
+}
+
+/* ---- libvirt callbacks -------------------------------------------------- */
+
+static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
+{
+	struct daemon *d = ud;
+	struct ve_vm_view view;
+	size_t n_vms = ve_engine_n_vms(d->engine);
+
+	/* domains we think run but libvirt does not list have stopped meanwhile */
+	for (size_t i = 0; i < n_vms; i++) {
+		bool listed = false;
+
+		ve_engine_vm(d->engine, i, &view);
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = strcmp(doms[k].uuid, view.uuid) == 0;
+		if (view.running && !listed)
+			ve_engine_vm_stopped(d->engine, view.uuid);
+	}
+	for (size_t k = 0; k < n; k++)
+		ve_engine_vm_started(d->engine, doms[k].uuid, doms[k].name, doms[k].vcpus);
+}
+
+static void on_started(void *ud, const struct ve_domain_info *dom)
+{
+	struct daemon *d = ud;
+
+	ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus);
+	if (d->foreground)
+		logmsg("VM '%s' (%s) started, %u vCPUs: accounting it", dom->name, dom->uuid,
+		       dom->vcpus);
+}
+
+static void on_stopped(void *ud, const char *uuid, const char *name)
+{
+	struct daemon *d = ud;
+
+	ve_engine_vm_stopped(d->engine, uuid);
+	if (d->foreground)
+		logmsg("VM '%s' (%s) stopped: its counters are kept for its next start", name, uuid);
+}
+
+static void on_connection(void *ud, bool up, const char *why)
+{
+	if (up)
+		logmsg("connected to %s", why);
+	else
+		logmsg("libvirt connection down (%s): still accounting the VMs already known", why);
+}
+
+static const struct ve_virt_ops virt_ops = {
+	.sync = on_sync,
+	.started = on_started,
+	.stopped = on_stopped,
+	.connection = on_connection,
+};
+
+/* ---- output ------------------------------------------------------------ */
+
+static void print_table(struct daemon *d)
+{
+	struct ve_host_view h;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	ve_engine_host(d->engine, &h);
+	printf("host %8.2f W %12.3f J%s | %s | %s\n", (double)h.power_uw / 1e6,
+	       (double)h.energy_uj / 1e6, h.estimated ? " (estimated)" : "", h.sensor, h.sampler);
+	printf("%-20s %-8s %5s %4s %9s %12s %10s %10s %10s %10s %10s\n", "VM", "STATE", "VCPUS",
+	       "THR", "POWER_W", "ENERGY_J", "VCPU_J", "EMUL_J", "IO_J", "IDLE_J", "SERVICE_J");
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		printf("%-20.20s %-8s %5u %4u %9.2f %12.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
+		       v.name, v.running ? "running" : "stopped", v.vcpus, v.n_threads,
+		       (double)v.power_uw / 1e6, (double)v.ledger->total_uj / 1e6,
+		       (double)v.ledger->comp_uj[VE_COMP_VCPU] / 1e6,
+		       (double)v.ledger->comp_uj[VE_COMP_EMULATOR] / 1e6,
+		       (double)v.ledger->comp_uj[VE_COMP_IO] / 1e6,
+		       (double)v.ledger->comp_uj[VE_COMP_IDLE] / 1e6,
+		       (double)v.ledger->comp_uj[VE_COMP_SERVICE] / 1e6);
+	}
+	printf("%-20s %-8s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
+	       "", "", (double)h.ledger->total_uj / 1e6,
+	       (double)(h.ledger->total_uj - h.ledger->comp_uj[VE_COMP_CPU] -
+			h.ledger->comp_uj[VE_COMP_DISK]) / 1e6);
+	fflush(stdout);
+}
+
+/* ---- the period -------------------------------------------------------- */
+
+static void save_state(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!ve_engine_save(d->engine, &err))
+		logmsg("%s", err->message);
+}
+
+static gboolean on_period(gpointer data)
+{
+	struct daemon *d = data;
+	g_autoptr(GError) err = NULL;
+	uint64_t now = now_us();
+
+	if (!ve_engine_period(d->engine, now, &err)) {
+		/* log each kind of failure once, not ten times a second */
+		if (g_strcmp0(d->last_error, err->message) != 0) {
+			logmsg("%s", err->message);
+			g_free(d->last_error);
+			d->last_error = g_strdup(err->message);
+		}
+	} else {
+		g_clear_pointer(&d->last_error, g_free);
+	}
+	if (now - d->last_save_us >= d->cfg.state_interval_us) {
+		save_state(d);
+		d->last_save_us = now;
+	}
+	if (now - d->last_report_us >= 1000000) {
+		ve_engine_report_tick(d->engine, now);
+		d->last_report_us = now;
+		if (d->foreground)
+			print_table(d);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	struct daemon *d = data;
+
+	logmsg("stopping: saving counters");
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_resync(gpointer data)
+{
+	struct daemon *d = data;
+
+	ve_virt_resync(d->virt);
+	return G_SOURCE_CONTINUE;
+}
+
+static int open_dir(const char *path, int flags, GError **error)
+{
+	int fd = open(path, O_DIRECTORY | O_CLOEXEC | flags);
+
+	if (fd < 0)
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s", path,
+			    g_strerror(errno));
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
+	gboolean dry_run = FALSE;
+	struct daemon d = { 0 };
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+		  "configuration file (default: none, built-in defaults)", "FILE" },
+		{ "root", 0, 0, G_OPTION_ARG_FILENAME, &root,
+		  "read /proc, /sys and /run under DIR (a fixture tree)", "DIR" },
+		{ "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (overrides the configuration)",
+		  "URI" },
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
+		  "print a per-VM table every second", NULL },
+		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+		  "change nothing on the host: actuators only log what they would do", NULL },
+		{ "once", '1', 0, G_OPTION_ARG_NONE, &d.once, "account one period, print, exit", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- per-VM energy accounting");
+	g_autoptr(GError) err = NULL;
+	g_autofree char *warning = NULL;
+	int root_fd = -1, state_fd = -1;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		logmsg("%s (see --help)", err->message);
+		return 2;
+	}
+	if (argc > 1) {
+		logmsg("unexpected argument '%s' (see --help)", argv[1]);
+		return 2;
+	}
+	ve_config_defaults(&d.cfg);
+	if (config_path && !ve_config_load(&d.cfg, config_path, &err)) {
+		logmsg("%s; not starting", err->message);
+		return 2;
+	}
+	if (uri) {
+		g_free(d.cfg.uri);
+		d.cfg.uri = g_steal_pointer(&uri);
+	}
+	if (state_dir) {
+		g_free(d.cfg.state_dir);
+		d.cfg.state_dir = g_steal_pointer(&state_dir);
+	}
+
+	/*
+	 * perf counts real threads of this kernel; under a fixture root the
+	 * threads exist only as files, so read their run time from there.
+	 */
+	if (root && strcmp(root, "/") != 0 && d.cfg.sampler == VE_SAMPLER_AUTO)
+		d.cfg.sampler = VE_SAMPLER_SCHEDSTAT;
+	root_fd = open_dir(root ? root : "/", O_PATH, &err);
+	if (root_fd < 0) {
+		logmsg("%s; not starting", err->message);
+		return 1;
+	}
+	if (g_mkdir_with_parents(d.cfg.state_dir, 0755) < 0 ||
+	    (state_fd = open_dir(d.cfg.state_dir, O_RDONLY, &err)) < 0) {
+		logmsg("cannot use state directory %s: %s; not starting", d.cfg.state_dir,
+		       err ? err->message : g_strerror(errno));
+		return 1;
+	}
+	d.engine = ve_engine_new(root_fd, &d.cfg, state_fd, &warning, &err);
+	if (!d.engine) {
+		logmsg("%s; not starting", err->message);
+		return 1;
+	}
+	if (warning)
+		logmsg("%s", warning);
+	{
+		struct ve_host_view h;
+
+		ve_engine_host(d.engine, &h);
+		logmsg("energy from %s; threads sampled by %s; idle policy %s%s", h.sensor, h.sampler,
+		       ve_idle_policy_name(d.cfg.idle_policy), dry_run ? "; dry run" : "");
+	}
+
+	ve_virt_global_init();
+	d.loop = g_main_loop_new(NULL, FALSE);
+	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);
+
+	if (d.once) {
+		g_autoptr(GError) perr = NULL;
+
+		/* let the connection deliver its first sync, then two readings a period apart */
+		uint64_t t;
+
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		t = now_us();
+		ve_engine_period(d.engine, t, NULL);
+		ve_engine_report_tick(d.engine, t);
+		g_usleep(d.cfg.period_us);
+		t = now_us();
+		if (!ve_engine_period(d.engine, t, &perr)) {
+			logmsg("%s", perr->message);
+			d.exit_code = 1;
+		}
+		ve_engine_report_tick(d.engine, t);
+		print_table(&d);
+	} else {
+		d.last_save_us = d.last_report_us = now_us();
+		g_timeout_add(MAX(d.cfg.period_us / 1000, 1), on_period, &d);
+		g_timeout_add_seconds(60, on_resync, &d);
+		g_unix_signal_add(SIGTERM, on_signal, &d);
+		g_unix_signal_add(SIGINT, on_signal, &d);
+		on_period(&d);
+		g_main_loop_run(d.loop);
+	}
+
+	save_state(&d);
+	ve_virt_free(d.virt);
+	ve_engine_free(d.engine);
+	g_main_loop_unref(d.loop);
+	g_free(d.last_error);
+	ve_config_clear(&d.cfg);
+	close(state_fd);
+	close(root_fd);
+	return d.exit_code;
+}

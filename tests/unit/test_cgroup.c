@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* cgroup thread lists and block I/O statistics, v1 and v2. */
+#include <errno.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cgroup.h"
+#include "fixture.h"
+#include "procfs.h"
+
+#define OVERFLOW_STR "99999999999999999999999"
+#define VM_V1 "sys/fs/cgroup/cpu,cpuacct/machine/qemu-1-web.libvirt-qemu"
+#define BLKIO_V1 "sys/fs/cgroup/blkio/machine/qemu-1-web.libvirt-qemu"
+#define VM_V2 "sys/fs/cgroup/machine.slice/machine-qemu\\x2d1\\x2dweb.scope"
+
+static void test_parse_tid_list(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		int ret;
+		size_t n;
+		pid_t tids[4];
+	} cases[] = {
+		{ "sorted", "1\n2\n3\n", 0, 3, { 1, 2, 3 } },
+		{ "unsorted", "30\n10\n20\n", 0, 3, { 10, 20, 30 } },
+		{ "no final newline", "5\n4", 0, 2, { 4, 5 } },
+		{ "largest", "2147483647\n", 0, 1, { 2147483647 } },
+		{ "empty", "", 0, 0, { 0 } },
+		{ "blank line", "\n", 0, 0, { 0 } },
+		{ "junk", "1\nx\n", -EINVAL, 0, { 0 } },
+		{ "trailing junk", "12a\n", -EINVAL, 0, { 0 } },
+		{ "zero", "0\n", -EINVAL, 0, { 0 } },
+		{ "negative", "-1\n", -EINVAL, 0, { 0 } },
+		{ "above INT_MAX", "2147483648\n", -EINVAL, 0, { 0 } },
+		{ "overflow", OVERFLOW_STR "\n", -EINVAL, 0, { 0 } },
+		{ "two per line", "1 2\n", -EINVAL, 0, { 0 } },
+		{ "blank before", " 1\n", -EINVAL, 0, { 0 } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		pid_t sentinel = 0, *tids = &sentinel;
+		size_t n = 99;
+		int r = ve_parse_tid_list(cases[i].text, &tids, &n);
+
+		check(r == cases[i].ret, "%s: returned %d, want %d", cases[i].name, r,
+		      cases[i].ret);
+		if (r < 0) {
+			check(tids == &sentinel && n == 99, "%s: outputs touched", cases[i].name);
+			continue;
+		}
+		check_u64(n, cases[i].n, cases[i].name);
+		check(n || !tids, "%s: empty list must be NULL", cases[i].name);
+		for (size_t k = 0; k < n; k++)
+			check(tids[k] == cases[i].tids[k], "%s: [%zu] = %d, want %d",
+			      cases[i].name, k, (int)tids[k], (int)cases[i].tids[k]);
+		free(tids);
+	}
+}
+
+static void test_read_tids(void **state)
+{
+	struct fx fx;
+	pid_t sentinel = 0, *tids = NULL;
+	size_t n = 0;
+	int r;
+
+	(void)state;
+	fx_make(&fx);
+	fx_write(&fx, VM_V1 "/vcpu0/tasks", "1240\n");
+	fx_write(&fx, VM_V1 "/emulator/tasks", "1236\n1234\n1235\n");
+	fx_write(&fx, VM_V1 "/vcpu1/tasks", "");
+	fx_write(&fx, VM_V2 "/vcpu0/cgroup.threads", "1240\n");
+	fx_write(&fx, VM_V2 "/vcpu0/cgroup.procs", "1234\n");
+	fx_mkdir(&fx, VM_V1 "/neither");
+
+	check(ve_cgroup_read_tids(fx.fd, VM_V1 "/vcpu0", &tids, &n) == 0, "v1 tasks");
+	check(n == 1 && tids[0] == 1240, "v1 vcpu0: %zu", n);
+	free(tids);
+	check(ve_cgroup_read_tids(fx.fd, VM_V1 "/emulator", &tids, &n) == 0, "v1 tasks");
+	check(n == 3 && tids[0] == 1234 && tids[2] == 1236, "v1 emulator sorted");
+	free(tids);
+	check(ve_cgroup_read_tids(fx.fd, VM_V1 "/vcpu1", &tids, &n) == 0, "empty cgroup");
+	check(n == 0 && tids == NULL, "empty cgroup: %zu", n);
+	check(ve_cgroup_read_tids(fx.fd, VM_V2 "/vcpu0", &tids, &n) == 0, "v2 threads");
+	check(n == 1 && tids[0] == 1240, "v2 vcpu0");
+	free(tids);
+
+	tids = &sentinel;
+	n = 99;
+	r = ve_cgroup_read_tids(fx.fd, VM_V1 "/vcpu7", &tids, &n);
+	check(r == -ENOENT, "cgroup gone: %d", r);
+	r = ve_cgroup_read_tids(fx.fd, VM_V1 "/neither", &tids, &n);
+	check(r == -ENOENT, "no tasks file: %d", r);
+	fx_write(&fx, VM_V1 "/vcpu0/tasks", "1240\nnot a tid\n");
+	r = ve_cgroup_read_tids(fx.fd, VM_V1 "/vcpu0", &tids, &n);
+	check(r == -EINVAL, "malformed tasks: %d", r);
+	check(tids == &sentinel && n == 99, "outputs touched");
+	fx_remove(&fx);
+}
+
+/* cgroup v1 throttle statistics as blkg_prfill_rwstat() prints them. */
+static const char v1_bytes[] =
+	"8:16 Read 4096\n"
+	"8:16 Write 8192\n"
+	"8:16 Sync 12288\n"
+	"8:16 Async 0\n"
+	"8:16 Discard 0\n"
+	"8:16 Total 12288\n"
+	"8:0 Read 100\n"
+	"8:0 Write 200\n"
+	"8:0 Sync 300\n"
+	"8:0 Async 0\n"
+	"8:0 Discard 0\n"
+	"8:0 Total 300\n"
+	"Total 12588\n";
+static const char v1_ios[] =
+	"8:0 Read 1\n"
+	"8:0 Write 2\n"
+	"8:0 Sync 3\n"
+	"8:0 Async 0\n"
+	"8:0 Discard 0\n"
+	"8:0 Total 3\n"
+	"8:16 Read 3\n"
+	"8:16 Write 4\n"
+	"8:16 Sync 7\n"
+	"8:16 Async 0\n"
+	"8:16 Discard 0\n"
+	"8:16 Total 7\n"
+	"253:0 Read 9\n"
+	"253:0 Write 0\n"
+	"253:0 Total 9\n"
+	"Total 19\n";
+
+static void check_dev(const struct ve_blkio_dev *d, uint32_t major, uint32_t minor,
+		      uint64_t rbytes, uint64_t wbytes, uint64_t rios, uint64_t wios,
+		      const char *ctx)
+{
+	check(d->major == major && d->minor == minor, "%s: device %u:%u, want %u:%u", ctx,
+	      d->major, d->minor, major, minor);
+	check_u64(d->rbytes, rbytes, ctx);
+	check_u64(d->wbytes, wbytes, ctx);
+	check_u64(d->rios, rios, ctx);
+	check_u64(d->wios, wios, ctx);
+}
+
+static void test_parse_blkio_v1(void **state)
+{
+	struct ve_blkio_dev sentinel, *devs = NULL;
+	size_t n = 0;
+
+	(void)state;
+	check(ve_parse_blkio_v1(v1_bytes, v1_ios, &devs, &n) == 0, "parse");
+	check_u64(n, 3, "devices");
+	check_dev(&devs[0], 8, 0, 100, 200, 1, 2, "8:0");
+	check_dev(&devs[1], 8, 16, 4096, 8192, 3, 4, "8:16");
+	check_dev(&devs[2], 253, 0, 0, 0, 9, 0, "253:0, only in io_serviced");
+	free(devs);
+
+	check(ve_parse_blkio_v1(v1_bytes, NULL, &devs, &n) == 0, "bytes only");
+	check_u64(n, 2, "devices");
+	check_dev(&devs[1], 8, 16, 4096, 8192, 0, 0, "8:16, bytes only");
+	free(devs);
+
+	/* a cgroup that did no I/O: the kernel prints the total alone */
+	devs = &sentinel;
+	check(ve_parse_blkio_v1("Total 0\n", "Total 0\n", &devs, &n) == 0, "idle");
+	check(n == 0 && devs == NULL, "idle cgroup: %zu devices", n);
+	check(ve_parse_blkio_v1("", NULL, &devs, &n) == 0 && n == 0, "empty");
+}
+
+static void test_parse_blkio_v1_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"8:0 Read\n",                        /* missing value */
+		"8:0 Read 1 2\n",                    /* extra field */
+		"8:0 Read 12x\n",                    /* trailing junk */
+		"8:0 Read " OVERFLOW_STR "\n",       /* overflow */
+		"8:0 Read -1\n",
+		"8 Read 1\n",                        /* no minor */
+		"8:0:1 Read 1\n",
+		"8:x Read 1\n",
+		"4294967296:0 Read 1\n",             /* major beyond 32 bits */
+		"8:0 R3ad 1\n",                      /* not an operation name */
+		"Total\n",
+		"Total x\n",
+		"Total 1 2\n",
+		"8:0 Read 1\n8:0 Read 2\n",         /* the same counter twice */
+		"junk\n",
+	};
+	struct ve_blkio_dev sentinel, *devs = &sentinel;
+	size_t n = 99;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		int r = ve_parse_blkio_v1(bad[i], v1_ios, &devs, &n);
+
+		check(r == -EINVAL, "bytes \"%s\": returned %d", bad[i], r);
+		r = ve_parse_blkio_v1(v1_bytes, bad[i], &devs, &n);
+		check(r == -EINVAL, "ios \"%s\": returned %d", bad[i], r);
+		check(devs == &sentinel && n == 99, "outputs touched");
+	}
+	/* a future operation name is skipped like Sync and Async */
+	check(ve_parse_blkio_v1("8:0 Read 1\n8:0 Zapped 5\nTotal 1\n", NULL, &devs, &n) == 0,
+	      "unknown operation");
+	check(n == 1 && devs[0].rbytes == 1, "unknown operation");
+	free(devs);
+}
+
+static void test_parse_io_stat(void **state)
+{
+	/* iocost and io.latency append keys, some of them not integers */
+	static const char text[] =
+		"259:0 rbytes=1048576 wbytes=2097152 rios=256 wios=512 dbytes=0 dios=0 "
+		"cost.vrate=135.04 cost.usage=4310 cost.wait=0 cost.indebt=0 cost.indelay=0\n"
+		"8:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0 depth=max avg_lat=120 "
+		"newkey=whatever\n"
+		"253:1 wios=4 rios=3 wbytes=2 rbytes=1\n";
+	struct ve_blkio_dev sentinel, *devs = NULL;
+	size_t n = 0;
+
+	(void)state;
+	check(ve_parse_io_stat(text, &devs, &n) == 0, "parse");
+	check_u64(n, 3, "devices");
+	check_dev(&devs[0], 8, 0, 4096, 0, 1, 0, "8:0");
+	check_dev(&devs[1], 253, 1, 1, 2, 3, 4, "253:1, keys in another order");
+	check_dev(&devs[2], 259, 0, 1048576, 2097152, 256, 512, "259:0 with iocost keys");
+	free(devs);
+
+	devs = &sentinel;
+	check(ve_parse_io_stat("", &devs, &n) == 0 && n == 0 && !devs, "empty io.stat");
+}
+
+static void test_parse_io_stat_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"8:0 rbytes=1 wbytes=2 rios=3\n",                          /* no wios */
+		"8:0 rbytes=1 wbytes=2 rios=3 wios=4 rios=5\n",            /* rios twice */
+		"8:0 rbytes=1x wbytes=2 rios=3 wios=4\n",                  /* trailing junk */
+		"8:0 rbytes=" OVERFLOW_STR " wbytes=2 rios=3 wios=4\n",   /* overflow */
+		"8:0 rbytes= wbytes=2 rios=3 wios=4\n",                    /* no value */
+		"8:0 rbytes=-1 wbytes=2 rios=3 wios=4\n",
+		"8:0 rbytes=1 wbytes=2 rios=3 wios=4 junk\n",              /* not key=value */
+		"8:0 rbytes=1 wbytes=2 rios=3 wios=4 =5\n",                /* empty key */
+		"8:x rbytes=1 wbytes=2 rios=3 wios=4\n",
+		"sda rbytes=1 wbytes=2 rios=3 wios=4\n",
+		"8:0\n",
+		"8:0 rbytes=1 wbytes=2 rios=3 wios=4\n8:0 rbytes=1 wbytes=2 rios=3 wios=4\n",
+	};
+	struct ve_blkio_dev sentinel, *devs = &sentinel;
+	size_t n = 99;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		int r = ve_parse_io_stat(bad[i], &devs, &n);
+
+		check(r == -EINVAL, "\"%s\": returned %d", bad[i], r);
+		check(devs == &sentinel && n == 99, "\"%s\": outputs touched", bad[i]);
+	}
+}
+
+static void test_read_blkio(void **state)
+{
+	struct ve_blkio_dev *devs = NULL;
+	size_t n = 0;
+	struct fx fx;
+	int r;
+
+	(void)state;
+	fx_make(&fx);
+	/* v1: the recursive files include the child cgroups, so they win */
+	fx_write(&fx, BLKIO_V1 "/blkio.throttle.io_service_bytes_recursive",
+		 "8:0 Read 1000\n8:0 Write 2000\nTotal 3000\n");
+	fx_write(&fx, BLKIO_V1 "/blkio.throttle.io_serviced_recursive",
+		 "8:0 Read 10\n8:0 Write 20\nTotal 30\n");
+	fx_write(&fx, BLKIO_V1 "/blkio.throttle.io_service_bytes", "8:0 Read 1\n8:0 Write 2\n");
+	fx_write(&fx, BLKIO_V1 "/blkio.throttle.io_serviced", "8:0 Read 3\n8:0 Write 4\n");
+	/* an old kernel: the plain pair only */
+	fx_write(&fx, BLKIO_V1 "/old/blkio.throttle.io_service_bytes", "8:0 Read 1\n8:0 Write 2\n");
+	fx_write(&fx, BLKIO_V1 "/old/blkio.throttle.io_serviced", "8:0 Read 3\n8:0 Write 4\n");
+	/* a hybrid host: a v2 directory without io.stat */
+	fx_write(&fx, VM_V2 "/cgroup.threads", "");
+	fx_write(&fx, VM_V2 "/io-on/io.stat", "8:0 rbytes=5 wbytes=6 rios=7 wios=8\n");
+
+	r = ve_cgroup_read_blkio(fx.fd, BLKIO_V1, NULL, &devs, &n);
+	check(r == 0, "v1: %d", r);
+	check(n == 1, "v1 devices: %zu", n);
+	check_dev(&devs[0], 8, 0, 1000, 2000, 10, 20, "v1 recursive");
+	free(devs);
+
+	check(ve_cgroup_read_blkio(fx.fd, BLKIO_V1 "/old", NULL, &devs, &n) == 0, "old v1");
+	check_dev(&devs[0], 8, 0, 1, 2, 3, 4, "v1 plain");
+	free(devs);
+
+	check(ve_cgroup_read_blkio(fx.fd, BLKIO_V1, VM_V2, &devs, &n) == 0, "hybrid");
+	check_dev(&devs[0], 8, 0, 1000, 2000, 10, 20, "hybrid falls back to v1");
+	free(devs);
+
+	check(ve_cgroup_read_blkio(fx.fd, BLKIO_V1, VM_V2 "/io-on", &devs, &n) == 0, "v2");
+	check_dev(&devs[0], 8, 0, 5, 6, 7, 8, "v2 io.stat preferred");
+	free(devs);
+
+	devs = NULL;
+	n = 99;
+	r = ve_cgroup_read_blkio(fx.fd, NULL, VM_V2, &devs, &n);
+	check(r == -ENOENT, "v2 without io controller: %d", r);
+	r = ve_cgroup_read_blkio(fx.fd, NULL, NULL, &devs, &n);
+	check(r == -ENOENT, "nothing given: %d", r);
+	r = ve_cgroup_read_blkio(fx.fd, BLKIO_V1 "/gone", VM_V2 "/gone", &devs, &n);
+	check(r == -ENOENT, "cgroup gone: %d", r);
+	fx_write(&fx, VM_V2 "/io-on/io.stat", "8:0 rbytes=5\n");
+	r = ve_cgroup_read_blkio(fx.fd, BLKIO_V1, VM_V2 "/io-on", &devs, &n);
+	check(r == -EINVAL, "malformed io.stat is an error, not a fallback: %d", r);
+	check(devs == NULL && n == 99, "outputs touched");
+	fx_remove(&fx);
+}
+
+/*
+ * This machine: find this process's cgroup in whichever hierarchy is
+ * mounted where systemd mounts it, and see this thread listed there.
+ */
+static void test_host(void **state)
+{
+	static const struct {
+		const char *controller, *mount;
+	} where[] = {
+		{ "", "sys/fs/cgroup" },
+		{ "", "sys/fs/cgroup/unified" },
+		{ "cpu", "sys/fs/cgroup/cpu,cpuacct" },
+		{ "cpu", "sys/fs/cgroup/cpu" },
+		{ "pids", "sys/fs/cgroup/pids" },
+	};
+	int root = fx_host_root();
+	bool seen = false;
+	char path[4096], dir[8192];
+	struct ve_blkio_dev *devs;
+	size_t n;
+	int r;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(where) && !seen; i++) {
+		pid_t *tids;
+
+		if (ve_proc_pid_cgroup(root, getpid(), where[i].controller, path, sizeof(path)) < 0)
+			continue;
+		/* "/" is the hierarchy's root: drop it so that the path has no "//" */
+		snprintf(dir, sizeof(dir), "%s%s", where[i].mount, strcmp(path, "/") ? path : "");
+		r = ve_cgroup_read_tids(root, dir, &tids, &n);
+		if (r == -ENOENT)
+			continue;
+		check(r == 0, "read %s: %d", dir, r);
+		for (size_t k = 0; k < n; k++)
+			seen |= tids[k] == gettid();
+		free(tids);
+		check(seen, "this thread is not in %s", dir);
+	}
+	if (!seen) {
+		print_message("no cgroup hierarchy found where expected; skipped\n");
+		close(root);
+		skip();
+	}
+
+	if (ve_proc_pid_cgroup(root, getpid(), "blkio", path, sizeof(path)) == 0) {
+		snprintf(dir, sizeof(dir), "sys/fs/cgroup/blkio%s", strcmp(path, "/") ? path : "");
+		r = ve_cgroup_read_blkio(root, dir, NULL, &devs, &n);
+		check(r == 0 || r == -ENOENT, "read blkio of %s: %d", dir, r);
+		if (r == 0)
+			free(devs);
+	}
+	close(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_tid_list),
+		cmocka_unit_test(test_read_tids),
+		cmocka_unit_test(test_parse_blkio_v1),
+		cmocka_unit_test(test_parse_blkio_v1_malformed),
+		cmocka_unit_test(test_parse_io_stat),
+		cmocka_unit_test(test_parse_io_stat_malformed),
+		cmocka_unit_test(test_read_blkio),
+		cmocka_unit_test(test_host),
+	};
+
+	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+}

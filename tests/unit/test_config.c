@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The configuration file: the shipped example, every key, and every refusal. */
+#include <errno.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+static void test_power_units(void **state)
+{
+	static const struct {
+		const char *text;
+		gboolean ok;
+		uint64_t uw;
+	} cases[] = {
+		{ "40W", TRUE, 40000000 },
+		{ " 40 W ", TRUE, 40000000 },
+		{ "1.5kW", TRUE, 1500000000 },
+		{ "250mW", TRUE, 250000 },
+		{ "7uW", TRUE, 7 },
+		{ "0W", TRUE, 0 },
+		{ "40", FALSE, 0 },
+		{ "40 w", FALSE, 0 },
+		{ "40 J", FALSE, 0 },
+		{ "-3W", FALSE, 0 },
+		{ "nanW", FALSE, 0 },
+		{ "infW", FALSE, 0 },
+		{ "2000000kW", FALSE, 0 },
+		{ "W", FALSE, 0 },
+		{ "", FALSE, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		g_autoptr(GError) err = NULL;
+		uint64_t uw = 12345;
+		gboolean ok = ve_parse_power_uw(cases[i].text, &uw, &err);
+
+		check(ok == cases[i].ok, "'%s': %s", cases[i].text, ok ? "accepted" : err->message);
+		check_u64(uw, ok ? cases[i].uw : 12345, cases[i].text);
+		if (!ok)
+			check(strstr(err->message, cases[i].text) != NULL || !cases[i].text[0],
+			      "message names the value: %s", err->message);
+	}
+}
+
+static void test_shipped_file(void **state)
+{
+	struct ve_config c, d;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *path = g_build_filename(SOURCE_ROOT, "conf", "virtenergyd.conf", NULL);
+
+	(void)state;
+	ve_config_defaults(&c);
+	ve_config_defaults(&d);
+	check(ve_config_load(&c, path, &err), "shipped file: %s", err ? err->message : "");
+	/* it documents the defaults, so loading it changes nothing */
+	check(strcmp(c.uri, d.uri) == 0 && strcmp(c.state_dir, d.state_dir) == 0, "strings");
+	check_u64(c.period_us, d.period_us, "period");
+	check_u64(c.state_interval_us, d.state_interval_us, "state interval");
+	check_u64(c.host_idle_power_uw, d.host_idle_power_uw, "idle");
+	check_u64(c.host_max_power_uw, d.host_max_power_uw, "max");
+	check_u64(c.calib_window_periods, d.calib_window_periods, "window");
+	check(c.idle_policy == d.idle_policy && c.sampler == d.sampler, "enums");
+	check(g_strv_equal((const char *const *)c.events, (const char *const *)d.events), "events");
+	ve_config_clear(&c);
+	ve_config_clear(&d);
+}
+
+static void test_values(void **state)
+{
+	static const char text[] = "[daemon]\nuri=qemu+ssh://h/system\nperiod-ms=250\n"
+				   "state-dir=/srv/ve\nstate-interval-ms=5000\n"
+				   "[accounting]\nidle-policy=usage\nsampler=schedstat\nevents=cycles\n"
+				   "[host-model]\nidle-power=60W\nmax-power=0.2kW\n"
+				   "[calibration]\nwindow-periods=120\n";
+	struct ve_config c;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	ve_config_defaults(&c);
+	check(ve_config_load_data(&c, text, sizeof(text) - 1, "test", &err), "%s",
+	      err ? err->message : "");
+	check(strcmp(c.uri, "qemu+ssh://h/system") == 0, "uri %s", c.uri);
+	check_u64(c.period_us, 250000, "period");
+	check(strcmp(c.state_dir, "/srv/ve") == 0, "state dir");
+	check_u64(c.state_interval_us, 5000000, "interval");
+	check(c.idle_policy == VE_IDLE_USAGE, "policy");
+	check(c.sampler == VE_SAMPLER_SCHEDSTAT, "sampler");
+	check(g_strv_length(c.events) == 1 && strcmp(c.events[0], "cycles") == 0, "events");
+	check_u64(c.host_idle_power_uw, 60000000, "idle");
+	check_u64(c.host_max_power_uw, 200000000, "max");
+	check_u64(c.calib_window_periods, 120, "window");
+	ve_config_clear(&c);
+}
+
+static void test_refusals(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *says;
+	} cases[] = {
+		{ "[daemon]\nperiod-ms=5\n", "period-ms" },
+		{ "[daemon]\nperiod-ms=100ms\n", "period-ms" },
+		{ "[daemon]\nperiod-ms=-100\n", "period-ms" },
+		{ "[daemon]\nstate-dir=relative/dir\n", "state-dir" },
+		{ "[daemon]\nperiode-ms=100\n", "periode-ms" },
+		{ "[demon]\n", "[demon]" },
+		{ "[accounting]\nidle-policy=fair\n", "fair" },
+		{ "[accounting]\nsampler=ebpf\n", "ebpf" },
+		{ "[accounting]\nevents=a;b;c;d;e;f;g;h\n", "at most" },
+		{ "[host-model]\nidle-power=40\n", "idle-power" },
+		{ "[host-model]\nidle-power=100W\nmax-power=50W\n", "below" },
+		{ "[calibration]\nwindow-periods=2\n", "window-periods" },
+		{ "not a key file", "test" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ve_config c;
+		g_autoptr(GError) err = NULL;
+
+		ve_config_defaults(&c);
+		check(!ve_config_load_data(&c, cases[i].text, strlen(cases[i].text), "test", &err),
+		      "accepted: %s", cases[i].text);
+		check(strstr(err->message, cases[i].says) != NULL, "message '%s' should say '%s'",
+		      err->message, cases[i].says);
+		check_u64(c.period_us, 100000, cases[i].text);
+		check_u64(c.host_idle_power_uw, 40000000, cases[i].text);
+		check(c.idle_policy == VE_IDLE_VCPUS && strcmp(c.state_dir, "/var/lib/virtenergy") == 0,
+		      "nothing changed by '%s'", cases[i].text);
+		ve_config_clear(&c);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_power_units),
+		cmocka_unit_test(test_shipped_file),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's period end to end on fixture roots: a libvirt-style domain
+ * in cgroup v1, RAPL through a powercap tree (wrapping), the host power
+ * model without RAPL, a VM that stops and starts again, and a restart from
+ * the state file.  The sampler reads schedstat from the fixture.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine.h"
+#include "fixture.h"
+
+#define DOM "sys/fs/cgroup/cpu,cpuacct/machine/qemu-1-web.libvirt-qemu"
+#define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
+#define PKG_MAX 262143328850ull
+
+struct world {
+	struct fx fx;
+	char state[PATH_MAX + 16];
+	int state_fd;
+	struct ve_config cfg;
+	uint64_t busy_ticks;
+	uint64_t tick_ns;
+};
+
+static void set_run_ns(struct world *w, pid_t pid, pid_t tid, uint64_t ns)
+{
+	char rel[128], text[64];
+
+	snprintf(text, sizeof(text), "%llu 0 1\n", (unsigned long long)ns);
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	fx_write(&w->fx, rel, text);
+	if (pid != tid) {
+		snprintf(rel, sizeof(rel), "proc/%d/task/%d/schedstat", (int)tid, (int)tid);
+		fx_write(&w->fx, rel, text);
+	}
+}
+
+static void add_thread(struct world *w, pid_t pid, pid_t tid, const char *comm)
+{
+	char rel[128], text[64];
+
+	snprintf(text, sizeof(text), "%s\n", comm);
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/comm", (int)pid, (int)tid);
+	fx_write(&w->fx, rel, text);
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/comm", (int)tid, (int)tid);
+	fx_write(&w->fx, rel, text);
+	set_run_ns(w, pid, tid, 0);
+}
+
+/* Two CPUs on one socket; busy ticks grow on cpu0. */
+static void set_busy(struct world *w, uint64_t ticks)
+{
+	char text[256];
+
+	w->busy_ticks = ticks;
+	snprintf(text, sizeof(text),
+		 "cpu  %llu 0 0 1000 0 0 0 0 0 0\ncpu0 %llu 0 0 500 0 0 0 0 0 0\n"
+		 "cpu1 0 0 0 500 0 0 0 0 0 0\nintr 0\nctxt 0\n",
+		 (unsigned long long)ticks, (unsigned long long)ticks);
+	fx_write(&w->fx, "proc/stat", text);
+}
+
+static void set_energy(struct world *w, const char *zone, uint64_t uj)
+{
+	char rel[128], text[32];
+
+	snprintf(rel, sizeof(rel), "sys/class/powercap/%s/energy_uj", zone);
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)uj);
+	fx_write(&w->fx, rel, text);
+}
+
+static void make_domain(struct world *w, pid_t pid)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "%d\n", (int)pid);
+	fx_write(&w->fx, "run/libvirt/qemu/web.pid", text);
+	snprintf(text, sizeof(text), "proc/%d/cgroup", (int)pid);
+	fx_write(&w->fx, text, "4:cpu,cpuacct:/machine/qemu-1-web.libvirt-qemu/emulator\n0::/\n");
+	snprintf(text, sizeof(text), "%d\n", (int)pid + 2);
+	fx_write(&w->fx, DOM "/vcpu0/tasks", text);
+	snprintf(text, sizeof(text), "%d\n%d\n", (int)pid, (int)pid + 100);
+	fx_write(&w->fx, DOM "/emulator/tasks", text);
+	add_thread(w, pid, pid, "qemu-system-x86");
+	add_thread(w, pid, pid + 2, "CPU 0/KVM");
+	add_thread(w, pid + 100, pid + 100, "vhost-4000");
+}
+
+static void world_make(struct world *w, bool rapl)
+{
+	memset(w, 0, sizeof(*w));
+	fx_make(&w->fx);
+	w->tick_ns = 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+	snprintf(w->state, sizeof(w->state), "%s/state", w->fx.path);
+	check(mkdir(w->state, 0755) == 0, "state dir");
+	w->state_fd = open(w->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fx_symlink(&w->fx, "cpu,cpuacct", "sys/fs/cgroup/cpu");
+	fx_write(&w->fx, "sys/devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+	fx_write(&w->fx, "sys/devices/system/cpu/cpu1/topology/physical_package_id", "0\n");
+	set_busy(w, 100);
+	make_domain(w, 4000);
+	if (rapl) {
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0/name", "package-0\n");
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0:0/name", "core\n");
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0:0/max_energy_range_uj", "262143328850\n");
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0:1/name", "dram\n");
+		fx_write(&w->fx, "sys/class/powercap/intel-rapl:0:1/max_energy_range_uj", "65712999613\n");
+		set_energy(w, "intel-rapl:0", PKG_MAX - 1000000);
+		set_energy(w, "intel-rapl:0:0", 5);
+		set_energy(w, "intel-rapl:0:1", 1000);
+	}
+	ve_config_defaults(&w->cfg);
+	w->cfg.sampler = VE_SAMPLER_SCHEDSTAT;
+	w->cfg.host_idle_power_uw = 1000000;   /* 1 W per socket: a clear static share */
+	w->cfg.host_max_power_uw = 11000000;
+}
+
+static void world_free(struct world *w)
+{
+	close(w->state_fd);
+	ve_config_clear(&w->cfg);
+	fx_remove(&w->fx);
+}
+
+static struct ve_engine *engine(struct world *w)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *warning = NULL;
+	struct ve_engine *e = ve_engine_new(w->fx.fd, &w->cfg, w->state_fd, &warning, &err);
+
+	check(e != NULL, "engine: %s", err ? err->message : "");
+	check(warning == NULL, "unexpected warning: %s", warning);
+	return e;
+}
+
+static void period(struct ve_engine *e, uint64_t now_us)
+{
+	g_autoptr(GError) err = NULL;
+
+	check(ve_engine_period(e, now_us, &err), "period at %llu: %s", (unsigned long long)now_us,
+	      err ? err->message : "");
+}
+
+static void vm_view(struct ve_engine *e, struct ve_vm_view *v)
+{
+	check_u64(ve_engine_n_vms(e), 1, "one VM known");
+	ve_engine_vm(e, 0, v);
+}
+
+/*
+ * One second: the vCPU ran 80 ms, the main loop 10 ms, the vhost kernel
+ * thread 10 ms; /proc/stat says the CPUs were busy 200 ms in all, so the
+ * host's own processes ran the other 100 ms.  RAPL: the package counter
+ * wrapped, 1 J before the top plus 3 J after = 4 J; DRAM 0.5 J.
+ *
+ * Package: static 1 J (idle power 1 W), dynamic 3 J split by run time:
+ * vcpu 3 × 80/200 = 1.2 J, emulator 0.15 J, io 0.15 J, host 1.5 J.
+ * DRAM: static 1/8 W = 0.125 J, dynamic 0.375 J in the same proportions:
+ * vcpu 0.15 J, emulator and io 0.01875 J each, host 0.1875 J.
+ * The one running VM takes both static shares (vcpus policy): 1.125 J idle.
+ */
+static void test_rapl_period(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_vm_view v;
+	struct ve_host_view h;
+
+	(void)state;
+	world_make(&w, true);
+	e = engine(&w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);   /* primes */
+
+	set_run_ns(&w, 4000, 4002, 80000000);
+	set_run_ns(&w, 4000, 4000, 10000000);
+	set_run_ns(&w, 4100, 4100, 10000000);
+	set_busy(&w, 100 + 200000000 / w.tick_ns);
+	set_energy(&w, "intel-rapl:0", 3000000);
+	set_energy(&w, "intel-rapl:0:1", 501000);
+	period(e, 2000000);
+
+	ve_engine_host(e, &h);
+	check(!h.estimated, "RAPL measured");
+	check(strstr(h.sensor, "RAPL") != NULL, "sensor: %s", h.sensor);
+	check(strstr(h.sampler, "schedstat") != NULL, "sampler: %s", h.sampler);
+	check_u64(h.energy_uj, 4500000, "package 4 J across the wrap + DRAM 0.5 J");
+	vm_view(e, &v);
+	check_u64(v.n_threads, 3, "threads watched");
+	check_near(v.ledger->comp_uj[VE_COMP_VCPU], 1200000 + 150000, 2, "vcpu");
+	check_near(v.ledger->comp_uj[VE_COMP_EMULATOR], 150000 + 18750, 2, "emulator");
+	check_near(v.ledger->comp_uj[VE_COMP_IO], 150000 + 18750, 2, "vhost is io");
+	check_near(v.ledger->comp_uj[VE_COMP_IDLE], 1125000, 2, "idle");
+	check_near(v.ledger->dev_uj[VE_DEV_DRAM], 150000 + 2 * 18750 + 125000, 2, "dram");
+	check_near(h.ledger->comp_uj[VE_COMP_CPU], 1500000 + 187500, 2, "host's own");
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
+/*
+ * Without RAPL: 1 W idle + (11 - 1) W / 2 CPUs = 5 W per busy CPU.  200 ms
+ * busy in 1 s: 1 J + 1 J; the VM's 100 ms of threads get 0.5 J, the host's
+ * 100 ms 0.5 J, the static 1 J goes to the VM.  Everything is estimated.
+ */
+static void test_model_and_lifecycle(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_vm_view v;
+	struct ve_host_view h;
+	uint64_t before;
+
+	(void)state;
+	world_make(&w, false);
+	e = engine(&w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	set_run_ns(&w, 4000, 4002, 80000000);
+	set_run_ns(&w, 4000, 4000, 10000000);
+	set_run_ns(&w, 4100, 4100, 10000000);
+	set_busy(&w, 100 + 200000000 / w.tick_ns);
+	period(e, 2000000);
+
+	ve_engine_host(e, &h);
+	check(h.estimated, "no RAPL: estimated");
+	check(strstr(h.sensor, "model") != NULL, "sensor: %s", h.sensor);
+	check_u64(h.energy_uj, 2000000, "modelled host energy");
+	vm_view(e, &v);
+	check_near(v.ledger->comp_uj[VE_COMP_VCPU], 400000, 2, "vcpu");
+	check_near(v.ledger->comp_uj[VE_COMP_IDLE], 1000000, 2, "idle");
+	check_near(h.ledger->comp_uj[VE_COMP_CPU], 500000, 2, "host");
+
+	/* the VM stops: its process and cgroup go; nothing more is charged to it */
+	before = v.ledger->total_uj;
+	ve_engine_vm_stopped(e, UUID);
+	fx_remove_rel(&w.fx, "proc/4000");
+	fx_remove_rel(&w.fx, "proc/4002");
+	fx_remove_rel(&w.fx, "proc/4100");
+	fx_remove_rel(&w.fx, "sys/fs/cgroup/cpu,cpuacct/machine");
+	set_busy(&w, w.busy_ticks + 100000000 / w.tick_ns);
+	period(e, 3000000);
+	period(e, 4000000);
+	vm_view(e, &v);
+	check(!v.running, "stopped");
+	check_u64(v.n_threads, 0, "no threads left watched");
+	check_u64(v.ledger->total_uj, before, "a stopped VM is charged nothing");
+	ve_engine_host(e, &h);
+	check_u64(h.reason_uj[VE_REASON_IDLE_NO_TAKER], 2000000,
+		  "with no VM running, 2 s of idle power stay on the host");
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
+
+	/* saved, the daemon restarts, the VM starts again as a new process */
+	{
+		g_autoptr(GError) err = NULL;
+
+		check(ve_engine_save(e, &err), "save: %s", err ? err->message : "");
+	}
+	ve_engine_free(e);
+	e = engine(&w);
+	vm_view(e, &v);
+	check_u64(v.ledger->total_uj, before, "restored from the state file");
+	check(!v.running, "known but not running");
+	make_domain(&w, 4200);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 5000000);
+	set_run_ns(&w, 4200, 4202, 50000000);
+	set_busy(&w, w.busy_ticks + 50000000 / w.tick_ns);
+	period(e, 6000000);
+	vm_view(e, &v);
+	check(v.running && v.n_threads == 3, "running again with its new threads");
+	check_near(v.ledger->comp_uj[VE_COMP_VCPU], 400000 + 250000, 2,
+		   "the counter continues where it stopped");
+	ve_engine_host(e, &h);
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation after restart");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
+/* A corrupt state file is set aside with a warning; the daemon starts afresh. */
+static void test_corrupt_state(void **state)
+{
+	struct world w;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *warning = NULL;
+	struct ve_engine *e;
+	char path[PATH_MAX + 32];
+	FILE *f;
+
+	(void)state;
+	world_make(&w, false);
+	snprintf(path, sizeof(path), "%s/state", w.state);
+	f = fopen(path, "w");
+	check(f != NULL, "write state");
+	fputs("[virtenergy]\nversion=1\nenergy_uj=12\n", f);
+	fclose(f);
+	e = ve_engine_new(w.fx.fd, &w.cfg, w.state_fd, &warning, &err);
+	check(e != NULL, "engine starts: %s", err ? err->message : "");
+	check(warning && strstr(warning, "empty counters"), "warned: %s", warning ? warning : "");
+	check(access(path, F_OK) != 0, "the corrupt file was moved aside");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rapl_period),
+		cmocka_unit_test(test_model_and_lifecycle),
+		cmocka_unit_test(test_corrupt_state),
+	};
+
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
