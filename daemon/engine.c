@@ -8,8 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blockdev.h"
 #include "calib.h"
+#include "cgroup.h"
 #include "cpustat.h"
+#include "diskstats.h"
 #include "engine.h"
 #include "powercap.h"
 #include "procfs.h"
@@ -18,6 +21,20 @@
 #include "threadmap.h"
 
 #define STATE_FILE "state"
+#define MAX_DISKS 64
+#define MAX_DEV (2 * VE_MAX_SOCKETS + MAX_DISKS)
+
+/* cumulative block I/O of one VM on one device, as its cgroup reported it */
+struct blkio_prev {
+	uint32_t major, minor;
+	uint64_t ios, bytes;
+};
+
+/* cumulative counters of one disk from diskstats */
+struct disk_prev {
+	bool primed;
+	uint64_t ios, bytes, ticks_ms;
+};
 
 struct vm {
 	char *uuid;
@@ -28,6 +45,7 @@ struct vm {
 	bool located;
 	struct ve_domain_threads dt;
 	unsigned int n_threads;        /* threads watched for it */
+	GArray *blkio;                 /* struct blkio_prev */
 	uint64_t report_total_uj;      /* ledger total at the last report tick */
 	uint64_t power_uw;
 };
@@ -63,9 +81,13 @@ struct ve_engine {
 	uint64_t last_us;              /* end of the last period, 0 before the first */
 	uint64_t clk_tck;
 	GArray *samples;               /* struct ve_thread_sample */
-	struct ve_device dev[2 * VE_MAX_SOCKETS];
-	struct ve_calib_window *calib[2 * VE_MAX_SOCKETS];   /* measured devices only */
+	struct ve_device dev[MAX_DEV];
+	struct ve_calib_window *calib[MAX_DEV];   /* measured devices only */
 	size_t n_dev;
+	size_t first_disk;             /* dev[first_disk ..] are disks.disk[0 ..] */
+	struct ve_disks disks;
+	struct disk_prev disk_prev[MAX_DISKS];
+	GArray *io;                    /* struct ve_io_sample */
 	unsigned int calib_fits;
 	char sensor[96];
 	uint64_t report_us, report_energy_uj, host_power_uw;
@@ -78,6 +100,7 @@ static void vm_free(gpointer p)
 	struct vm *vm = p;
 
 	ve_domain_threads_clear(&vm->dt);
+	g_array_free(vm->blkio, TRUE);
 	g_free(vm->uuid);
 	g_free(vm->name);
 	g_free(vm);
@@ -99,6 +122,7 @@ static struct vm *vm_get(struct ve_engine *e, const char *uuid, const char *name
 	if (!vm) {
 		vm = g_new0(struct vm, 1);
 		vm->uuid = g_strdup(uuid);
+		vm->blkio = g_array_new(FALSE, TRUE, sizeof(struct blkio_prev));
 		if (ve_account_add(e->accounts, VE_KIND_VM, vcpus, &vm->slot) < 0) {
 			vm_free(vm);
 			return NULL;
@@ -286,6 +310,27 @@ static void setup_devices(struct ve_engine *e)
 	e->estimated = true;
 }
 
+/*
+ * Disks have no energy sensor: each is modelled (model.h) by a profile that
+ * follows from what sysfs says it is, NVMe, rotational or not.
+ */
+static void setup_disks(struct ve_engine *e)
+{
+	e->first_disk = e->n_dev;
+	if (ve_disks_scan(e->root_fd, &e->disks) < 0)
+		return;   /* no disks known: CPU accounting goes on */
+	for (size_t i = 0; i < e->disks.n && i < MAX_DISKS && e->n_dev < MAX_DEV; i++) {
+		struct ve_device *d = &e->dev[e->n_dev++];
+		const char *profile = g_str_has_prefix(e->disks.disk[i].name, "nvme") ? "nvme"
+				      : e->disks.disk[i].rotational                 ? "hdd"
+										    : "ssd";
+
+		memset(d, 0, sizeof(*d));
+		d->kind = VE_DEV_DISK;
+		ve_disk_model_profile(profile, &d->disk);
+	}
+}
+
 struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
 				char **warning, GError **error)
 {
@@ -302,6 +347,7 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 	e->vm_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
 	e->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e->samples = g_array_new(FALSE, TRUE, sizeof(struct ve_thread_sample));
+	e->io = g_array_new(FALSE, TRUE, sizeof(struct ve_io_sample));
 	e->accounts = ve_account_table_new();
 	e->attrib = ve_attrib_new();
 	e->clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
@@ -326,6 +372,7 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 	if (r < 0)
 		e->pc = NULL;   /* no RAPL: the host power model stands in */
 	setup_devices(e);
+	setup_disks(e);
 	if (!restore(e, warning, error))
 		goto fail;
 	return e;
@@ -357,6 +404,9 @@ void ve_engine_free(struct ve_engine *e)
 		g_ptr_array_free(e->vms, TRUE);
 	if (e->samples)
 		g_array_free(e->samples, TRUE);
+	if (e->io)
+		g_array_free(e->io, TRUE);
+	ve_disks_clear(&e->disks);
 	ve_account_table_free(e->accounts);
 	ve_attrib_free(e->attrib);
 	ve_result_clear(&e->result);
@@ -482,6 +532,109 @@ static void calibrate(struct ve_engine *e, uint64_t period_us)
 	}
 }
 
+/* One VM's block I/O since the last period, per disk, from its cgroup. */
+static void sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios, uint64_t *vm_bytes)
+{
+	struct ve_blkio_dev *dev = NULL;
+	size_t n = 0;
+
+	if (!vm->located || !vm->dt.blkio_rel[0] ||
+	    ve_cgroup_read_blkio(e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
+				 vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int disk = ve_disks_find(&e->disks, dev[i].major, dev[i].minor);
+		uint64_t ios = dev[i].rios + dev[i].wios, bytes = dev[i].rbytes + dev[i].wbytes;
+		struct blkio_prev *p = NULL;
+
+		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev)
+			continue;
+		for (guint k = 0; k < vm->blkio->len && !p; k++) {
+			struct blkio_prev *q = &g_array_index(vm->blkio, struct blkio_prev, k);
+
+			if (q->major == dev[i].major && q->minor == dev[i].minor)
+				p = q;
+		}
+		if (!p) {
+			/* first sight: what it did before is not this period's */
+			struct blkio_prev np = { dev[i].major, dev[i].minor, ios, bytes };
+
+			g_array_append_val(vm->blkio, np);
+			continue;
+		}
+		if (ios >= p->ios && bytes >= p->bytes && (ios > p->ios || bytes > p->bytes)) {
+			struct ve_io_sample s = { .account = vm->slot,
+						  .device = (uint32_t)(e->first_disk + (size_t)disk),
+						  .comp = VE_COMP_DISK,
+						  .ops = ios - p->ios,
+						  .bytes = bytes - p->bytes };
+
+			vm_ios[disk] += s.ops;
+			vm_bytes[disk] += s.bytes;
+			g_array_append_val(e->io, s);
+		}
+		p->ios = ios;
+		p->bytes = bytes;
+	}
+	free(dev);
+}
+
+/*
+ * Disk activity: busy time and totals per disk from diskstats, each VM's
+ * share from its cgroup, and what no VM issued as the host's own.
+ */
+static void sample_disks(struct ve_engine *e)
+{
+	uint64_t vm_ios[MAX_DISKS] = { 0 }, vm_bytes[MAX_DISKS] = { 0 };
+	struct ve_diskstat *st = NULL;
+	size_t n = 0;
+
+	g_array_set_size(e->io, 0);
+	if (e->first_disk >= e->n_dev)
+		return;
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		if (vm->running)
+			sample_vm_io(e, vm, vm_ios, vm_bytes);
+	}
+	if (ve_read_diskstats(e->root_fd, &st, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int disk = ve_disks_find(&e->disks, st[i].major, st[i].minor);
+		struct disk_prev *p;
+		uint64_t ios, bytes;
+		struct ve_device *dev;
+
+		/* partitions repeat their disk's I/O in diskstats: count disks only */
+		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->disks.disk[disk].major != st[i].major ||
+		    e->disks.disk[disk].minor != st[i].minor || e->first_disk + (size_t)disk >= e->n_dev)
+			continue;
+		p = &e->disk_prev[disk];
+		dev = &e->dev[e->first_disk + (size_t)disk];
+		ios = st[i].reads + st[i].writes;
+		bytes = (st[i].read_sectors + st[i].write_sectors) * VE_DISKSTAT_SECTOR_BYTES;
+		if (p->primed && ios >= p->ios && bytes >= p->bytes && st[i].io_ticks_ms >= p->ticks_ms) {
+			struct ve_io_sample hs = { .account = VE_ACCOUNT_HOST,
+						   .device = (uint32_t)(e->first_disk + (size_t)disk),
+						   .comp = VE_COMP_DISK };
+
+			dev->busy_us = (st[i].io_ticks_ms - p->ticks_ms) * 1000;
+			hs.ops = ios - p->ios > vm_ios[disk] ? ios - p->ios - vm_ios[disk] : 0;
+			hs.bytes = bytes - p->bytes > vm_bytes[disk] ? bytes - p->bytes - vm_bytes[disk] : 0;
+			if (hs.ops || hs.bytes)
+				g_array_append_val(e->io, hs);
+		} else {
+			dev->busy_us = 0;
+		}
+		p->primed = true;
+		p->ios = ios;
+		p->bytes = bytes;
+		p->ticks_ms = st[i].io_ticks_ms;
+	}
+	free(st);
+}
+
 /*
  * A stopped VM with no final readings this period leaves the accounts now,
  * so that it takes no share of static power for a period it did not run.
@@ -498,6 +651,8 @@ static void retire_idle_stopped(struct ve_engine *e)
 			continue;
 		for (guint k = 0; k < e->samples->len && !sampled; k++)
 			sampled = s[k].account == vm->slot;
+		for (guint k = 0; k < e->io->len && !sampled; k++)
+			sampled = g_array_index(e->io, struct ve_io_sample, k).account == vm->slot;
 		if (!sampled)
 			ve_account_set_active(e->accounts, vm->slot, false);
 	}
@@ -573,6 +728,8 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 		}
 	}
 
+	sample_disks(e);
+
 	if (prime) {
 		e->last_us = now_us;
 		retire_stopped(e);
@@ -587,7 +744,9 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 			  &(struct ve_period){ .period_us = period_us,
 					       .devices = e->dev, .n_devices = e->n_dev,
 					       .threads = (struct ve_thread_sample *)(void *)e->samples->data,
-					       .n_threads = e->samples->len },
+					       .n_threads = e->samples->len,
+					       .io = (struct ve_io_sample *)(void *)e->io->data,
+					       .n_io = e->io->len },
 			  &e->result, &err);
 	if (r < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
