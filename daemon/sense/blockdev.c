@@ -123,7 +123,7 @@ int ve_disks_scan(int root_fd, struct ve_disks *ret)
 			close(disk_fd);
 			continue;
 		}
-		snprintf(disk.name, sizeof(disk.name), "%s", de->d_name);
+		memcpy(disk.name, de->d_name, strlen(de->d_name) + 1);   /* length checked above */
 		snprintf(rel, sizeof(rel), "queue/rotational");
 		disk.rotational = ve_read_file_at(disk_fd, rel, buf, sizeof(buf), NULL) == 0 &&
 				  buf[0] == '1';
