@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# guests.sh: real libvirt guests for the integration tests and the demo.
+# Source it; every function prints errors on stderr and returns non-zero.
+#
+#   guests_up                 start virtlogd and libvirtd unless they run
+#   guests_initramfs DIR      build a busybox initramfs (cached in DIR)
+#   guests_define NAME MODE   define a persistent TCG guest, MODE busy or idle
+#   guests_start NAME         start it and wait until it runs
+#   guests_pid NAME           QEMU's pid (libvirt's pid file)
+#   guests_down               destroy and undefine every guest defined here,
+#                             stop the daemons guests_up started
+#
+# Guests boot the distribution kernel from /boot directly (no disk image,
+# no bootloader) under TCG, so they run on machines without /dev/kvm; the
+# initramfs /init spins one loop per CPU (busy) or sleeps (idle).
+# Without systemd, libvirtd needs its run and log directories, and the
+# libvirt-qemu user, which Debian's libvirt-daemon-system creates.
+
+GUESTS_URI=${GUESTS_URI:-qemu:///system}
+GUESTS_DIR=${GUESTS_DIR:-}
+GUESTS_DEFINED=()
+GUESTS_STARTED_DAEMONS=()
+
+guests__virsh() {
+	virsh -q -c "$GUESTS_URI" "$@"
+}
+
+guests_up() {
+	local i
+	mkdir -p /var/run/libvirt /var/log/libvirt /var/lib/libvirt/qemu || return 1
+	if ! pgrep -x virtlogd >/dev/null; then
+		virtlogd -d || { echo "guests: cannot start virtlogd" >&2; return 1; }
+		GUESTS_STARTED_DAEMONS+=(virtlogd)
+	fi
+	if ! pgrep -x libvirtd >/dev/null; then
+		libvirtd -d || { echo "guests: cannot start libvirtd" >&2; return 1; }
+		GUESTS_STARTED_DAEMONS+=(libvirtd)
+	fi
+	for i in $(seq 1 50); do
+		guests__virsh version >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "guests: libvirtd does not answer on $GUESTS_URI after 10 s" >&2
+	return 1
+}
+
+guests_kernel() {
+	local k
+	k=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$k" ] || { echo "guests: no kernel in /boot (install linux-image-amd64)" >&2; return 1; }
+	echo "$k"
+}
+
+guests_initramfs() {
+	local dir=$1 root
+	[ -f "$dir/initramfs.cpio.gz" ] && return 0
+	root=$(mktemp -d) || return 1
+	mkdir -p "$root"/{bin,proc,sys,dev}
+	cp /bin/busybox "$root/bin/" || { echo "guests: no /bin/busybox (install busybox-static)" >&2; rm -rf "$root"; return 1; }
+	cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mode=$(sed -n 's/.*ve\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+echo "virtenergy test guest: mode=$mode"
+if [ "$mode" = busy ]; then
+	for c in $(seq 1 "$(nproc)"); do
+		while :; do :; done &
+	done
+fi
+while :; do sleep 3600; done
+INIT
+	chmod +x "$root/init"
+	mkdir -p "$dir"
+	(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip >"$dir/initramfs.cpio.gz") || { rm -rf "$root"; return 1; }
+	chmod 644 "$dir/initramfs.cpio.gz"
+	rm -rf "$root"
+}
+
+guests_define() {
+	local name=$1 mode=$2 vcpus=${3:-1} kernel xml
+	kernel=$(guests_kernel) || return 1
+	[ -n "$GUESTS_DIR" ] || { echo "guests: GUESTS_DIR is not set" >&2; return 1; }
+	guests_initramfs "$GUESTS_DIR" || return 1
+	xml="$GUESTS_DIR/$name.xml"
+	cat >"$xml" <<XML
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>$vcpus</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$GUESTS_DIR/initramfs.cpio.gz</initrd>
+    <cmdline>console=ttyS0 quiet ve.mode=$mode</cmdline>
+  </os>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$GUESTS_DIR/$name.console'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+	guests__virsh define "$xml" >/dev/null || return 1
+	GUESTS_DEFINED+=("$name")
+}
+
+guests_start() {
+	local name=$1 i
+	guests__virsh start "$name" >/dev/null || return 1
+	for i in $(seq 1 50); do
+		[ "$(guests__virsh domstate "$name" 2>/dev/null)" = running ] && return 0
+		sleep 0.2
+	done
+	echo "guests: $name does not run after 10 s" >&2
+	return 1
+}
+
+guests_pid() {
+	cat "/run/libvirt/qemu/$1.pid"
+}
+
+guests_uuid() {
+	guests__virsh domuuid "$1"
+}
+
+guests_down() {
+	local name d
+	for name in "${GUESTS_DEFINED[@]}"; do
+		guests__virsh destroy "$name" >/dev/null 2>&1
+		guests__virsh undefine "$name" >/dev/null 2>&1
+	done
+	GUESTS_DEFINED=()
+	for d in "${GUESTS_STARTED_DAEMONS[@]}"; do
+		pkill -x "$d" 2>/dev/null
+	done
+	GUESTS_STARTED_DAEMONS=()
+}

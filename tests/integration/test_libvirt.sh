@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# virtenergyd against a real libvirtd with two QEMU guests under TCG: one
+# spinning, one idle.  Checks, in order:
+#   - the busy guest is charged clearly more energy than the idle one;
+#   - every account adds up and Σ VMs + host = the host's energy, at every save;
+#   - a guest that is stopped and started again continues its counter;
+#   - SIGKILL of the daemon and a restart keep every counter monotonic, with
+#     nothing counted twice and at most one period lost;
+#   - a libvirtd restart mid-run is survived: reconnect, accounting goes on;
+#   - SIGTERM saves the counters and exits 0.
+#
+# usage: test_libvirt.sh BUILD_DIR      (run by meson test --suite integration)
+# Needs root; exits 77 (skip) only when not root or libvirtd cannot start.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+daemon=$build/daemon/virtenergyd
+vestate="python3 $here/vestate.py"
+failures=0
+tmp=$(mktemp -d /tmp/ve-libvirt-XXXXXX)
+chmod 755 "$tmp"   # QEMU runs as libvirt-qemu and reads the initramfs from here
+GUESTS_DIR=$tmp
+prefix="vetest-$$"
+busy="$prefix-busy"
+idle="$prefix-idle"
+dpid=
+
+# shellcheck source=tests/integration/guests.sh
+source "$here/guests.sh"
+
+cleanup() {
+	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
+	guests_down
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+expect() { # description, command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+ge() { python3 -c "import sys; sys.exit(0 if int('$1') >= int('$2') else 1)"; }
+gt() { python3 -c "import sys; sys.exit(0 if int('$1') > int('$2') else 1)"; }
+# $1 > 0 and $1 >= $3 x $2: a zero never passes for "clearly more"
+ratio_ge() { python3 -c "import sys; sys.exit(0 if int('$1') > 0 and int('$1') >= float('$3') * int('$2') else 1)"; }
+get() { $vestate "$tmp/state/state" get "$@"; }
+
+start_daemon() {
+	"$daemon" --config "$tmp/ve.conf" --foreground >>"$tmp/daemon.out" 2>>"$tmp/daemon.log" &
+	dpid=$!
+}
+
+wait_state() { # until the state file exists (5 s)
+	local i
+	for i in $(seq 1 50); do
+		[ -s "$tmp/state/state" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: needs root to run libvirtd and QEMU guests"
+	exit 77
+fi
+[ -x "$daemon" ] || { echo "not ok - no daemon at $daemon"; exit 1; }
+if ! guests_up; then
+	echo "SKIP: libvirtd cannot be started here"
+	exit 77
+fi
+
+cat >"$tmp/ve.conf" <<EOF
+[daemon]
+uri=qemu:///system
+period-ms=100
+state-dir=$tmp/state
+state-interval-ms=100
+EOF
+
+expect "define a busy and an idle guest" guests_define "$busy" busy
+guests_define "$idle" idle || not_ok "define idle guest"
+expect "start the busy guest" guests_start "$busy"
+expect "start the idle guest" guests_start "$idle"
+busy_uuid=$(guests_uuid "$busy")
+idle_uuid=$(guests_uuid "$idle")
+
+start_daemon
+expect "the daemon writes its state file" wait_state
+# the guests boot for a few seconds (busy both, under TCG); then the idle one idles
+sleep 8
+b0=$(get "vm:$busy_uuid" comp.vcpu); i0=$(get "vm:$idle_uuid" comp.vcpu)
+sleep 5
+b1=$(get "vm:$busy_uuid" comp.vcpu); i1=$(get "vm:$idle_uuid" comp.vcpu)
+bt=$(get "vm:$busy_uuid" total_uj); it=$(get "vm:$idle_uuid" total_uj)
+echo "# over 5 s: busy vCPU $(((b1 - b0) / 1000)) mJ, idle vCPU $(((i1 - i0) / 1000)) mJ; totals busy $((bt / 1000)) mJ, idle $((it / 1000)) mJ"
+expect "the busy guest's vCPU energy is at least 5x the idle one's" ratio_ge $((b1 - b0)) $((i1 - i0)) 5
+expect "the busy guest's total is clearly above the idle one's" ratio_ge "$bt" "$it" 1.3
+grep -q "sampled by" "$tmp/daemon.log" && ok "the daemon says which sampler is active" ||
+	not_ok "the daemon says which sampler is active"
+
+conserved_all=true
+for n in 1 2 3 4 5; do
+	why=$($vestate "$tmp/state/state" conserved) || { conserved_all=false; echo "# $why"; }
+	sleep 0.3
+done
+expect "every save: accounts add up, VMs + host = host energy" $conserved_all
+
+# stop and start the busy guest: its counter continues
+before=$(get "vm:$busy_uuid" total_uj)
+guests__virsh destroy "$busy" >/dev/null
+sleep 2
+stopped=$(get "vm:$busy_uuid" total_uj)
+expect "a stopped guest keeps its counter" ge "$stopped" "$before"
+sleep 1
+expect "a stopped guest is charged nothing more" test "$(get "vm:$busy_uuid" total_uj)" = "$stopped"
+guests_start "$busy" || not_ok "restart busy guest"
+sleep 4
+expect "after a restart the guest continues from its counter" gt "$(get "vm:$busy_uuid" total_uj)" "$stopped"
+
+# SIGKILL the daemon: the file holds the last complete period, nothing is half-written
+cp "$tmp/state/state" "$tmp/before-kill"
+kill -9 "$dpid"
+wait "$dpid" 2>/dev/null
+dpid=
+cp "$tmp/state/state" "$tmp/after-kill"
+p_before=$($vestate "$tmp/before-kill" get virtenergy periods)
+p_after=$($vestate "$tmp/after-kill" get virtenergy periods)
+expect "after SIGKILL the state file is intact" $vestate "$tmp/after-kill" conserved
+expect "after SIGKILL it holds every period up to the kill (at most one lost)" ge "$p_after" "$p_before"
+k_busy=$($vestate "$tmp/after-kill" get "vm:$busy_uuid" total_uj)
+k_idle=$($vestate "$tmp/after-kill" get "vm:$idle_uuid" total_uj)
+k_energy=$($vestate "$tmp/after-kill" get virtenergy energy_uj)
+start_daemon
+sleep 2
+expect "after restart the busy counter continues, never below the saved one" gt "$(get "vm:$busy_uuid" total_uj)" "$k_busy"
+expect "after restart the idle counter never goes back" ge "$(get "vm:$idle_uuid" total_uj)" "$k_idle"
+expect "after restart the host energy continues" gt "$(get virtenergy energy_uj)" "$k_energy"
+expect "after restart nothing is counted twice" $vestate "$tmp/state/state" conserved
+
+# restart libvirtd under the daemon
+if [[ " ${GUESTS_STARTED_DAEMONS[*]} " == *" libvirtd "* ]] || ! pgrep -x systemd >/dev/null; then
+	connects=$(grep -c "connected to" "$tmp/daemon.log")
+	b_before=$(get "vm:$busy_uuid" comp.vcpu)
+	pkill -x libvirtd
+	sleep 3
+	b_outage=$(get "vm:$busy_uuid" comp.vcpu)
+	libvirtd -d
+	for _ in $(seq 1 50); do
+		[ "$(grep -c "connected to" "$tmp/daemon.log")" -gt "$connects" ] && break
+		sleep 0.2
+	done
+	expect "the daemon keeps accounting while libvirtd is down" gt "$b_outage" "$b_before"
+	expect "the daemon reconnects when libvirtd is back" \
+		test "$(grep -c "connected to" "$tmp/daemon.log")" -gt "$connects"
+	sleep 2
+	expect "after the reconnect the busy guest is still accounted" \
+		gt "$(get "vm:$busy_uuid" comp.vcpu)" "$b_outage"
+	expect "the daemon survived the libvirtd restart" kill -0 "$dpid"
+else
+	not_ok "libvirtd restart: libvirtd is managed by systemd here, not restarted by the test"
+fi
+
+# SIGTERM: counters saved, exit 0
+kill -TERM "$dpid"
+wait "$dpid"
+rc=$?
+dpid=
+expect "SIGTERM exits 0" test "$rc" -eq 0
+expect "SIGTERM leaves a consistent state file" $vestate "$tmp/state/state" conserved
+
+if [ "$failures" -ne 0 ]; then
+	echo "# daemon log:"
+	sed 's/^/#   /' "$tmp/daemon.log" | tail -20
+	exit 1
+fi
+exit 0
