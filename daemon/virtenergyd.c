@@ -10,6 +10,7 @@
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -235,6 +236,19 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		logmsg("unexpected argument '%s' (see --help)", argv[1]);
 		return 2;
+	}
+	{
+		/*
+		 * The perf sampler holds one fd per counter per thread: a host with
+		 * a thousand VMs needs tens of thousands.  Take what the hard limit
+		 * allows.
+		 */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
 	ve_config_defaults(&d.cfg);
 	if (config_path && !ve_config_load(&d.cfg, config_path, &err)) {

@@ -89,10 +89,11 @@ expect "start the idle guest" guests_start "$idle"
 busy_uuid=$(guests_uuid "$busy")
 idle_uuid=$(guests_uuid "$idle")
 
+expect "the busy guest boots" guests_wait_booted "$busy"
+expect "the idle guest boots" guests_wait_booted "$idle"
 start_daemon
 expect "the daemon writes its state file" wait_state
-# the guests boot for a few seconds (busy both, under TCG); then the idle one idles
-sleep 8
+sleep 3
 b0=$(get "vm:$busy_uuid" comp.vcpu); i0=$(get "vm:$idle_uuid" comp.vcpu)
 sleep 5
 b1=$(get "vm:$busy_uuid" comp.vcpu); i1=$(get "vm:$idle_uuid" comp.vcpu)
