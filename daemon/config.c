@@ -119,7 +119,7 @@ static gboolean get_power(GKeyFile *kf, const char *group, const char *key, uint
 static const char *const known[][12] = {
 	{ "daemon", "uri", "period-ms", "state-dir", "state-interval-ms", NULL },
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
-	{ "host-model", "idle-power", "max-power", NULL },
+	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
 };
 
@@ -177,11 +177,18 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
 	    !get_uint(kf, "calibration", "window-periods", 8, 100000, &window, error) ||
 	    !get_power(kf, "host-model", "idle-power", &n.host_idle_power_uw, error) ||
-	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error))
+	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error) ||
+	    !get_power(kf, "host-model", "idle-power-per-cpu", &n.cpu_idle_power_uw, error) ||
+	    !get_power(kf, "host-model", "max-power-per-cpu", &n.cpu_max_power_uw, error))
 		goto bad;
 	if (n.host_max_power_uw < n.host_idle_power_uw) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 			    "[host-model] max-power is below idle-power");
+		goto bad;
+	}
+	if (n.cpu_max_power_uw < n.cpu_idle_power_uw || (!n.cpu_max_power_uw && n.cpu_idle_power_uw)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[host-model] max-power-per-cpu must be set and not below idle-power-per-cpu");
 		goto bad;
 	}
 	uri = g_key_file_get_string(kf, "daemon", "uri", NULL);

@@ -24,9 +24,14 @@ struct ve_config {
 	enum ve_idle_policy idle_policy;
 	enum ve_sampler_kind sampler;
 	char **events;                  /* hardware events, NULL-terminated */
-	/* host power model where there is no RAPL, per socket */
+	/*
+	 * Host power model where there is no RAPL: per socket, or, when the
+	 * per-CPU figures are set (non-zero), per CPU times the socket's CPUs.
+	 */
 	uint64_t host_idle_power_uw;
 	uint64_t host_max_power_uw;
+	uint64_t cpu_idle_power_uw;
+	uint64_t cpu_max_power_uw;
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "cpustat.h"
 #include "diskstats.h"
+#include "fileio.h"
 #include "engine.h"
 #include "powercap.h"
 #include "procfs.h"
@@ -41,6 +42,7 @@ struct vm {
 	char *name;
 	uint32_t slot;
 	bool running;
+	bool undefined;
 	unsigned int vcpus;
 	bool located;
 	struct ve_domain_threads dt;
@@ -89,6 +91,7 @@ struct ve_engine {
 	struct disk_prev disk_prev[MAX_DISKS];
 	GArray *io;                    /* struct ve_io_sample */
 	unsigned int calib_fits;
+	double busy_weight_pj[VE_MAX_SOCKETS];   /* host model at maximum frequency */
 	char sensor[96];
 	uint64_t report_us, report_energy_uj, host_power_uw;
 	uint64_t state_seq;
@@ -146,6 +149,7 @@ void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 	if (!vm)
 		return;
 	vm->vcpus = vcpus;
+	vm->undefined = false;
 	e->accounts->slot[vm->slot].vcpus = vcpus;
 	ve_account_set_active(e->accounts, vm->slot, true);
 	if (!vm->running) {
@@ -164,6 +168,14 @@ void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)
 	 */
 	if (vm)
 		vm->running = false;
+}
+
+void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid)
+{
+	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+
+	if (vm)
+		vm->undefined = true;
 }
 
 /* ---- restart safety ---------------------------------------------------- */
@@ -290,23 +302,31 @@ static void setup_devices(struct ve_engine *e)
 	/*
 	 * The host power model: per socket, idle power plus (max - idle) shared
 	 * linearly by busy CPU time, i.e. (max - idle) / CPUs per busy ns.
-	 * µW per CPU / 1000 = pJ per ns.
+	 * µW per CPU / 1000 = pJ per ns.  With per-CPU figures, a socket's idle
+	 * and maximum are those times its CPUs.  Where cpufreq is present the
+	 * weight follows the socket's frequency each period (scale_by_freq).
 	 */
 	for (unsigned int s = 0; s < e->stat.n_sockets && s < VE_MAX_SOCKETS; s++) {
 		struct ve_device *d = &e->dev[e->n_dev++];
 		unsigned int cpus = e->stat.cpus_per_socket[s] ? e->stat.cpus_per_socket[s] : 1;
+		uint64_t idle = c->cpu_max_power_uw ? c->cpu_idle_power_uw * cpus : c->host_idle_power_uw;
+		uint64_t max = c->cpu_max_power_uw ? c->cpu_max_power_uw * cpus : c->host_max_power_uw;
 
 		memset(d, 0, sizeof(*d));
 		d->kind = VE_DEV_PKG;
 		d->package = s;
 		d->measured = false;
 		d->cpu.n_events = n;
-		d->cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
-			(double)(c->host_max_power_uw - c->host_idle_power_uw) / cpus / 1000.0;
-		d->cpu.idle_power_uw = c->host_idle_power_uw;
+		e->busy_weight_pj[s] = (double)(max - idle) / cpus / 1000.0;
+		d->cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] = e->busy_weight_pj[s];
+		d->cpu.idle_power_uw = idle;
 	}
-	snprintf(e->sensor, sizeof(e->sensor), "host power model (%.0f-%.0f W per socket), estimated",
-		 (double)c->host_idle_power_uw / 1e6, (double)c->host_max_power_uw / 1e6);
+	if (c->cpu_max_power_uw)
+		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.1f-%.1f W per CPU), estimated",
+			 (double)c->cpu_idle_power_uw / 1e6, (double)c->cpu_max_power_uw / 1e6);
+	else
+		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.0f-%.0f W per socket), estimated",
+			 (double)c->host_idle_power_uw / 1e6, (double)c->host_max_power_uw / 1e6);
 	e->estimated = true;
 }
 
@@ -636,6 +656,53 @@ static void sample_disks(struct ve_engine *e)
 }
 
 /*
+ * The host model's busy-time weight follows the CPU frequency: a socket
+ * whose CPUs run at 60 % of their maximum frequency is taken to draw 60 %
+ * of the dynamic power per busy second.  Linear in frequency is the
+ * conservative reading of P = C·V²·f (voltage drops with frequency only
+ * down to a floor).  CPUs without cpufreq count at their maximum.
+ */
+static void scale_by_freq(struct ve_engine *e)
+{
+	double ratio_sum[VE_MAX_SOCKETS] = { 0 };
+	unsigned int n[VE_MAX_SOCKETS] = { 0 };
+
+	if (e->pc)
+		return;
+	for (size_t cpu = 0; cpu < e->n_cpu_map; cpu++) {
+		char rel[96], buf[32];
+		uint64_t cur, max;
+		unsigned int s = e->socket_of_cpu[cpu];
+
+		if (s >= VE_MAX_SOCKETS)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/scaling_cur_freq", cpu);
+		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
+		    ve_parse_u64(buf, &cur) < 0)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/cpuinfo_max_freq", cpu);
+		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
+		    ve_parse_u64(buf, &max) < 0 || !max)
+			continue;
+		ratio_sum[s] += cur >= max ? 1.0 : (double)cur / (double)max;
+		n[s]++;
+	}
+	for (size_t d = 0; d < e->n_dev; d++) {
+		unsigned int s = e->dev[d].package;
+
+		if (e->dev[d].kind != VE_DEV_PKG || e->dev[d].measured || s >= VE_MAX_SOCKETS)
+			continue;
+		/* CPUs without cpufreq weigh in at their maximum */
+		e->dev[d].cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
+			e->busy_weight_pj[s] *
+			(n[s] ? (ratio_sum[s] + (e->stat.cpus_per_socket[s] > n[s]
+							 ? e->stat.cpus_per_socket[s] - n[s] : 0)) /
+					(n[s] > e->stat.cpus_per_socket[s] ? n[s] : e->stat.cpus_per_socket[s])
+			      : 1.0);
+	}
+}
+
+/*
  * A stopped VM with no final readings this period leaves the accounts now,
  * so that it takes no share of static power for a period it did not run.
  */
@@ -729,6 +796,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	}
 
 	sample_disks(e);
+	scale_by_freq(e);
 
 	if (prime) {
 		e->last_us = now_us;
@@ -812,6 +880,7 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
 	ret->uuid = vm->uuid;
 	ret->name = vm->name ? vm->name : vm->uuid;
 	ret->running = vm->running;
+	ret->undefined = vm->undefined;
 	ret->vcpus = vm->vcpus;
 	ret->n_threads = vm->n_threads;
 	ret->ledger = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;

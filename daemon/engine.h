@@ -38,6 +38,7 @@ struct ve_vm_view {
 	const char *uuid;
 	const char *name;
 	bool running;
+	bool undefined;             /* libvirt no longer knows it */
 	unsigned int vcpus;
 	unsigned int n_threads;
 	const struct ve_ledger_entry *ledger;
@@ -70,6 +71,12 @@ void ve_engine_free(struct ve_engine *e);
 void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus);
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid);
+
+/*
+ * A domain's definition was removed from libvirt.  Its counters are kept
+ * (and stay in the state file) for whoever bills it; the view says so.
+ */
+void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid);
 
 /*
  * Run one period ending at @now_us (CLOCK_MONOTONIC).  The first call only

@@ -89,6 +89,17 @@ static void on_stopped(void *ud, const char *uuid, const char *name)
 		logmsg("VM '%s' (%s) stopped: its counters are kept for its next start", name, uuid);
 }
 
+static void on_defined(void *ud, const char *uuid, const char *name, bool defined)
+{
+	struct daemon *d = ud;
+
+	if (!defined)
+		ve_engine_vm_undefined(d->engine, uuid);
+	if (d->foreground)
+		logmsg("VM '%s' (%s) %s", name, uuid,
+		       defined ? "defined" : "undefined: its counters are kept in the state file");
+}
+
 static void on_connection(void *ud, bool up, const char *why)
 {
 	if (up)
@@ -101,6 +112,7 @@ static const struct ve_virt_ops virt_ops = {
 	.sync = on_sync,
 	.started = on_started,
 	.stopped = on_stopped,
+	.defined = on_defined,
 	.connection = on_connection,
 };
 
@@ -114,14 +126,15 @@ static void print_table(struct daemon *d)
 	ve_engine_host(d->engine, &h);
 	printf("host %8.2f W %12.3f J%s | %s | %s\n", (double)h.power_uw / 1e6,
 	       (double)h.energy_uj / 1e6, h.estimated ? " (estimated)" : "", h.sensor, h.sampler);
-	printf("%-20s %-8s %5s %4s %9s %12s %10s %10s %10s %10s %10s\n", "VM", "STATE", "VCPUS",
+	printf("%-20s %-9s %5s %4s %9s %12s %10s %10s %10s %10s %10s\n", "VM", "STATE", "VCPUS",
 	       "THR", "POWER_W", "ENERGY_J", "VCPU_J", "EMUL_J", "IO_J", "IDLE_J", "SERVICE_J");
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
 
 		ve_engine_vm(d->engine, i, &v);
-		printf("%-20.20s %-8s %5u %4u %9.2f %12.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
-		       v.name, v.running ? "running" : "stopped", v.vcpus, v.n_threads,
+		printf("%-20.20s %-9s %5u %4u %9.2f %12.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
+		       v.name, v.running ? "running" : v.undefined ? "undefined" : "stopped", v.vcpus,
+		       v.n_threads,
 		       (double)v.power_uw / 1e6, (double)v.ledger->total_uj / 1e6,
 		       (double)v.ledger->comp_uj[VE_COMP_VCPU] / 1e6,
 		       (double)v.ledger->comp_uj[VE_COMP_EMULATOR] / 1e6,
@@ -129,7 +142,7 @@ static void print_table(struct daemon *d)
 		       (double)v.ledger->comp_uj[VE_COMP_IDLE] / 1e6,
 		       (double)v.ledger->comp_uj[VE_COMP_SERVICE] / 1e6);
 	}
-	printf("%-20s %-8s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
+	printf("%-20s %-9s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
 	       "", "", (double)h.ledger->total_uj / 1e6,
 	       (double)(h.ledger->total_uj - h.ledger->comp_uj[VE_COMP_CPU] -
 			h.ledger->comp_uj[VE_COMP_DISK]) / 1e6);

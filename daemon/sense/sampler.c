@@ -52,6 +52,20 @@ static void why(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A watch with no fd open yet; NULL when out of memory. */
+static struct ve_watch *new_watch(pid_t pid, pid_t tid)
+{
+	struct ve_watch *w = malloc(sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->pid = pid;
+	w->tid = tid;
+	for (unsigned int i = 0; i < VE_MAX_EVENTS; i++)
+		w->fd[i] = -1;
+	return w;
+}
+
 static int perf_open(struct perf_event_attr *attr, pid_t tid, int group_fd)
 {
 	long fd = syscall(SYS_perf_event_open, attr, tid, -1, group_fd, PERF_FLAG_FD_CLOEXEC);
@@ -70,14 +84,10 @@ static void close_watch(struct ve_watch *w, unsigned int n)
 static int perf_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watch **ret_w)
 {
 	struct perf_sampler *ps = (struct perf_sampler *)s;
-	struct ve_watch *w = malloc(sizeof(*w));
+	struct ve_watch *w = new_watch(pid, tid);
 
 	if (!w)
 		return -ENOMEM;
-	w->pid = pid;
-	w->tid = tid;
-	for (unsigned int i = 0; i < VE_MAX_EVENTS; i++)
-		w->fd[i] = -1;
 	for (unsigned int i = 0; i < s->n_cols; i++) {
 		int fd = perf_open(&ps->attr[i], tid, i ? w->fd[0] : -1);
 
@@ -140,13 +150,9 @@ static int sched_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_wat
 
 	if (r < 0)
 		return r;
-	w = malloc(sizeof(*w));
+	w = new_watch(pid, tid);
 	if (!w)
 		return -ENOMEM;
-	w->pid = pid;
-	w->tid = tid;
-	for (unsigned int i = 0; i < VE_MAX_EVENTS; i++)
-		w->fd[i] = -1;
 	*ret_w = w;
 	return 0;
 }

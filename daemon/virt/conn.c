@@ -94,6 +94,12 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 		if (virDomainGetUUIDString(dom, uuid) == 0)
 			v->ops->stopped(v->ud, uuid, virDomainGetName(dom));
 		break;
+	case VIR_DOMAIN_EVENT_DEFINED:
+	case VIR_DOMAIN_EVENT_UNDEFINED:
+		if (v->ops->defined && virDomainGetUUIDString(dom, uuid) == 0)
+			v->ops->defined(v->ud, uuid, virDomainGetName(dom),
+					event == VIR_DOMAIN_EVENT_DEFINED);
+		break;
 	default:
 		break;
 	}

@@ -30,6 +30,8 @@ struct ve_virt_ops {
 	void (*sync)(void *ud, const struct ve_domain_info *doms, size_t n);
 	void (*started)(void *ud, const struct ve_domain_info *dom);
 	void (*stopped)(void *ud, const char *uuid, const char *name);
+	/* a domain's definition came or went (it may still run: transient domains) */
+	void (*defined)(void *ud, const char *uuid, const char *name, bool defined);
 	void (*metadata_changed)(void *ud, const char *uuid, const char *name);
 	void (*connection)(void *ud, bool up, const char *why);
 };

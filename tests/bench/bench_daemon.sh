@@ -25,13 +25,16 @@ tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for n in "${counts[@]}"; do
+	# one at a time: forty kernels booting at once under TCG on two CPUs take minutes each
 	for i in $(seq 1 "$n"); do
 		if ! virsh -q domstate "bench-$i" >/dev/null 2>&1; then
 			guests_define "bench-$i" idle 1 >/dev/null
 		fi
-		[ "$(virsh -q domstate "bench-$i")" = running ] || guests_start "bench-$i"
+		if [ "$(virsh -q domstate "bench-$i")" != running ]; then
+			guests_start "bench-$i"
+			guests_wait_booted "bench-$i" 180
+		fi
 	done
-	for i in $(seq 1 "$n"); do guests_wait_booted "bench-$i"; done
 	rss_guest=$(awk '/VmRSS/ {print $2}' "/proc/$(guests_pid bench-1)/status")
 	cat >"$tmp/ve.conf" <<CONF
 [daemon]

@@ -7,7 +7,7 @@
 #   guests_initramfs DIR      build a busybox initramfs (cached in DIR)
 #   guests_define NAME MODE   define a persistent TCG guest, MODE busy or idle
 #   guests_start NAME         start it and wait until it runs
-#   guests_wait_booted NAME   wait for the guest's init to have started
+#   guests_wait_booted NAME [S]  wait (up to S s, 60) for the guest's init to have started
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
 #   guests_down               destroy and undefine every guest defined here,
 #                             stop the daemons guests_up started
@@ -124,13 +124,13 @@ guests_start() {
 
 # Wait until the guest's /init has run (its banner on the serial console):
 # under TCG a kernel boot takes a few CPU-seconds.
-guests_wait_booted() {
+guests_wait_booted() { # NAME [SECONDS, default 60]
 	local name=$1 i
-	for i in $(seq 1 300); do
+	for i in $(seq 1 $((${2:-60} * 5))); do
 		grep -q "virtenergy test guest" "$GUESTS_DIR/$name.console" 2>/dev/null && return 0
 		sleep 0.2
 	done
-	echo "guests: $name did not boot within 60 s (console: $GUESTS_DIR/$name.console)" >&2
+	echo "guests: $name did not boot within ${2:-60} s (console: $GUESTS_DIR/$name.console)" >&2
 	return 1
 }
 

@@ -166,6 +166,13 @@ else
 	not_ok "libvirtd restart: libvirtd is managed by systemd here, not restarted by the test"
 fi
 
+# undefine the idle guest: libvirt forgets it, its counter stays
+i_before=$(get "vm:$idle_uuid" total_uj)
+guests__virsh destroy "$idle" >/dev/null && guests__virsh undefine "$idle" >/dev/null
+sleep 2
+expect "an undefined guest's counter is kept" ge "$(get "vm:$idle_uuid" total_uj)" "$i_before"
+expect "the table marks it undefined" grep -q "^$idle *undefined" "$tmp/daemon.out"
+
 # SIGTERM: counters saved, exit 0
 kill -TERM "$dpid"
 wait "$dpid"

@@ -111,6 +111,8 @@ static void test_refusals(void **state)
 		{ "[accounting]\nevents=a;b;c;d;e;f;g;h\n", "at most" },
 		{ "[host-model]\nidle-power=40\n", "idle-power" },
 		{ "[host-model]\nidle-power=100W\nmax-power=50W\n", "below" },
+		{ "[host-model]\nidle-power-per-cpu=1W\n", "max-power-per-cpu" },
+		{ "[host-model]\nidle-power-per-cpu=3W\nmax-power-per-cpu=2W\n", "max-power-per-cpu" },
 		{ "[calibration]\nwindow-periods=2\n", "window-periods" },
 		{ "not a key file", "test" },
 	};

@@ -345,6 +345,55 @@ static void test_disk(void **state)
 	world_free(&w);
 }
 
+/*
+ * cpufreq: both CPUs at half their maximum frequency halve the modelled
+ * dynamic power: 200 ms busy at 5 W per busy CPU × 0.5 = 0.5 J, plus 1 J
+ * idle.  Per-CPU figures instead of per socket: 0.5 W idle and 5.5 W max per
+ * CPU, two CPUs, give the same 1 W and 11 W socket.
+ */
+static void test_cpufreq(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_host_view h;
+
+	(void)state;
+	world_make(&w, false);
+	w.cfg.host_idle_power_uw = 0;
+	w.cfg.host_max_power_uw = 0;
+	w.cfg.cpu_idle_power_uw = 500000;
+	w.cfg.cpu_max_power_uw = 5500000;
+	for (int cpu = 0; cpu < 2; cpu++) {
+		char rel[128];
+
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/cpufreq/scaling_cur_freq", cpu);
+		fx_write(&w.fx, rel, "1500000\n");
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", cpu);
+		fx_write(&w.fx, rel, "3000000\n");
+	}
+	e = engine(&w);
+	ve_engine_host(e, &h);
+	check(strstr(h.sensor, "per CPU") != NULL, "sensor: %s", h.sensor);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	set_run_ns(&w, 4000, 4002, 100000000);
+	set_busy(&w, 100 + 200000000 / w.tick_ns);
+	period(e, 2000000);
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 1500000, "1 J idle + 0.5 J at half frequency");
+
+	/* back at full speed: the next second costs 1 J idle + 1 J busy */
+	fx_write(&w.fx, "sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", "3000000\n");
+	fx_write(&w.fx, "sys/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq", "3000000\n");
+	set_run_ns(&w, 4000, 4002, 200000000);
+	set_busy(&w, w.busy_ticks + 200000000 / w.tick_ns);
+	period(e, 3000000);
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 1500000 + 2000000, "full frequency");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
 /* A corrupt state file is set aside with a warning; the daemon starts afresh. */
 static void test_corrupt_state(void **state)
 {
@@ -376,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_rapl_period),
 		cmocka_unit_test(test_model_and_lifecycle),
 		cmocka_unit_test(test_disk),
+		cmocka_unit_test(test_cpufreq),
 		cmocka_unit_test(test_corrupt_state),
 	};
 
