@@ -2,6 +2,7 @@
 /*
  * conn.c: the libvirt connection (see conn.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <libvirt/virterror.h>
@@ -224,6 +225,33 @@ void ve_virt_free(struct ve_virt *v)
 	drop_conn(v);
 	g_free(v->uri);
 	g_free(v);
+}
+
+char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error)
+{
+	virDomainPtr dom;
+	char *xml, *out = NULL;
+
+	if (ret_error)
+		*ret_error = NULL;
+	if (!v->conn || !(dom = virDomainLookupByUUIDString(v->conn, uuid))) {
+		if (ret_error)
+			*ret_error = g_strdup("domain not found");
+		return NULL;
+	}
+	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VE_METADATA_NS,
+				   VIR_DOMAIN_AFFECT_LIVE);
+	if (!xml) {
+		virErrorPtr e = virGetLastError();
+
+		if (ret_error && (!e || e->code != VIR_ERR_NO_DOMAIN_METADATA))
+			*ret_error = g_strdup(e && e->message ? e->message : "unknown error");
+	} else {
+		out = g_strdup(xml);
+		free(xml);
+	}
+	virDomainFree(dom);
+	return out;
 }
 
 virConnectPtr ve_virt_conn(struct ve_virt *v)

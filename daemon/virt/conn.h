@@ -48,6 +48,16 @@ void ve_virt_free(struct ve_virt *v);
 /* The live connection or NULL while disconnected (borrowed). */
 virConnectPtr ve_virt_conn(struct ve_virt *v);
 
+#define VE_METADATA_NS "http://virtenergy.org/xmlns/energy/1"
+#define VE_METADATA_PREFIX "energy"
+
+/*
+ * The live virtenergy metadata element of domain @uuid, or NULL when it has
+ * none (or on error: @ret_error, when not NULL, then says why, NULL for
+ * "has none").  Caller frees both.
+ */
+char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error);
+
 /* Ask for a fresh sync (the daemon does this now and then to heal missed events). */
 void ve_virt_resync(struct ve_virt *v);
 
