@@ -394,6 +394,44 @@ static void test_cpufreq(void **state)
 	world_free(&w);
 }
 
+/*
+ * Calibration against RAPL: a package that really costs 2 W idle plus 4 W
+ * per busy CPU-second, with varying load.  After enough periods the engine
+ * has fitted its weights to it (calib.h does the maths; this is the wiring:
+ * the window gets one row per period and fits are applied).
+ */
+static void test_calibration(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_host_view h;
+	uint64_t vcpu_ns = 0, energy = 1000000, busy = 100;
+	uint64_t seed = 7;
+
+	(void)state;
+	world_make(&w, true);
+	e = engine(&w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	for (int i = 1; i <= 30; i++) {
+		uint64_t run = 100000000 + test_rand_below(&seed, 800000000);   /* 0.1 .. 0.9 s */
+		uint64_t host = test_rand_below(&seed, 300000000);
+
+		vcpu_ns += run;
+		set_run_ns(&w, 4000, 4002, vcpu_ns);
+		busy += (run + host) / w.tick_ns;
+		set_busy(&w, busy);
+		energy += 2000000 + 4 * (run + host) / 1000;   /* µJ: 2 W idle + 4 W per busy s */
+		set_energy(&w, "intel-rapl:0", energy);
+		period(e, 1000000 + (uint64_t)i * 1000000);
+	}
+	ve_engine_host(e, &h);
+	check(h.calibrations >= 1, "weights fitted %u times", h.calibrations);
+	check(!h.estimated, "measured");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
 /* A corrupt state file is set aside with a warning; the daemon starts afresh. */
 static void test_corrupt_state(void **state)
 {
@@ -426,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_model_and_lifecycle),
 		cmocka_unit_test(test_disk),
 		cmocka_unit_test(test_cpufreq),
+		cmocka_unit_test(test_calibration),
 		cmocka_unit_test(test_corrupt_state),
 	};
 
