@@ -20,6 +20,7 @@ void ve_config_defaults(struct ve_config *c)
 	memset(c, 0, sizeof(*c));
 	c->uri = g_strdup(DEFAULT_URI);
 	c->period_us = 100000;
+	c->thread_scan_us = 1000000;
 	c->state_dir = g_strdup(DEFAULT_STATE_DIR);
 	c->state_interval_us = 100000;
 	c->idle_policy = VE_IDLE_DEFAULT;
@@ -117,7 +118,7 @@ static gboolean get_power(GKeyFile *kf, const char *group, const char *key, uint
 
 /* Every group and key we know; anything else is a typo worth refusing. */
 static const char *const known[][12] = {
-	{ "daemon", "uri", "period-ms", "state-dir", "state-interval-ms", NULL },
+	{ "daemon", "uri", "period-ms", "thread-scan-ms", "state-dir", "state-interval-ms", NULL },
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
@@ -164,6 +165,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_autofree char *uri = NULL, *state_dir = NULL, *policy = NULL, *sampler = NULL;
 	g_auto(GStrv) events = NULL;
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
+	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t window = c->calib_window_periods;
 
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
@@ -175,6 +177,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 		return FALSE;
 	if (!get_uint(kf, "daemon", "period-ms", 10, 60000, &period_ms, error) ||
 	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
+	    !get_uint(kf, "daemon", "thread-scan-ms", 10, 60000, &scan_ms, error) ||
 	    !get_uint(kf, "calibration", "window-periods", 8, 100000, &window, error) ||
 	    !get_power(kf, "host-model", "idle-power", &n.host_idle_power_uw, error) ||
 	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error) ||
@@ -234,6 +237,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 
 	/* everything checked: commit */
 	n.period_us = period_ms * 1000;
+	n.thread_scan_us = scan_ms * 1000;
 	n.state_interval_us = interval_ms * 1000;
 	n.calib_window_periods = (unsigned int)window;
 	if (uri) {

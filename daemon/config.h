@@ -19,6 +19,7 @@
 struct ve_config {
 	char *uri;                      /* libvirt connection */
 	uint64_t period_us;             /* accounting period */
+	uint64_t thread_scan_us;        /* how often each VM's threads are listed */
 	char *state_dir;                /* cumulative ledgers */
 	uint64_t state_interval_us;     /* how often the state file is written */
 	enum ve_idle_policy idle_policy;

@@ -48,6 +48,9 @@ struct vm {
 	struct ve_domain_threads dt;
 	unsigned int n_threads;        /* threads watched for it */
 	GArray *blkio;                 /* struct blkio_prev */
+	uint64_t gen;                  /* bumped by every listing of its threads */
+	uint64_t next_scan_us;
+	bool scanned;                  /* listed this period */
 	uint64_t report_total_uj;      /* ledger total at the last report tick */
 	uint64_t power_uw;
 };
@@ -75,7 +78,6 @@ struct ve_engine {
 	GPtrArray *vms;                /* struct vm*, in slot order of creation */
 	GHashTable *vm_by_uuid;        /* borrowed keys */
 	GHashTable *threads;           /* tid -> struct thread* */
-	uint64_t gen;
 	unsigned int *socket_of_cpu;
 	size_t n_cpu_map;
 	struct ve_cpustat stat;
@@ -481,7 +483,7 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 			g_hash_table_insert(e->threads, GINT_TO_POINTER(ref->tid), t);
 		}
 		t->comp = ref->comp;
-		t->gen = e->gen;
+		t->gen = vm->gen;
 	}
 }
 
@@ -736,13 +738,25 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	uint64_t period_us = prime ? 0 : now_us - e->last_us;
 	int r;
 
-	e->gen++;
 	g_array_set_size(e->samples, 0);
+	/*
+	 * Listing a VM's threads costs a dozen file reads; reading a thread's
+	 * counters one read(2).  So threads are listed every thread-scan-ms
+	 * (and at once for a VM just started) and sampled every period.  A
+	 * thread that exits in between keeps its final counts (perf) or fails
+	 * to read (schedstat) and goes; a new one waits for the next listing.
+	 */
 	for (guint i = 0; i < e->vms->len; i++) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
 
-		if (vm->running)
-			scan_vm(e, vm);
+		vm->scanned = false;
+		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
+			vm->gen++;
+			vm->scanned = true;
+			vm->next_scan_us = now_us + e->cfg->thread_scan_us;
+			if (vm->running)
+				scan_vm(e, vm);
+		}
 	}
 	/* read every thread, the ones that are gone one last time */
 	g_hash_table_iter_init(&it, e->threads);
@@ -750,7 +764,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 		struct thread *t = v;
 		bool ok = sample_thread(e, t, run_ns);
 
-		if (t->gen != e->gen || !ok) {
+		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
 			g_hash_table_iter_remove(&it);
 			thread_free(e, t);
 		}
