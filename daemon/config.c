@@ -12,6 +12,7 @@
 
 #define DEFAULT_URI "qemu:///system"
 #define DEFAULT_STATE_DIR "/var/lib/virtenergy"
+#define DEFAULT_EXPORT_DIR "/run/virtenergy/guests"
 
 void ve_config_defaults(struct ve_config *c)
 {
@@ -33,12 +34,15 @@ void ve_config_defaults(struct ve_config *c)
 	c->host_idle_power_uw = 40000000;
 	c->host_max_power_uw = 150000000;
 	c->calib_window_periods = 600;
+	c->export_dir = g_strdup(DEFAULT_EXPORT_DIR);
+	c->export_interval_us = 1000000;
 }
 
 void ve_config_clear(struct ve_config *c)
 {
 	g_clear_pointer(&c->uri, g_free);
 	g_clear_pointer(&c->state_dir, g_free);
+	g_clear_pointer(&c->export_dir, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
 }
 
@@ -122,6 +126,7 @@ static const char *const known[][12] = {
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
+	{ "guests", "export-dir", "export-interval-ms", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -166,6 +171,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_auto(GStrv) events = NULL;
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
 	uint64_t scan_ms = c->thread_scan_us / 1000;
+	uint64_t export_ms = c->export_interval_us / 1000;
+	g_autofree char *export_dir = NULL;
 	uint64_t window = c->calib_window_periods;
 
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
@@ -178,6 +185,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (!get_uint(kf, "daemon", "period-ms", 10, 60000, &period_ms, error) ||
 	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
 	    !get_uint(kf, "daemon", "thread-scan-ms", 10, 60000, &scan_ms, error) ||
+	    !get_uint(kf, "guests", "export-interval-ms", 10, 3600000, &export_ms, error) ||
 	    !get_uint(kf, "calibration", "window-periods", 8, 100000, &window, error) ||
 	    !get_power(kf, "host-model", "idle-power", &n.host_idle_power_uw, error) ||
 	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error) ||
@@ -199,6 +207,13 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (state_dir && !g_path_is_absolute(state_dir)) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 			    "[daemon] state-dir '%s' is not an absolute path", state_dir);
+		goto bad;
+	}
+	export_dir = g_key_file_get_string(kf, "guests", "export-dir", NULL);
+	if (export_dir && export_dir[0] && !g_path_is_absolute(export_dir)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[guests] export-dir '%s' is not an absolute path (empty turns exports off)",
+			    export_dir);
 		goto bad;
 	}
 	policy = g_key_file_get_string(kf, "accounting", "idle-policy", NULL);
@@ -238,6 +253,11 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	/* everything checked: commit */
 	n.period_us = period_ms * 1000;
 	n.thread_scan_us = scan_ms * 1000;
+	n.export_interval_us = export_ms * 1000;
+	if (export_dir) {
+		n.export_dir = g_steal_pointer(&export_dir);
+		g_free(c->export_dir);
+	}
 	n.state_interval_us = interval_ms * 1000;
 	n.calib_window_periods = (unsigned int)window;
 	if (uri) {

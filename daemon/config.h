@@ -33,6 +33,9 @@ struct ve_config {
 	uint64_t host_max_power_uw;
 	uint64_t cpu_idle_power_uw;
 	uint64_t cpu_max_power_uw;
+	/* per-VM export directories for guests (empty: none) */
+	char *export_dir;
+	uint64_t export_interval_us;
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

@@ -875,6 +875,9 @@ void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret)
 	ret->ledger = e->ledger.n ? &e->ledger.e[VE_ACCOUNT_HOST] : &zero;
 	ret->reason_uj = e->ledger.host_reason_uj;
 	ret->estimated = e->estimated;
+	ret->has_dram = false;
+	for (size_t d = 0; d < e->n_dev; d++)
+		ret->has_dram = ret->has_dram || (e->dev[d].kind == VE_DEV_DRAM && e->dev[d].measured);
 	ret->sensor = e->sensor;
 	ret->sampler = ve_sampler_mode(e->sampler);
 	ret->periods = e->ledger.periods;

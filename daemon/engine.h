@@ -51,6 +51,7 @@ struct ve_host_view {
 	const struct ve_ledger_entry *ledger;  /* the host account */
 	const uint64_t *reason_uj;  /* VE_REASON__MAX entries */
 	bool estimated;
+	bool has_dram;              /* a DRAM domain is measured */
 	const char *sensor;         /* "RAPL (powercap): 2 zones" or "host power model" */
 	const char *sampler;        /* the sampler's mode */
 	uint64_t periods;

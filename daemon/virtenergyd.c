@@ -16,6 +16,8 @@
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
+#include "guestexport.h"
+#include "vrapl.h"
 
 struct daemon {
 	struct ve_config cfg;
@@ -25,6 +27,9 @@ struct daemon {
 	gboolean foreground;
 	gboolean once;
 	uint64_t last_save_us;
+	uint64_t last_export_us;
+	int export_fd;               /* -1: exports off or unavailable */
+	char *export_error;          /* the last export failure logged */
 	uint64_t last_report_us;
 	char *last_error;            /* the last period error logged, to log each kind once */
 	int exit_code;
@@ -159,6 +164,37 @@ static void save_state(struct daemon *d)
 		logmsg("%s", err->message);
 }
 
+/* Every running VM's registers and powercap tree for its guest (guestexport.h). */
+static void export_guests(struct daemon *d)
+{
+	struct ve_host_view h;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	if (d->export_fd < 0)
+		return;
+	ve_engine_host(d->engine, &h);
+	for (size_t i = 0; i < n; i++) {
+		g_autoptr(GError) err = NULL;
+		struct ve_vm_view v;
+		struct ve_vrapl r;
+
+		ve_engine_vm(d->engine, i, &v);
+		if (!v.running)
+			continue;
+		ve_vrapl_init(&r);
+		r.pkg_uj = v.ledger->total_uj;
+		r.pp0_uj = v.ledger->comp_uj[VE_COMP_VCPU];
+		r.dram_uj = v.ledger->dev_uj[VE_DEV_DRAM];
+		r.has_dram = h.has_dram;
+		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
+		    g_strcmp0(d->export_error, err->message) != 0) {
+			logmsg("%s; the guest of VM '%s' sees stale figures", err->message, v.name);
+			g_free(d->export_error);
+			d->export_error = g_strdup(err->message);
+		}
+	}
+}
+
 static gboolean on_period(gpointer data)
 {
 	struct daemon *d = data;
@@ -178,6 +214,10 @@ static gboolean on_period(gpointer data)
 	if (now - d->last_save_us >= d->cfg.state_interval_us) {
 		save_state(d);
 		d->last_save_us = now;
+	}
+	if (now - d->last_export_us >= d->cfg.export_interval_us) {
+		export_guests(d);
+		d->last_export_us = now;
 	}
 	if (now - d->last_report_us >= 1000000) {
 		ve_engine_report_tick(d->engine, now);
@@ -218,8 +258,9 @@ static int open_dir(const char *path, int flags, GError **error)
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
+	g_autofree char *export_dir = NULL;
 	gboolean dry_run = FALSE;
-	struct daemon d = { 0 };
+	struct daemon d = { .export_fd = -1 };
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
 		  "configuration file (default: none, built-in defaults)", "FILE" },
@@ -227,6 +268,8 @@ int main(int argc, char **argv)
 		  "read /proc, /sys and /run under DIR (a fixture tree)", "DIR" },
 		{ "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (overrides the configuration)",
 		  "URI" },
+		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &export_dir,
+		  "per-VM guest export directories (overrides the configuration; \"\" for none)", "DIR" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
 		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
@@ -276,6 +319,10 @@ int main(int argc, char **argv)
 		g_free(d.cfg.state_dir);
 		d.cfg.state_dir = g_steal_pointer(&state_dir);
 	}
+	if (export_dir) {
+		g_free(d.cfg.export_dir);
+		d.cfg.export_dir = g_steal_pointer(&export_dir);
+	}
 
 	/*
 	 * perf counts real threads of this kernel; under a fixture root the
@@ -293,6 +340,14 @@ int main(int argc, char **argv)
 		logmsg("cannot use state directory %s: %s; not starting", d.cfg.state_dir,
 		       err ? err->message : g_strerror(errno));
 		return 1;
+	}
+	if (d.cfg.export_dir && d.cfg.export_dir[0]) {
+		g_autoptr(GError) xerr = NULL;
+
+		if (g_mkdir_with_parents(d.cfg.export_dir, 0755) < 0 ||
+		    (d.export_fd = open_dir(d.cfg.export_dir, O_RDONLY, &xerr)) < 0)
+			logmsg("cannot use guest export directory %s: %s; guests see no virtual RAPL files",
+			       d.cfg.export_dir, xerr ? xerr->message : g_strerror(errno));
 	}
 	d.engine = ve_engine_new(root_fd, &d.cfg, state_fd, &warning, &err);
 	if (!d.engine) {
@@ -343,10 +398,14 @@ int main(int argc, char **argv)
 	}
 
 	save_state(&d);
+	export_guests(&d);
 	ve_virt_free(d.virt);
 	ve_engine_free(d.engine);
 	g_main_loop_unref(d.loop);
 	g_free(d.last_error);
+	g_free(d.export_error);
+	if (d.export_fd >= 0)
+		close(d.export_fd);
 	ve_config_clear(&d.cfg);
 	close(state_fd);
 	close(root_fd);

@@ -80,6 +80,9 @@ uri=qemu:///system
 period-ms=100
 state-dir=$tmp/state
 state-interval-ms=100
+[guests]
+export-dir=$tmp/export
+export-interval-ms=100
 EOF
 
 expect "define a busy and an idle guest" guests_define "$busy" busy
@@ -103,6 +106,17 @@ expect "the busy guest's vCPU energy is at least 5x the idle one's" ratio_ge $((
 expect "the busy guest's total is clearly above the idle one's" ratio_ge "$bt" "$it" 1.3
 grep -q "sampled by" "$tmp/daemon.log" && ok "the daemon says which sampler is active" ||
 	not_ok "the daemon says which sampler is active"
+
+# the guest export: the busy VM's powercap tree rises at the rate the host attributes
+xe() { cat "$tmp/export/$busy_uuid/intel-rapl:0/energy_uj" 2>/dev/null || echo 0; }
+e0=$(xe); s0=$(get "vm:$busy_uuid" total_uj)
+sleep 10
+e1=$(xe); s1=$(get "vm:$busy_uuid" total_uj)
+echo "# export energy_uj +$((e1 - e0)) uJ, ledger +$((s1 - s0)) uJ over 10 s"
+within() { python3 -c "import sys; a, b = int('$1'), int('$2'); sys.exit(0 if b > 0 and abs(a - b) <= 0.02 * b else 1)"; }
+expect "the export's energy_uj rises at the ledger's rate (within 2 % over 10 s)" within $((e1 - e0)) $((s1 - s0))
+expect "the export carries the registers (msr file, 8 x index)" \
+	test "$(stat -c %s "$tmp/export/$busy_uuid/msr")" -eq $((8 * (0x639 + 1)))
 
 conserved_all=true
 for n in 1 2 3 4 5; do

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * guestexport.c: the per-VM export directory (see guestexport.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guestexport.h"
+
+/*
+ * Register r sits at byte 8·r.  /dev/cpu/N/msr takes the index itself as
+ * the offset, but that works only because its read() calls rdmsr: in a
+ * plain file MSR 0x610 would occupy bytes 0x610..0x617 and overlap 0x611.
+ */
+#define MSR_FILE_SIZE (8 * (VE_MSR_PP0_ENERGY_STATUS + 1))
+
+static gboolean set_error(GError **error, int err, const char *uuid, const char *rel,
+			  const char *what)
+{
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "guest export %s/%s: %s: %s",
+		    uuid, rel, what, g_strerror(err));
+	return FALSE;
+}
+
+/* Write @len bytes to @rel under @dir_fd via a temporary file and rename(2). */
+static gboolean put(int dir_fd, const char *uuid, const char *rel, const void *data, size_t len,
+		    GError **error)
+{
+	g_autofree char *tmp = g_strdup_printf("%s.tmp", rel);
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return set_error(error, errno, uuid, rel, "cannot create");
+	n = write(fd, data, len);
+	if (n < 0 || (size_t)n != len) {
+		int err = n < 0 ? errno : EIO;
+
+		close(fd);
+		unlinkat(dir_fd, tmp, 0);
+		return set_error(error, err, uuid, rel, "cannot write");
+	}
+	close(fd);
+	if (renameat(dir_fd, tmp, dir_fd, rel) < 0) {
+		int err = errno;
+
+		unlinkat(dir_fd, tmp, 0);
+		return set_error(error, err, uuid, rel, "cannot replace");
+	}
+	return TRUE;
+}
+
+static gboolean put_text(int dir_fd, const char *uuid, const char *rel, const char *text,
+			 GError **error)
+{
+	return put(dir_fd, uuid, rel, text, strlen(text), error);
+}
+
+static gboolean put_u64(int dir_fd, const char *uuid, const char *rel, uint64_t v, GError **error)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)v);
+	return put_text(dir_fd, uuid, rel, buf, error);
+}
+
+static gboolean mkdirs(int dir_fd, const char *uuid, const char *rel, GError **error)
+{
+	if (mkdirat(dir_fd, rel, 0755) < 0 && errno != EEXIST)
+		return set_error(error, errno, uuid, rel, "cannot create directory");
+	return TRUE;
+}
+
+/* A zone: energy from a status register, and its wrap range. */
+static gboolean zone(int dir_fd, const char *uuid, const char *zdir, const char *name,
+		     const struct ve_vrapl *v, uint32_t msr, GError **error)
+{
+	g_autofree char *p_name = g_strdup_printf("%s/name", zdir);
+	g_autofree char *p_energy = g_strdup_printf("%s/energy_uj", zdir);
+	g_autofree char *p_range = g_strdup_printf("%s/max_energy_range_uj", zdir);
+	uint64_t status = 0, energy_uj, range_uj;
+
+	if (ve_vrapl_read(v, msr, &status) < 0)
+		return set_error(error, EINVAL, uuid, zdir, "register");
+	/* as the intel_rapl driver: the raw counter times the energy unit */
+	energy_uj = (uint64_t)((status * UINT64_C(1000000)) >> v->esu);
+	range_uj = (uint64_t)((UINT64_C(0xffffffff) * UINT64_C(1000000)) >> v->esu);
+	return mkdirs(dir_fd, uuid, zdir, error) && put_text(dir_fd, uuid, p_name, name, error) &&
+	       put_u64(dir_fd, uuid, p_energy, energy_uj, error) &&
+	       put_u64(dir_fd, uuid, p_range, range_uj, error);
+}
+
+gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_vrapl *v,
+			       GError **error)
+{
+	static const uint32_t regs[] = { VE_MSR_RAPL_POWER_UNIT, VE_MSR_PKG_POWER_LIMIT,
+					 VE_MSR_PKG_ENERGY_STATUS, VE_MSR_PKG_POWER_INFO,
+					 VE_MSR_DRAM_ENERGY_STATUS, VE_MSR_PP0_ENERGY_STATUS };
+	static uint8_t msr[MSR_FILE_SIZE];   /* 14.8 KiB: not on the stack */
+	gboolean ok;
+	int fd;
+
+	if (!g_uuid_string_is_valid(uuid)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "guest export: '%s' is not a UUID", uuid);
+		return FALSE;
+	}
+	if (mkdirat(export_fd, uuid, 0755) < 0 && errno != EEXIST)
+		return set_error(error, errno, uuid, "", "cannot create directory");
+	fd = openat(export_fd, uuid, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return set_error(error, errno, uuid, "", "cannot open directory");
+
+	memset(msr, 0, sizeof(msr));
+	for (size_t i = 0; i < G_N_ELEMENTS(regs); i++) {
+		uint64_t val = 0;
+
+		/* an absent register (no DRAM) reads as zero, as an unused MSR would */
+		if (ve_vrapl_read(v, regs[i], &val) == -ERANGE)
+			val = 0;
+		memcpy(&msr[8 * regs[i]], &val, sizeof(val));   /* native endian, as /dev/cpu/N/msr */
+	}
+	ok = put(fd, uuid, "msr", msr, sizeof(msr), error) &&
+	     zone(fd, uuid, "intel-rapl:0", "package-0", v, VE_MSR_PKG_ENERGY_STATUS, error) &&
+	     put_text(fd, uuid, "intel-rapl:0/enabled", v->limit_uw ? "1\n" : "0\n", error) &&
+	     put_text(fd, uuid, "intel-rapl:0/constraint_0_name", "long_term\n", error) &&
+	     put_u64(fd, uuid, "intel-rapl:0/constraint_0_power_limit_uw", v->limit_uw, error) &&
+	     put_u64(fd, uuid, "intel-rapl:0/constraint_0_time_window_us", v->window_us, error) &&
+	     zone(fd, uuid, "intel-rapl:0/intel-rapl:0:0", "core", v, VE_MSR_PP0_ENERGY_STATUS, error) &&
+	     (!v->has_dram ||
+	      zone(fd, uuid, "intel-rapl:0/intel-rapl:0:1", "dram", v, VE_MSR_DRAM_ENERGY_STATUS, error));
+	close(fd);
+	return ok;
+}
+
+static int remove_tree(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOTDIR ? unlinkat(dir_fd, name, 0) : -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR)
+			remove_tree(fd, de->d_name);
+		else
+			unlinkat(fd, de->d_name, 0);
+	}
+	closedir(d);
+	return unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
+gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error)
+{
+	if (!g_uuid_string_is_valid(uuid)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "guest export: '%s' is not a UUID", uuid);
+		return FALSE;
+	}
+	if (remove_tree(export_fd, uuid) < 0 && errno != ENOENT)
+		return set_error(error, errno, uuid, "", "cannot remove");
+	return TRUE;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * guestexport.h: a VM's energy and limit as files its guest can read.
+ *
+ * Per VM a directory EXPORT/<uuid>/ shaped like the powercap sysfs tree of
+ * a one-package RAPL machine (Documentation/power/powercap/powercap.rst),
+ * plus the raw registers:
+ *
+ *   intel-rapl:0/name                          "package-0"
+ *   intel-rapl:0/energy_uj                     the VM's energy, wrapping at
+ *   intel-rapl:0/max_energy_range_uj           the range of a 32-bit counter
+ *   intel-rapl:0/enabled                       1 when a limit is set
+ *   intel-rapl:0/constraint_0_name             "long_term"
+ *   intel-rapl:0/constraint_0_power_limit_uw   the VM's limit (0: none)
+ *   intel-rapl:0/constraint_0_time_window_us   its window
+ *   intel-rapl:0/intel-rapl:0:0/...            "core": the vCPUs' energy
+ *   intel-rapl:0/intel-rapl:0:1/...            "dram", where the host has it
+ *   msr                                        an 8-byte pread at offset
+ *                                              8 × MSR index returns that
+ *                                              register (native endian)
+ *
+ * The values come from the register file (vrapl.h), so energy_uj is the
+ * energy-status counter times its unit, exactly what the guest's own RAPL
+ * driver would report from the same registers.  Every file is replaced
+ * atomically (write to a temporary name, rename), so a reader never sees a
+ * half-written value.  The directory is meant to be shared read-only into
+ * the guest (virtiofs or 9p; see conf/guest-export.md).
+ *
+ * The msr file cannot use the MSR index itself as the offset, as
+ * /dev/cpu/N/msr does: that device calls rdmsr for each read, while in a
+ * file the 8 bytes of MSR 0x610 would overlap those of 0x611.  Hence 8 × index.
+ *
+ * Not thread-safe (one static buffer).  Errors: GError naming the file; on
+ * error the previous files stay.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "vrapl.h"
+
+/* Create or update EXPORT/<uuid>/ under the directory @export_fd. */
+gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_vrapl *v,
+			       GError **error);
+
+/* Remove EXPORT/<uuid>/ (the VM is gone).  Missing is fine. */
+gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error);
