@@ -125,6 +125,13 @@ for n in 1 2 3 4 5; do
 done
 expect "every save: accounts add up, VMs + host = host energy" $conserved_all
 
+# the CPU bandwidth actuator on the busy guest (record, restore, crash reconcile, dry run)
+mkdir -p "$tmp/act"
+while read -r line; do
+	echo "$line"
+	case "$line" in "not ok"*) failures=$((failures + 1)) ;; esac
+done < <("$build/tests/integration/cpubw_check" qemu:///system "$busy" "$tmp/act" 2>&1 || echo "not ok - cpubw_check failed")
+
 # stop and start the busy guest: its counter continues
 before=$(get "vm:$busy_uuid" total_uj)
 guests__virsh destroy "$busy" >/dev/null
