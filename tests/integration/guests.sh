@@ -5,7 +5,10 @@
 #
 #   guests_up                 start virtlogd and libvirtd unless they run
 #   guests_initramfs DIR      build a busybox initramfs (cached in DIR)
-#   guests_define NAME MODE   define a persistent TCG guest, MODE busy or idle
+#   guests_define NAME MODE [VCPUS] [EXPORT_DIR]
+#                             define a persistent TCG guest, MODE busy, idle or
+#                             export (busy, and prints the energy_uj it reads from
+#                             EXPORT_DIR/<uuid>, shared over 9p, every second)
 #   guests_start NAME         start it and wait until it runs
 #   guests_wait_booted NAME [S]  wait (up to S s, 60) for the guest's init to have started
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
@@ -57,8 +60,15 @@ guests_initramfs() {
 	local dir=$1 root
 	[ -f "$dir/initramfs.cpio.gz" ] && return 0
 	root=$(mktemp -d) || return 1
-	mkdir -p "$root"/{bin,proc,sys,dev}
+	mkdir -p "$root"/{bin,proc,sys,dev,mnt,modules}
 	cp /bin/busybox "$root/bin/" || { echo "guests: no /bin/busybox (install busybox-static)" >&2; rm -rf "$root"; return 1; }
+	# virtio and 9p drivers of the kernel the guests boot, for the "export" mode
+	local kver m f
+	kver=$(basename "$(guests_kernel)" | sed 's/^vmlinuz-//')
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+		f=$(find "/lib/modules/$kver" -name "$m.ko*" 2>/dev/null | head -n 1)
+		[ -n "$f" ] && cp "$f" "$root/modules/"
+	done
 	cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -67,9 +77,20 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mode=$(sed -n 's/.*ve\.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 echo "virtenergy test guest: mode=$mode"
-if [ "$mode" = busy ]; then
+if [ "$mode" = busy ] || [ "$mode" = export ]; then
 	for c in $(seq 1 "$(nproc)"); do
 		while :; do :; done &
+	done
+fi
+if [ "$mode" = export ]; then
+	# read the VM's own energy from virtenergyd's export, shared over 9p
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+		for f in /modules/$m.ko*; do [ -e "$f" ] && insmod "$f"; done
+	done
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro virtenergy /mnt || echo "VE-EXPORT mount failed"
+	while :; do
+		echo "VE-EXPORT energy_uj=$(cat /mnt/intel-rapl:0/energy_uj) limit_uw=$(cat /mnt/intel-rapl:0/constraint_0_power_limit_uw)"
+		sleep 1
 	done
 fi
 while :; do sleep 3600; done
@@ -81,15 +102,22 @@ INIT
 	rm -rf "$root"
 }
 
-guests_define() {
-	local name=$1 mode=$2 vcpus=${3:-1} kernel xml
+guests_define() { # NAME MODE [VCPUS] [EXPORT_DIR: share EXPORT_DIR/<uuid> as 9p tag "virtenergy"]
+	local name=$1 mode=$2 vcpus=${3:-1} export=${4:-} kernel xml uuid fs=""
 	kernel=$(guests_kernel) || return 1
 	[ -n "$GUESTS_DIR" ] || { echo "guests: GUESTS_DIR is not set" >&2; return 1; }
 	guests_initramfs "$GUESTS_DIR" || return 1
 	xml="$GUESTS_DIR/$name.xml"
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	if [ -n "$export" ]; then
+		mkdir -p "$export/$uuid"
+		chmod 755 "$export" "$export/$uuid"
+		fs="<filesystem type='mount' accessmode='squash'><source dir='$export/$uuid'/><target dir='virtenergy'/><readonly/></filesystem>"
+	fi
 	cat >"$xml" <<XML
 <domain type='qemu'>
   <name>$name</name>
+  <uuid>$uuid</uuid>
   <memory unit='MiB'>96</memory>
   <vcpu>$vcpus</vcpu>
   <os>
@@ -104,6 +132,7 @@ guests_define() {
     <serial type='file'><source path='$GUESTS_DIR/$name.console'/></serial>
     <video><model type='none'/></video>
     <memballoon model='none'/>
+    $fs
   </devices>
 </domain>
 XML

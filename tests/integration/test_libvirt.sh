@@ -26,6 +26,7 @@ GUESTS_DIR=$tmp
 prefix="vetest-$$"
 busy="$prefix-busy"
 idle="$prefix-idle"
+reader="$prefix-reader"
 dpid=
 
 # shellcheck source=tests/integration/guests.sh
@@ -106,6 +107,19 @@ expect "the busy guest's vCPU energy is at least 5x the idle one's" ratio_ge $((
 expect "the busy guest's total is clearly above the idle one's" ratio_ge "$bt" "$it" 1.3
 grep -q "sampled by" "$tmp/daemon.log" && ok "the daemon says which sampler is active" ||
 	not_ok "the daemon says which sampler is active"
+
+# a guest reads its own energy from the export, shared in over 9p
+guests_define "$reader" export 1 "$tmp/export" || not_ok "define the reader guest"
+expect "start a guest that reads its export over 9p" guests_start "$reader"
+reader_uuid=$(guests_uuid "$reader")
+expect "the reader guest boots" guests_wait_booted "$reader"
+if python3 "$here/export_rate.py" "$tmp/$reader.console" "$tmp/state/state" "vm:$reader_uuid" 20 >"$tmp/rate.out"; then
+	ok "inside the guest, energy_uj rises at the rate the host attributes (2 %): $(cat "$tmp/rate.out")"
+else
+	not_ok "inside the guest, energy_uj rises at the rate the host attributes (2 %): $(cat "$tmp/rate.out")"
+	grep -a "VE-EXPORT" "$tmp/$reader.console" | tail -3 | sed 's/^/# /'
+fi
+guests__virsh destroy "$reader" >/dev/null
 
 # the guest export: the busy VM's powercap tree rises at the rate the host attributes
 xe() { cat "$tmp/export/$busy_uuid/intel-rapl:0/energy_uj" 2>/dev/null || echo 0; }
