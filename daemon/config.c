@@ -13,6 +13,7 @@
 #define DEFAULT_URI "qemu:///system"
 #define DEFAULT_STATE_DIR "/var/lib/virtenergy"
 #define DEFAULT_EXPORT_DIR "/run/virtenergy/guests"
+#define DEFAULT_VMSR_SOCKET "/run/virtenergy/vmsr-helper.sock"
 
 void ve_config_defaults(struct ve_config *c)
 {
@@ -36,6 +37,7 @@ void ve_config_defaults(struct ve_config *c)
 	c->calib_window_periods = 600;
 	c->export_dir = g_strdup(DEFAULT_EXPORT_DIR);
 	c->export_interval_us = 1000000;
+	c->vmsr_socket = g_strdup(DEFAULT_VMSR_SOCKET);
 }
 
 void ve_config_clear(struct ve_config *c)
@@ -43,6 +45,7 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->uri, g_free);
 	g_clear_pointer(&c->state_dir, g_free);
 	g_clear_pointer(&c->export_dir, g_free);
+	g_clear_pointer(&c->vmsr_socket, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
 }
 
@@ -126,7 +129,7 @@ static const char *const known[][12] = {
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
-	{ "guests", "export-dir", "export-interval-ms", NULL },
+	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -172,7 +175,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
 	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t export_ms = c->export_interval_us / 1000;
-	g_autofree char *export_dir = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL;
 	uint64_t window = c->calib_window_periods;
 
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
@@ -216,6 +219,13 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 			    export_dir);
 		goto bad;
 	}
+	vmsr_socket = g_key_file_get_string(kf, "guests", "vmsr-socket", NULL);
+	if (vmsr_socket && vmsr_socket[0] && !g_path_is_absolute(vmsr_socket)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[guests] vmsr-socket '%s' is not an absolute path (empty turns it off)",
+			    vmsr_socket);
+		goto bad;
+	}
 	policy = g_key_file_get_string(kf, "accounting", "idle-policy", NULL);
 	if (policy && ve_idle_policy_from_name(g_strstrip(policy), &n.idle_policy) < 0) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -257,6 +267,10 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (export_dir) {
 		n.export_dir = g_steal_pointer(&export_dir);
 		g_free(c->export_dir);
+	}
+	if (vmsr_socket) {
+		n.vmsr_socket = g_steal_pointer(&vmsr_socket);
+		g_free(c->vmsr_socket);
 	}
 	n.state_interval_us = interval_ms * 1000;
 	n.calib_window_periods = (unsigned int)window;

@@ -36,6 +36,7 @@ struct ve_config {
 	/* per-VM export directories for guests (empty: none) */
 	char *export_dir;
 	uint64_t export_interval_us;
+	char *vmsr_socket;              /* qemu-vmsr-helper socket (empty: none) */
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

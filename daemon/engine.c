@@ -900,6 +900,18 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
 	ret->undefined = vm->undefined;
 	ret->vcpus = vm->vcpus;
 	ret->n_threads = vm->n_threads;
+	ret->pid = vm->located ? vm->dt.pid : 0;
 	ret->ledger = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;
 	ret->power_uw = vm->power_uw;
+}
+
+ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid)
+{
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		if (vm->running && vm->located && vm->dt.pid == pid)
+			return (ssize_t)i;
+	}
+	return -1;
 }

@@ -27,6 +27,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "attrib.h"
 #include "config.h"
@@ -41,6 +42,7 @@ struct ve_vm_view {
 	bool undefined;             /* libvirt no longer knows it */
 	unsigned int vcpus;
 	unsigned int n_threads;
+	pid_t pid;                  /* QEMU's pid once found, else 0 */
 	const struct ve_ledger_entry *ledger;
 	uint64_t power_uw;          /* over the last report interval */
 };
@@ -96,3 +98,6 @@ void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us);
 void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret);
 size_t ve_engine_n_vms(struct ve_engine *e);
 void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret);
+
+/* The running VM whose QEMU process is @pid: its index, or -1. */
+ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid);

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "guestexport.h"
+#include "vmsr.h"
 #include "vrapl.h"
 
 struct daemon {
@@ -29,6 +30,8 @@ struct daemon {
 	uint64_t last_save_us;
 	uint64_t last_export_us;
 	int export_fd;               /* -1: exports off or unavailable */
+	int root_fd;
+	struct ve_vmsr *vmsr;
 	char *export_error;          /* the last export failure logged */
 	uint64_t last_report_us;
 	char *last_error;            /* the last period error logged, to log each kind once */
@@ -164,6 +167,57 @@ static void save_state(struct daemon *d)
 		logmsg("%s", err->message);
 }
 
+/* A VM's virtual RAPL register file from its ledger (vrapl.h). */
+static void vrapl_of(const struct ve_vm_view *v, bool has_dram, struct ve_vrapl *r)
+{
+	ve_vrapl_init(r);
+	r->pkg_uj = v->ledger->total_uj;
+	r->pp0_uj = v->ledger->comp_uj[VE_COMP_VCPU];
+	r->dram_uj = v->ledger->dev_uj[VE_DEV_DRAM];
+	r->has_dram = has_dram;
+}
+
+/*
+ * A qemu-vmsr-helper request: the peer must be the QEMU process of a VM we
+ * account, the thread one of its own.
+ */
+static int vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, pid_t tid,
+		       uint64_t *ret, const char **why)
+{
+	struct daemon *d = ud;
+	ssize_t i = ve_engine_vm_by_pid(d->engine, peer);
+	struct ve_host_view h;
+	struct ve_vm_view v;
+	struct ve_vrapl r;
+	char rel[64];
+
+	if (i < 0) {
+		*why = "the peer is not the QEMU process of a VM virtenergyd accounts";
+		return -EPERM;
+	}
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d", (int)peer, (int)tid);
+	if (tid <= 0 || faccessat(d->root_fd, rel, F_OK, 0) < 0) {
+		*why = "the thread asked about is not one of the peer's";
+		return -ESRCH;
+	}
+	ve_engine_host(d->engine, &h);
+	ve_engine_vm(d->engine, (size_t)i, &v);
+	vrapl_of(&v, h.has_dram, &r);
+	if (ve_vrapl_read(&r, msr, ret) < 0) {
+		*why = "register not available";
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void vmsr_refused(void *ud, pid_t peer, const char *why)
+{
+	struct daemon *d = ud;
+
+	if (d->foreground)
+		logmsg("vmsr helper: refused pid %d: %s", (int)peer, why);
+}
+
 /* Every running VM's registers and powercap tree for its guest (guestexport.h). */
 static void export_guests(struct daemon *d)
 {
@@ -181,11 +235,7 @@ static void export_guests(struct daemon *d)
 		ve_engine_vm(d->engine, i, &v);
 		if (!v.running)
 			continue;
-		ve_vrapl_init(&r);
-		r.pkg_uj = v.ledger->total_uj;
-		r.pp0_uj = v.ledger->comp_uj[VE_COMP_VCPU];
-		r.dram_uj = v.ledger->dev_uj[VE_DEV_DRAM];
-		r.has_dram = h.has_dram;
+		vrapl_of(&v, h.has_dram, &r);
 		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
 		    g_strcmp0(d->export_error, err->message) != 0) {
 			logmsg("%s; the guest of VM '%s' sees stale figures", err->message, v.name);
@@ -258,9 +308,9 @@ static int open_dir(const char *path, int flags, GError **error)
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
-	g_autofree char *export_dir = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL;
 	gboolean dry_run = FALSE;
-	struct daemon d = { .export_fd = -1 };
+	struct daemon d = { .export_fd = -1, .root_fd = -1 };
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
 		  "configuration file (default: none, built-in defaults)", "FILE" },
@@ -270,6 +320,8 @@ int main(int argc, char **argv)
 		  "URI" },
 		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &export_dir,
 		  "per-VM guest export directories (overrides the configuration; \"\" for none)", "DIR" },
+		{ "vmsr-socket", 0, 0, G_OPTION_ARG_FILENAME, &vmsr_socket,
+		  "qemu-vmsr-helper socket (overrides the configuration; \"\" for none)", "PATH" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
 		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
@@ -323,6 +375,10 @@ int main(int argc, char **argv)
 		g_free(d.cfg.export_dir);
 		d.cfg.export_dir = g_steal_pointer(&export_dir);
 	}
+	if (vmsr_socket) {
+		g_free(d.cfg.vmsr_socket);
+		d.cfg.vmsr_socket = g_steal_pointer(&vmsr_socket);
+	}
 
 	/*
 	 * perf counts real threads of this kernel; under a fixture root the
@@ -364,6 +420,16 @@ int main(int argc, char **argv)
 		       ve_idle_policy_name(d.cfg.idle_policy), dry_run ? "; dry run" : "");
 	}
 
+	d.root_fd = root_fd;
+	if (d.cfg.vmsr_socket && d.cfg.vmsr_socket[0] && !d.once) {
+		g_autoptr(GError) verr = NULL;
+		g_autofree char *dir = g_path_get_dirname(d.cfg.vmsr_socket);
+
+		if (g_mkdir_with_parents(dir, 0755) < 0 ||
+		    !(d.vmsr = ve_vmsr_new(d.cfg.vmsr_socket, vmsr_lookup, vmsr_refused, &d, &verr)))
+			logmsg("%s; QEMU guests with rapl=on cannot be served",
+			       verr ? verr->message : g_strerror(errno));
+	}
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);
@@ -399,6 +465,7 @@ int main(int argc, char **argv)
 
 	save_state(&d);
 	export_guests(&d);
+	ve_vmsr_free(d.vmsr);
 	ve_virt_free(d.virt);
 	ve_engine_free(d.engine);
 	g_main_loop_unref(d.loop);
