@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -29,6 +33,8 @@ struct daemon {
 	gboolean once;
 	uint64_t last_save_us;
 	uint64_t last_export_us;
+	uint64_t watchdog_us;        /* systemd's watchdog interval, 0 when off */
+	uint64_t last_ping_us;
 	int export_fd;               /* -1: exports off or unavailable */
 	int root_fd;
 	struct ve_vmsr *vmsr;
@@ -38,6 +44,43 @@ struct daemon {
 	int exit_code;
 };
 
+/* stderr is connected to the journal (systemd sets JOURNAL_STREAM=dev:ino) */
+static bool to_journal;
+
+static void detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/*
+ * One log line: to the journal with structured fields (VM_UUID=, VM_NAME=)
+ * when running under systemd, to stderr otherwise.
+ */
+static void vlog(int priority, const char *uuid, const char *name, const char *fmt, va_list ap)
+	G_GNUC_PRINTF(4, 0);
+
+static void vlog(int priority, const char *uuid, const char *name, const char *fmt, va_list ap)
+{
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+
+	if (to_journal) {
+		if (uuid)
+			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, "VM_UUID=%s", uuid,
+					"VM_NAME=%s", name ? name : "", "SYSLOG_IDENTIFIER=virtenergyd",
+					NULL);
+		else
+			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority,
+					"SYSLOG_IDENTIFIER=virtenergyd", NULL);
+		return;
+	}
+	fprintf(stderr, "virtenergyd: %s\n", msg);
+}
+
 static void logmsg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 static void logmsg(const char *fmt, ...)
@@ -45,9 +88,18 @@ static void logmsg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("virtenergyd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vlog(LOG_INFO, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void logvm(const char *uuid, const char *name, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void logvm(const char *uuid, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, uuid, name, fmt, ap);
 	va_end(ap);
 }
 
@@ -83,9 +135,8 @@ static void on_started(void *ud, const struct ve_domain_info *dom)
 	struct daemon *d = ud;
 
 	ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus);
-	if (d->foreground)
-		logmsg("VM '%s' (%s) started, %u vCPUs: accounting it", dom->name, dom->uuid,
-		       dom->vcpus);
+	logvm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
+	      dom->vcpus);
 }
 
 static void on_stopped(void *ud, const char *uuid, const char *name)
@@ -93,8 +144,7 @@ static void on_stopped(void *ud, const char *uuid, const char *name)
 	struct daemon *d = ud;
 
 	ve_engine_vm_stopped(d->engine, uuid);
-	if (d->foreground)
-		logmsg("VM '%s' (%s) stopped: its counters are kept for its next start", name, uuid);
+	logvm(uuid, name, "VM '%s' stopped: its counters are kept for its next start", name);
 }
 
 static void on_defined(void *ud, const char *uuid, const char *name, bool defined)
@@ -103,9 +153,8 @@ static void on_defined(void *ud, const char *uuid, const char *name, bool define
 
 	if (!defined)
 		ve_engine_vm_undefined(d->engine, uuid);
-	if (d->foreground)
-		logmsg("VM '%s' (%s) %s", name, uuid,
-		       defined ? "defined" : "undefined: its counters are kept in the state file");
+	logvm(uuid, name, "VM '%s' %s", name,
+	      defined ? "defined" : "undefined: its counters are kept in the state file");
 }
 
 static void on_connection(void *ud, bool up, const char *why)
@@ -238,11 +287,29 @@ static void export_guests(struct daemon *d)
 		vrapl_of(&v, h.has_dram, &r);
 		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
 		    g_strcmp0(d->export_error, err->message) != 0) {
-			logmsg("%s; the guest of VM '%s' sees stale figures", err->message, v.name);
+			logvm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
+			      v.name);
 			g_free(d->export_error);
 			d->export_error = g_strdup(err->message);
 		}
 	}
+}
+
+/* systemd's STATUS= line: "3 VMs (2 running), RAPL (powercap), 2 domains, perf-time: ..." */
+static void notify_status(struct daemon *d)
+{
+	struct ve_host_view h;
+	size_t n = ve_engine_n_vms(d->engine), running = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		running += v.running;
+	}
+	ve_engine_host(d->engine, &h);
+	sd_notifyf(0, "STATUS=%zu VMs (%zu running), %.1f W; %s; %s", n, running,
+		   (double)h.power_uw / 1e6, h.sensor, h.sampler);
 }
 
 static gboolean on_period(gpointer data)
@@ -274,6 +341,15 @@ static gboolean on_period(gpointer data)
 		d->last_report_us = now;
 		if (d->foreground)
 			print_table(d);
+		notify_status(d);
+	}
+	/*
+	 * The watchdog is fed from the accounting loop itself, so systemd
+	 * restarts a daemon whose periods stopped, not merely a dead one.
+	 */
+	if (d->watchdog_us && now - d->last_ping_us >= d->watchdog_us / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		d->last_ping_us = now;
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -282,6 +358,7 @@ static gboolean on_signal(gpointer data)
 {
 	struct daemon *d = data;
 
+	sd_notify(0, "STOPPING=1");
 	logmsg("stopping: saving counters");
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_REMOVE;
@@ -336,6 +413,7 @@ int main(int argc, char **argv)
 	g_autofree char *warning = NULL;
 	int root_fd = -1, state_fd = -1;
 
+	detect_journal();
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		logmsg("%s (see --help)", err->message);
@@ -460,6 +538,14 @@ int main(int argc, char **argv)
 		g_unix_signal_add(SIGTERM, on_signal, &d);
 		g_unix_signal_add(SIGINT, on_signal, &d);
 		on_period(&d);
+		{
+			uint64_t usec = 0;
+
+			if (sd_watchdog_enabled(0, &usec) > 0)
+				d.watchdog_us = usec;
+		}
+		sd_notify(0, "READY=1");
+		notify_status(&d);
 		g_main_loop_run(d.loop);
 	}
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""virtenergyd as a systemd service, without systemd as PID 1.
+
+1. `systemd-analyze verify` accepts the unit (configured to run the built
+   daemon), with no warning.
+2. sd_notify: with NOTIFY_SOCKET pointing at a socket of this test and a
+   1 s watchdog, the daemon says READY=1 and a STATUS= line, and pings
+   WATCHDOG=1 from its accounting loop at least twice a second.  Stalled
+   on purpose (SIGSTOP) it stops pinging; resumed, it pings again; on
+   SIGTERM it says STOPPING=1 and exits 0.
+
+usage: test_service.py BUILD_DIR UNIT_FILE
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = 0
+
+
+def expect(ok, what):
+    global failures
+    print(("ok - " if ok else "not ok - ") + what)
+    if not ok:
+        failures += 1
+
+
+def collect(sock, seconds):
+    """Datagrams received within SECONDS, with their arrival times."""
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            out.append((time.monotonic(), sock.recv(4096).decode(errors="replace")))
+        except socket.timeout:
+            pass
+    return out
+
+
+def main(build, unit):
+    r = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
+    expect(r.returncode == 0 and not r.stderr.strip() and not r.stdout.strip(),
+           f"systemd-analyze verify accepts the unit (rc {r.returncode}) {r.stderr.strip()}")
+
+    daemon = os.path.join(build, "daemon", "virtenergyd")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        root = os.path.join(tmp, "root")
+        os.makedirs(os.path.join(root, "proc"))
+        with open(os.path.join(root, "proc", "stat"), "w", encoding="ascii") as f:
+            f.write("cpu0 1 0 0 1 0 0 0 0 0 0\n")
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+        # WATCHDOG_PID must name the daemon: the shell's pid becomes the daemon's at exec
+        proc = subprocess.Popen(
+            ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', daemon, "--root", root,
+             "--uri", "test:///default", "--state-dir", os.path.join(tmp, "state"),
+             "--export-dir", "", "--vmsr-socket", ""],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            first = collect(sock, 3)
+            msgs = "\n".join(m for _, m in first)
+            expect("READY=1" in msgs, "READY=1 sent")
+            expect("STATUS=" in msgs and "VMs" in msgs, "a STATUS= line: " +
+                   next((m for _, m in first if m.startswith("STATUS=")), "none"))
+            pings = [t for t, m in first if "WATCHDOG=1" in m]
+            expect(len(pings) >= 4, f"pings the watchdog at least twice a second ({len(pings)} in 3 s)")
+
+            os.kill(proc.pid, signal.SIGSTOP)
+            stalled = collect(sock, 2.5)
+            expect(not any("WATCHDOG=1" in m for _, m in stalled),
+                   "a stalled daemon stops pinging (systemd would restart it)")
+            os.kill(proc.pid, signal.SIGCONT)
+            resumed = collect(sock, 2)
+            expect(any("WATCHDOG=1" in m for _, m in resumed), "pings again once it runs")
+
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+            last = collect(sock, 0.3)
+            expect(any("STOPPING=1" in m for _, m in resumed + last), "STOPPING=1 on SIGTERM")
+            expect(proc.returncode == 0, f"exits 0 (rc {proc.returncode})")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            sock.close()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
