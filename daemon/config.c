@@ -14,6 +14,7 @@
 #define DEFAULT_STATE_DIR "/var/lib/virtenergy"
 #define DEFAULT_EXPORT_DIR "/run/virtenergy/guests"
 #define DEFAULT_VMSR_SOCKET "/run/virtenergy/vmsr-helper.sock"
+#define DEFAULT_PROM_TEXTFILE "/var/lib/prometheus/node-exporter/virtenergy.prom"
 
 void ve_config_defaults(struct ve_config *c)
 {
@@ -38,6 +39,7 @@ void ve_config_defaults(struct ve_config *c)
 	c->export_dir = g_strdup(DEFAULT_EXPORT_DIR);
 	c->export_interval_us = 1000000;
 	c->vmsr_socket = g_strdup(DEFAULT_VMSR_SOCKET);
+	c->prom_textfile = g_strdup(DEFAULT_PROM_TEXTFILE);
 }
 
 void ve_config_clear(struct ve_config *c)
@@ -46,6 +48,7 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->state_dir, g_free);
 	g_clear_pointer(&c->export_dir, g_free);
 	g_clear_pointer(&c->vmsr_socket, g_free);
+	g_clear_pointer(&c->prom_textfile, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
 }
 
@@ -130,6 +133,7 @@ static const char *const known[][12] = {
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
 	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", NULL },
+	{ "prometheus", "textfile", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -175,7 +179,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
 	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t export_ms = c->export_interval_us / 1000;
-	g_autofree char *export_dir = NULL, *vmsr_socket = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL;
 	uint64_t window = c->calib_window_periods;
 
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
@@ -226,6 +230,13 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 			    vmsr_socket);
 		goto bad;
 	}
+	prom = g_key_file_get_string(kf, "prometheus", "textfile", NULL);
+	if (prom && prom[0] && !g_path_is_absolute(prom)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[prometheus] textfile '%s' is not an absolute path (empty turns it off)",
+			    prom);
+		goto bad;
+	}
 	policy = g_key_file_get_string(kf, "accounting", "idle-policy", NULL);
 	if (policy && ve_idle_policy_from_name(g_strstrip(policy), &n.idle_policy) < 0) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -271,6 +282,10 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (vmsr_socket) {
 		n.vmsr_socket = g_steal_pointer(&vmsr_socket);
 		g_free(c->vmsr_socket);
+	}
+	if (prom) {
+		n.prom_textfile = g_steal_pointer(&prom);
+		g_free(c->prom_textfile);
 	}
 	n.state_interval_us = interval_ms * 1000;
 	n.calib_window_periods = (unsigned int)window;

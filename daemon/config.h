@@ -37,6 +37,7 @@ struct ve_config {
 	char *export_dir;
 	uint64_t export_interval_us;
 	char *vmsr_socket;              /* qemu-vmsr-helper socket (empty: none) */
+	char *prom_textfile;            /* Prometheus exposition file (empty: none) */
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "guestexport.h"
+#include "prom.h"
 #include "vmsr.h"
 #include "vrapl.h"
 
@@ -39,6 +40,8 @@ struct daemon {
 	int root_fd;
 	struct ve_vmsr *vmsr;
 	char *export_error;          /* the last export failure logged */
+	bool prom_on;                /* the textfile's directory exists */
+	char *prom_error;
 	uint64_t last_report_us;
 	char *last_error;            /* the last period error logged, to log each kind once */
 	int exit_code;
@@ -295,6 +298,38 @@ static void export_guests(struct daemon *d)
 	}
 }
 
+/* The Prometheus textfile (prom.h), every second. */
+static void write_prom(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree struct ve_prom_vm *vms = NULL;
+	g_autofree char *text = NULL;
+	struct ve_host_view h;
+	struct ve_prom_host ph;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	if (!d->prom_on)
+		return;
+	vms = g_new0(struct ve_prom_vm, n ? n : 1);
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger };
+	}
+	ve_engine_host(d->engine, &h);
+	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
+	text = ve_prom_render(&ph, vms, n);
+	if (!ve_prom_write(d->cfg.prom_textfile, text, &err)) {
+		if (g_strcmp0(d->prom_error, err->message) != 0)
+			logmsg("%s; Prometheus sees stale figures", err->message);
+		g_free(d->prom_error);
+		d->prom_error = g_strdup(err->message);
+	} else {
+		g_clear_pointer(&d->prom_error, g_free);
+	}
+}
+
 /* systemd's STATUS= line: "3 VMs (2 running), RAPL (powercap), 2 domains, perf-time: ..." */
 static void notify_status(struct daemon *d)
 {
@@ -342,6 +377,7 @@ static gboolean on_period(gpointer data)
 		if (d->foreground)
 			print_table(d);
 		notify_status(d);
+		write_prom(d);
 	}
 	/*
 	 * The watchdog is fed from the accounting loop itself, so systemd
@@ -385,7 +421,7 @@ static int open_dir(const char *path, int flags, GError **error)
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
-	g_autofree char *export_dir = NULL, *vmsr_socket = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL;
 	gboolean dry_run = FALSE;
 	struct daemon d = { .export_fd = -1, .root_fd = -1 };
 	GOptionEntry entries[] = {
@@ -399,6 +435,8 @@ int main(int argc, char **argv)
 		  "per-VM guest export directories (overrides the configuration; \"\" for none)", "DIR" },
 		{ "vmsr-socket", 0, 0, G_OPTION_ARG_FILENAME, &vmsr_socket,
 		  "qemu-vmsr-helper socket (overrides the configuration; \"\" for none)", "PATH" },
+		{ "prom-file", 0, 0, G_OPTION_ARG_FILENAME, &prom_file,
+		  "Prometheus textfile (overrides the configuration; \"\" for none)", "FILE" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
 		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
@@ -457,6 +495,10 @@ int main(int argc, char **argv)
 		g_free(d.cfg.vmsr_socket);
 		d.cfg.vmsr_socket = g_steal_pointer(&vmsr_socket);
 	}
+	if (prom_file) {
+		g_free(d.cfg.prom_textfile);
+		d.cfg.prom_textfile = g_strdup(prom_file);
+	}
 
 	/*
 	 * perf counts real threads of this kernel; under a fixture root the
@@ -499,6 +541,13 @@ int main(int argc, char **argv)
 	}
 
 	d.root_fd = root_fd;
+	if (d.cfg.prom_textfile && d.cfg.prom_textfile[0]) {
+		g_autofree char *dir = g_path_get_dirname(d.cfg.prom_textfile);
+
+		d.prom_on = g_file_test(dir, G_FILE_TEST_IS_DIR);
+		if (!d.prom_on && prom_file)
+			logmsg("no directory %s: Prometheus textfile off", dir);
+	}
 	if (d.cfg.vmsr_socket && d.cfg.vmsr_socket[0] && !d.once) {
 		g_autoptr(GError) verr = NULL;
 		g_autofree char *dir = g_path_get_dirname(d.cfg.vmsr_socket);
@@ -551,12 +600,14 @@ int main(int argc, char **argv)
 
 	save_state(&d);
 	export_guests(&d);
+	write_prom(&d);
 	ve_vmsr_free(d.vmsr);
 	ve_virt_free(d.virt);
 	ve_engine_free(d.engine);
 	g_main_loop_unref(d.loop);
 	g_free(d.last_error);
 	g_free(d.export_error);
+	g_free(d.prom_error);
 	if (d.export_fd >= 0)
 		close(d.export_fd);
 	ve_config_clear(&d.cfg);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * prom.h: the Prometheus text exposition (format 0.0.4) of the ledgers, for
+ * node_exporter's textfile collector.  Joules and watts at this edge only;
+ * everything inside is µJ and µW.
+ *
+ *   virtenergy_vm_energy_joules_total{uuid,name,component}  counter
+ *   virtenergy_vm_power_watts{uuid,name}                    gauge, last second
+ *   virtenergy_vm_running{uuid,name}                        gauge, 0 or 1
+ *   virtenergy_host_energy_joules_total                     counter, all attributed energy
+ *   virtenergy_host_own_energy_joules_total{component}      counter, the host's own work
+ *   virtenergy_host_unattributed_joules_total{reason}       counter, energy no VM could take
+ *   virtenergy_host_power_watts                             gauge
+ *   virtenergy_estimated                                    gauge, 1 without an energy sensor
+ *
+ * Label values are escaped as the format requires (backslash, double quote,
+ * newline), so any VM name is safe.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger.h"
+
+struct ve_prom_vm {
+	const char *uuid;
+	const char *name;
+	bool running;
+	uint64_t power_uw;
+	const struct ve_ledger_entry *ledger;
+};
+
+struct ve_prom_host {
+	uint64_t energy_uj;
+	uint64_t power_uw;
+	const struct ve_ledger_entry *ledger;   /* the host account */
+	const uint64_t *reason_uj;              /* VE_REASON__MAX entries */
+	bool estimated;
+};
+
+/* The exposition text; caller frees. */
+char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms, size_t n);
+
+/* Write it to @path atomically (GLib's consistent replacement). */
+gboolean ve_prom_write(const char *path, const char *text, GError **error);

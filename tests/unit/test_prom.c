@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Prometheus exposition: metric lines, exact µ-unit decimals, label escaping. */
+#include <string.h>
+
+#include "check.h"
+#include "prom.h"
+
+static void test_render(void **state)
+{
+	struct ve_ledger_entry vm = { 0 }, host = { 0 };
+	uint64_t reasons[VE_REASON__MAX] = { 0 };
+	struct ve_prom_vm vms[] = {
+		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm },
+		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm },
+	};
+	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true };
+	g_autofree char *text = NULL;
+
+	(void)state;
+	vm.comp_uj[VE_COMP_VCPU] = 1500000;
+	vm.comp_uj[VE_COMP_IDLE] = 7;
+	host.comp_uj[VE_COMP_CPU] = 2000000;
+	reasons[VE_REASON_SERVICE_CYCLE] = 3000000;
+	text = ve_prom_render(&h, vms, 2);
+	check(strstr(text, "virtenergy_vm_energy_joules_total{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+			   "name=\"web1\",component=\"vcpu\"} 1.500000\n") != NULL, "vcpu line:\n%s", text);
+	check(strstr(text, ",component=\"idle\"} 0.000007\n") != NULL, "7 uJ exactly");
+	check(!strstr(text, "name=\"web1\",component=\"cpu\""), "no cpu component for VMs");
+	check(strstr(text, "virtenergy_host_own_energy_joules_total{component=\"cpu\"} 2.000000\n"),
+	      "the host's own CPU");
+	check(strstr(text, "name=\"we\\\"ird\\\\name\\nx\"") != NULL, "label escaping");
+	check(strstr(text, "virtenergy_vm_power_watts{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\",name=\"web1\"} 12.500000\n"), "power");
+	check(strstr(text, "virtenergy_vm_running{uuid=\"11111111-2222-3333-4444-555555555555\""), "running line");
+	check(strstr(text, "virtenergy_host_energy_joules_total 123.456789\n"), "host energy");
+	check(strstr(text, "virtenergy_host_power_watts 40.000001\n"), "host power");
+	check(strstr(text, "virtenergy_host_unattributed_joules_total{reason=\"service-cycle\"} 3.000000\n"),
+	      "reason");
+	check(strstr(text, "virtenergy_estimated 1\n"), "estimated");
+	check(strstr(text, "# TYPE virtenergy_vm_energy_joules_total counter\n"), "TYPE line");
+	check(text[strlen(text) - 1] == '\n', "ends with a newline");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render),
+	};
+
+	return cmocka_run_group_tests_name("prom", tests, NULL, NULL);
+}
