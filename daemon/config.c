@@ -40,6 +40,7 @@ void ve_config_defaults(struct ve_config *c)
 	c->export_interval_us = 1000000;
 	c->vmsr_socket = g_strdup(DEFAULT_VMSR_SOCKET);
 	c->prom_textfile = g_strdup(DEFAULT_PROM_TEXTFILE);
+	c->dbus_bus = g_strdup("system");
 }
 
 void ve_config_clear(struct ve_config *c)
@@ -49,6 +50,7 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->export_dir, g_free);
 	g_clear_pointer(&c->vmsr_socket, g_free);
 	g_clear_pointer(&c->prom_textfile, g_free);
+	g_clear_pointer(&c->dbus_bus, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
 }
 
@@ -134,6 +136,7 @@ static const char *const known[][12] = {
 	{ "calibration", "window-periods", NULL },
 	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", NULL },
 	{ "prometheus", "textfile", NULL },
+	{ "dbus", "bus", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -179,7 +182,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
 	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t export_ms = c->export_interval_us / 1000;
-	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL, *bus = NULL;
 	uint64_t window = c->calib_window_periods;
 
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
@@ -228,6 +231,13 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 			    "[guests] vmsr-socket '%s' is not an absolute path (empty turns it off)",
 			    vmsr_socket);
+		goto bad;
+	}
+	bus = g_key_file_get_string(kf, "dbus", "bus", NULL);
+	if (bus && !g_strv_contains((const char *const[]){ "system", "session", "none", NULL },
+				    g_strstrip(bus))) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[dbus] bus '%s' is not one of system, session, none", bus);
 		goto bad;
 	}
 	prom = g_key_file_get_string(kf, "prometheus", "textfile", NULL);
@@ -286,6 +296,10 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (prom) {
 		n.prom_textfile = g_steal_pointer(&prom);
 		g_free(c->prom_textfile);
+	}
+	if (bus) {
+		n.dbus_bus = g_steal_pointer(&bus);
+		g_free(c->dbus_bus);
 	}
 	n.state_interval_us = interval_ms * 1000;
 	n.calib_window_periods = (unsigned int)window;

@@ -38,6 +38,7 @@ struct ve_config {
 	uint64_t export_interval_us;
 	char *vmsr_socket;              /* qemu-vmsr-helper socket (empty: none) */
 	char *prom_textfile;            /* Prometheus exposition file (empty: none) */
+	char *dbus_bus;                 /* "system", "session" or "none" */
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

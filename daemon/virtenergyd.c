@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "guestexport.h"
+#include "service.h"
 #include "prom.h"
 #include "vmsr.h"
 #include "vrapl.h"
@@ -39,6 +40,7 @@ struct daemon {
 	int export_fd;               /* -1: exports off or unavailable */
 	int root_fd;
 	struct ve_vmsr *vmsr;
+	struct ve_dbus *dbus;
 	char *export_error;          /* the last export failure logged */
 	bool prom_on;                /* the textfile's directory exists */
 	char *prom_error;
@@ -262,6 +264,11 @@ static int vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t c
 	return 0;
 }
 
+static void dbus_log(void *ud, const char *msg)
+{
+	logmsg("%s", msg);
+}
+
 static void vmsr_refused(void *ud, pid_t peer, const char *why)
 {
 	struct daemon *d = ud;
@@ -378,6 +385,8 @@ static gboolean on_period(gpointer data)
 			print_table(d);
 		notify_status(d);
 		write_prom(d);
+		if (d->dbus)
+			ve_dbus_tick(d->dbus);
 	}
 	/*
 	 * The watchdog is fed from the accounting loop itself, so systemd
@@ -421,7 +430,7 @@ static int open_dir(const char *path, int flags, GError **error)
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
-	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL;
+	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL, *bus = NULL;
 	gboolean dry_run = FALSE;
 	struct daemon d = { .export_fd = -1, .root_fd = -1 };
 	GOptionEntry entries[] = {
@@ -437,6 +446,8 @@ int main(int argc, char **argv)
 		  "qemu-vmsr-helper socket (overrides the configuration; \"\" for none)", "PATH" },
 		{ "prom-file", 0, 0, G_OPTION_ARG_FILENAME, &prom_file,
 		  "Prometheus textfile (overrides the configuration; \"\" for none)", "FILE" },
+		{ "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
+		  "D-Bus bus to serve org.virtenergy.Manager1 on: system, session or none", "BUS" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
 		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
@@ -499,6 +510,14 @@ int main(int argc, char **argv)
 		g_free(d.cfg.prom_textfile);
 		d.cfg.prom_textfile = g_strdup(prom_file);
 	}
+	if (bus) {
+		if (!g_strv_contains((const char *const[]){ "system", "session", "none", NULL }, bus)) {
+			logmsg("--bus '%s' is not one of system, session, none", bus);
+			return 2;
+		}
+		g_free(d.cfg.dbus_bus);
+		d.cfg.dbus_bus = g_steal_pointer(&bus);
+	}
 
 	/*
 	 * perf counts real threads of this kernel; under a fixture root the
@@ -557,6 +576,10 @@ int main(int argc, char **argv)
 			logmsg("%s; QEMU guests with rapl=on cannot be served",
 			       verr ? verr->message : g_strerror(errno));
 	}
+	if (!d.once && strcmp(d.cfg.dbus_bus, "none") != 0)
+		d.dbus = ve_dbus_new(strcmp(d.cfg.dbus_bus, "session") == 0 ? G_BUS_TYPE_SESSION
+									    : G_BUS_TYPE_SYSTEM,
+				     d.engine, dbus_log, &d);
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);
@@ -602,6 +625,7 @@ int main(int argc, char **argv)
 	export_guests(&d);
 	write_prom(&d);
 	ve_vmsr_free(d.vmsr);
+	ve_dbus_free(d.dbus);
 	ve_virt_free(d.virt);
 	ve_engine_free(d.engine);
 	g_main_loop_unref(d.loop);

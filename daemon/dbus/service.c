@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * service.c: the D-Bus service (see service.h).  The introspection XML is
+ * compiled in as a GResource from conf/, so the interface the daemon serves
+ * is the one installed for clients to read.
+ */
+#include <string.h>
+
+#include "manager1-resources.h"
+#include "service.h"
+
+#define BUS_NAME "org.virtenergy.Manager1"
+#define OBJECT_PATH "/org/virtenergy/Manager1"
+#define IFACE "org.virtenergy.Manager1"
+#define ERR_NO_SUCH_VM "org.virtenergy.Manager1.Error.NoSuchVM"
+
+struct ve_dbus {
+	struct ve_engine *engine;
+	ve_dbus_log_fn log;
+	void *ud;
+	GDBusNodeInfo *info;
+	GDBusConnection *conn;
+	guint owner_id;
+	guint object_id;
+};
+
+static double joules(uint64_t uj)
+{
+	return (double)uj / 1e6;
+}
+
+static double watts(uint64_t uw)
+{
+	return (double)uw / 1e6;
+}
+
+static uint64_t unattributed_uj(const struct ve_host_view *h)
+{
+	uint64_t sum = 0;
+
+	for (int r = 0; r < VE_REASON__MAX; r++)
+		sum += h->reason_uj[r];
+	return sum;
+}
+
+static GVariant *get_property(GDBusConnection *conn, const char *sender, const char *path,
+			      const char *iface, const char *name, GError **error, gpointer data)
+{
+	struct ve_dbus *d = data;
+	struct ve_host_view h;
+
+	ve_engine_host(d->engine, &h);
+	if (strcmp(name, "PowerW") == 0)
+		return g_variant_new_double(watts(h.power_uw));
+	if (strcmp(name, "EnergyJ") == 0)
+		return g_variant_new_double(joules(h.energy_uj));
+	if (strcmp(name, "HostOwnEnergyJ") == 0)
+		return g_variant_new_double(joules(h.ledger->comp_uj[VE_COMP_CPU] +
+						   h.ledger->comp_uj[VE_COMP_DISK]));
+	if (strcmp(name, "UnattributedEnergyJ") == 0)
+		return g_variant_new_double(joules(unattributed_uj(&h)));
+	if (strcmp(name, "Estimated") == 0)
+		return g_variant_new_boolean(h.estimated);
+	if (strcmp(name, "Sensor") == 0)
+		return g_variant_new_string(h.sensor);
+	if (strcmp(name, "Sampler") == 0)
+		return g_variant_new_string(h.sampler);
+	if (strcmp(name, "Periods") == 0)
+		return g_variant_new_uint64(h.periods);
+	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
+	return NULL;
+}
+
+static GVariant *vm_info(const struct ve_vm_view *v)
+{
+	GVariantBuilder b, comps;
+
+	g_variant_builder_init(&comps, G_VARIANT_TYPE("a{sd}"));
+	for (int c = 0; c < VE_COMP__MAX; c++)
+		if (c != VE_COMP_CPU)
+			g_variant_builder_add(&comps, "{sd}", ve_component_name((enum ve_component)c),
+					      joules(v->ledger->comp_uj[c]));
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&b, "{sv}", "Name", g_variant_new_string(v->name));
+	g_variant_builder_add(&b, "{sv}", "UUID", g_variant_new_string(v->uuid));
+	g_variant_builder_add(&b, "{sv}", "Running", g_variant_new_boolean(v->running));
+	g_variant_builder_add(&b, "{sv}", "Undefined", g_variant_new_boolean(v->undefined));
+	g_variant_builder_add(&b, "{sv}", "VCPUs", g_variant_new_uint32(v->vcpus));
+	g_variant_builder_add(&b, "{sv}", "Threads", g_variant_new_uint32(v->n_threads));
+	g_variant_builder_add(&b, "{sv}", "PowerW", g_variant_new_double(watts(v->power_uw)));
+	g_variant_builder_add(&b, "{sv}", "EnergyJ", g_variant_new_double(joules(v->ledger->total_uj)));
+	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", g_variant_builder_end(&comps));
+	return g_variant_builder_end(&b);
+}
+
+static void method_call(GDBusConnection *conn, const char *sender, const char *path,
+			const char *iface, const char *method, GVariant *params,
+			GDBusMethodInvocation *inv, gpointer data)
+{
+	struct ve_dbus *d = data;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	if (strcmp(method, "ListVMs") == 0) {
+		GVariantBuilder b;
+
+		g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssbdd)"));
+		for (size_t i = 0; i < n; i++) {
+			struct ve_vm_view v;
+
+			ve_engine_vm(d->engine, i, &v);
+			g_variant_builder_add(&b, "(ssbdd)", v.uuid, v.name, v.running, watts(v.power_uw),
+					      joules(v.ledger->total_uj));
+		}
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(a(ssbdd))", &b));
+		return;
+	}
+	if (strcmp(method, "GetVM") == 0) {
+		const char *which;
+
+		g_variant_get(params, "(&s)", &which);
+		for (size_t i = 0; i < n; i++) {
+			struct ve_vm_view v;
+
+			ve_engine_vm(d->engine, i, &v);
+			if (strcmp(v.uuid, which) == 0 || strcmp(v.name, which) == 0) {
+				g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", vm_info(&v)));
+				return;
+			}
+		}
+		g_dbus_method_invocation_return_dbus_error(inv, ERR_NO_SUCH_VM,
+							   "no VM with that name or UUID");
+		return;
+	}
+	g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+					      "no method %s", method);
+}
+
+static const GDBusInterfaceVTable vtable = { method_call, get_property, NULL, { 0 } };
+
+static void say(struct ve_dbus *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void say(struct ve_dbus *d, const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (d->log)
+		d->log(d->ud, msg);
+}
+
+static void on_bus(GDBusConnection *conn, const char *name, gpointer data)
+{
+	struct ve_dbus *d = data;
+	g_autoptr(GError) err = NULL;
+
+	d->conn = conn;
+	d->object_id = g_dbus_connection_register_object(conn, OBJECT_PATH, d->info->interfaces[0],
+							 &vtable, d, NULL, &err);
+	if (!d->object_id)
+		say(d, "cannot register %s on D-Bus: %s", OBJECT_PATH, err->message);
+}
+
+static void on_name(GDBusConnection *conn, const char *name, gpointer data)
+{
+	say(data, "D-Bus name %s acquired", name);
+}
+
+static void on_lost(GDBusConnection *conn, const char *name, gpointer data)
+{
+	struct ve_dbus *d = data;
+
+	say(d, conn ? "D-Bus name %s not available (another daemon, or the bus policy refuses it); "
+		      "going on without D-Bus"
+		    : "no D-Bus bus to own %s on; going on without D-Bus",
+	    name);
+	if (d->object_id && d->conn)
+		g_dbus_connection_unregister_object(d->conn, d->object_id);
+	d->object_id = 0;
+	d->conn = NULL;
+}
+
+struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, ve_dbus_log_fn log, void *ud)
+{
+	struct ve_dbus *d = g_new0(struct ve_dbus, 1);
+	/* looked up in our own resource: a static library's constructor may be dropped */
+	g_autoptr(GBytes) xml = g_resource_lookup_data(ve_manager1_get_resource(),
+						       "/org/virtenergy/Manager1.xml",
+						       G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+	g_autoptr(GError) err = NULL;
+
+	d->engine = engine;
+	d->log = log;
+	d->ud = ud;
+	d->info = xml ? g_dbus_node_info_new_for_xml(g_bytes_get_data(xml, NULL), &err) : NULL;
+	if (!d->info) {
+		say(d, "D-Bus interface description unusable: %s", err ? err->message : "missing");
+		return d;
+	}
+	d->owner_id = g_bus_own_name(bus, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_bus, on_name,
+				     on_lost, d, NULL);
+	return d;
+}
+
+void ve_dbus_free(struct ve_dbus *d)
+{
+	if (!d)
+		return;
+	if (d->object_id && d->conn)
+		g_dbus_connection_unregister_object(d->conn, d->object_id);
+	if (d->owner_id)
+		g_bus_unown_name(d->owner_id);
+	if (d->info)
+		g_dbus_node_info_unref(d->info);
+	g_free(d);
+}
+
+void ve_dbus_tick(struct ve_dbus *d)
+{
+	struct ve_host_view h;
+	GVariantBuilder changed;
+
+	if (!d->conn || !d->object_id)
+		return;
+	ve_engine_host(d->engine, &h);
+	g_variant_builder_init(&changed, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&changed, "{sv}", "PowerW", g_variant_new_double(watts(h.power_uw)));
+	g_variant_builder_add(&changed, "{sv}", "EnergyJ", g_variant_new_double(joules(h.energy_uj)));
+	g_variant_builder_add(&changed, "{sv}", "Periods", g_variant_new_uint64(h.periods));
+	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, "org.freedesktop.DBus.Properties",
+				      "PropertiesChanged",
+				      g_variant_new("(sa{sv}as)", IFACE, &changed, NULL), NULL);
+	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, IFACE, "Changed",
+				      g_variant_new("(dd)", watts(h.power_uw), joules(h.energy_uj)),
+				      NULL);
+}

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtenergyctl: ask virtenergyd over D-Bus (org.virtenergy.Manager1).
+ *
+ *   virtenergyctl [--json] status      the host: power, energy, sensor, sampler
+ *   virtenergyctl [--json] list        every VM: power and energy
+ *   virtenergyctl [--json] show VM     one VM (name or UUID), energy by component
+ *   virtenergyctl top [--once]         VMs sorted by power, refreshed every second
+ *
+ * Exit codes: 0 done, 1 the daemon could not be asked, 2 bad usage,
+ * 3 no such VM.  Figures come in joules and watts and are shown with
+ * units scaled for people (mW, W, kW; J, kJ, MJ, or Wh with --wh).
+ */
+#include <gio/gio.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUS_NAME "org.virtenergy.Manager1"
+#define OBJECT_PATH "/org/virtenergy/Manager1"
+#define IFACE "org.virtenergy.Manager1"
+
+enum { EXIT_DBUS = 1, EXIT_USAGE = 2, EXIT_NO_VM = 3 };
+
+static gboolean opt_json, opt_once;
+static char *opt_bus;
+
+static void human(char *buf, size_t len, double v, const char *unit)
+{
+	const char *prefix = "";
+
+	if (v >= 1e6) {
+		v /= 1e6;
+		prefix = "M";
+	} else if (v >= 1e3) {
+		v /= 1e3;
+		prefix = "k";
+	} else if (v > 0 && v < 1) {
+		v *= 1e3;
+		prefix = "m";
+	}
+	snprintf(buf, len, "%.2f %s%s", v, prefix, unit);
+}
+
+/* A JSON string literal: quotes, backslashes and control characters escaped. */
+static void json_str(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+	g_string_append_c(out, '"');
+}
+
+static GDBusProxy *connect_daemon(GError **error)
+{
+	GBusType bus = opt_bus && strcmp(opt_bus, "session") == 0 ? G_BUS_TYPE_SESSION
+								   : G_BUS_TYPE_SYSTEM;
+
+	return g_dbus_proxy_new_for_bus_sync(bus, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, NULL,
+					     BUS_NAME, OBJECT_PATH, IFACE, NULL, error);
+}
+
+static GVariant *prop(GDBusProxy *p, const char *name)
+{
+	GVariant *v = g_dbus_proxy_get_cached_property(p, name);
+
+	return v;
+}
+
+static int cmd_status(GDBusProxy *p)
+{
+	static const char *const names[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
+					     "UnattributedEnergyJ", "Estimated", "Sensor", "Sampler",
+					     "Periods" };
+	g_autoptr(GVariant) power = prop(p, "PowerW");
+
+	if (!power) {
+		fprintf(stderr, "virtenergyctl: virtenergyd is not running on this bus (no %s)\n",
+			BUS_NAME);
+		return EXIT_DBUS;
+	}
+	if (opt_json) {
+		g_autoptr(GString) out = g_string_new("{");
+
+		for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+			g_autoptr(GVariant) v = prop(p, names[i]);
+
+			if (i)
+				g_string_append_c(out, ',');
+			json_str(out, names[i]);
+			g_string_append_c(out, ':');
+			if (!v)
+				g_string_append(out, "null");
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE))
+				g_string_append_printf(out, "%.6f", g_variant_get_double(v));
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
+				g_string_append(out, g_variant_get_boolean(v) ? "true" : "false");
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64))
+				g_string_append_printf(out, "%" G_GUINT64_FORMAT, g_variant_get_uint64(v));
+			else
+				json_str(out, g_variant_get_string(v, NULL));
+		}
+		g_string_append(out, "}");
+		puts(out->str);
+		return 0;
+	}
+	{
+		g_autoptr(GVariant) energy = prop(p, "EnergyJ"), own = prop(p, "HostOwnEnergyJ");
+		g_autoptr(GVariant) un = prop(p, "UnattributedEnergyJ"), est = prop(p, "Estimated");
+		g_autoptr(GVariant) sensor = prop(p, "Sensor"), sampler = prop(p, "Sampler");
+		char pw[32], en[32], ow[32], ua[32];
+
+		human(pw, sizeof(pw), g_variant_get_double(power), "W");
+		human(en, sizeof(en), g_variant_get_double(energy), "J");
+		human(ow, sizeof(ow), g_variant_get_double(own), "J");
+		human(ua, sizeof(ua), g_variant_get_double(un), "J");
+		printf("power:        %s%s\n", pw, g_variant_get_boolean(est) ? " (estimated)" : "");
+		printf("energy:       %s attributed (host's own work %s, unattributed %s)\n", en, ow, ua);
+		printf("sensor:       %s\n", g_variant_get_string(sensor, NULL));
+		printf("sampler:      %s\n", g_variant_get_string(sampler, NULL));
+	}
+	return 0;
+}
+
+struct vm_row {
+	const char *uuid, *name;
+	gboolean running;
+	double power_w, energy_j;
+};
+
+static int by_power(gconstpointer a, gconstpointer b)
+{
+	const struct vm_row *x = a, *y = b;
+
+	return (x->power_w < y->power_w) - (x->power_w > y->power_w);
+}
+
+static GVariant *call(GDBusProxy *p, const char *method, GVariant *args, GError **error)
+{
+	return g_dbus_proxy_call_sync(p, method, args, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
+}
+
+static void print_rows(GArray *rows)
+{
+	printf("%-24s %-8s %12s %14s\n", "VM", "STATE", "POWER", "ENERGY");
+	for (guint i = 0; i < rows->len; i++) {
+		const struct vm_row *r = &g_array_index(rows, struct vm_row, i);
+		char pw[32], en[32];
+
+		human(pw, sizeof(pw), r->power_w, "W");
+		human(en, sizeof(en), r->energy_j, "J");
+		printf("%-24.24s %-8s %12s %14s\n", r->name, r->running ? "running" : "stopped", pw, en);
+	}
+}
+
+static int cmd_list(GDBusProxy *p, gboolean sort)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GVariant) ret = call(p, "ListVMs", NULL, &err);
+	g_autoptr(GVariantIter) it = NULL;
+	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
+	struct vm_row r;
+
+	if (!ret) {
+		fprintf(stderr, "virtenergyctl: cannot list VMs: %s\n", err->message);
+		return EXIT_DBUS;
+	}
+	g_variant_get(ret, "(a(ssbdd))", &it);
+	while (g_variant_iter_next(it, "(&s&sbdd)", &r.uuid, &r.name, &r.running, &r.power_w,
+				   &r.energy_j))
+		g_array_append_val(rows, r);
+	if (sort)
+		g_array_sort(rows, by_power);
+	if (opt_json) {
+		g_autoptr(GString) out = g_string_new("[");
+
+		for (guint i = 0; i < rows->len; i++) {
+			const struct vm_row *v = &g_array_index(rows, struct vm_row, i);
+
+			g_string_append(out, i ? ",{\"uuid\":" : "{\"uuid\":");
+			json_str(out, v->uuid);
+			g_string_append(out, ",\"name\":");
+			json_str(out, v->name);
+			g_string_append_printf(out, ",\"running\":%s,\"power_w\":%.6f,\"energy_j\":%.6f}",
+					       v->running ? "true" : "false", v->power_w, v->energy_j);
+		}
+		g_string_append_c(out, ']');
+		puts(out->str);
+		return 0;
+	}
+	print_rows(rows);
+	return 0;
+}
+
+static int cmd_show(GDBusProxy *p, const char *vm)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GVariant) ret = call(p, "GetVM", g_variant_new("(s)", vm), &err);
+	g_autoptr(GVariant) info = NULL, comps = NULL;
+	GVariantIter it;
+	const char *key, *name;
+	double j;
+	char buf[32];
+
+	if (!ret) {
+		g_autofree char *remote = g_dbus_error_get_remote_error(err);
+
+		if (g_strcmp0(remote, IFACE ".Error.NoSuchVM") == 0) {
+			fprintf(stderr, "virtenergyctl: no VM '%s' (virtenergyctl list shows them)\n", vm);
+			return EXIT_NO_VM;
+		}
+		fprintf(stderr, "virtenergyctl: cannot ask about '%s': %s\n", vm, err->message);
+		return EXIT_DBUS;
+	}
+	info = g_variant_get_child_value(ret, 0);
+	comps = g_variant_lookup_value(info, "ComponentEnergyJ", G_VARIANT_TYPE("a{sd}"));
+	if (opt_json) {
+		g_autoptr(GString) out = g_string_new("{");
+		GVariant *v;
+		gboolean first = TRUE;
+
+		g_variant_iter_init(&it, info);
+		while (g_variant_iter_next(&it, "{&sv}", &key, &v)) {
+			g_string_append(out, first ? "" : ",");
+			first = FALSE;
+			json_str(out, key);
+			g_string_append_c(out, ':');
+			if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING))
+				json_str(out, g_variant_get_string(v, NULL));
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
+				g_string_append(out, g_variant_get_boolean(v) ? "true" : "false");
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32))
+				g_string_append_printf(out, "%u", g_variant_get_uint32(v));
+			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE))
+				g_string_append_printf(out, "%.6f", g_variant_get_double(v));
+			else {
+				GVariantIter ci;
+				gboolean cf = TRUE;
+
+				g_string_append_c(out, '{');
+				g_variant_iter_init(&ci, v);
+				while (g_variant_iter_next(&ci, "{&sd}", &name, &j)) {
+					g_string_append(out, cf ? "" : ",");
+					cf = FALSE;
+					json_str(out, name);
+					g_string_append_printf(out, ":%.6f", j);
+				}
+				g_string_append_c(out, '}');
+			}
+			g_variant_unref(v);
+		}
+		g_string_append_c(out, '}');
+		puts(out->str);
+		return 0;
+	}
+	{
+		const char *uuid = NULL, *vname = NULL;
+		gboolean running = FALSE;
+		double power = 0, energy = 0;
+		guint32 vcpus = 0;
+
+		g_variant_lookup(info, "Name", "&s", &vname);
+		g_variant_lookup(info, "UUID", "&s", &uuid);
+		g_variant_lookup(info, "Running", "b", &running);
+		g_variant_lookup(info, "VCPUs", "u", &vcpus);
+		g_variant_lookup(info, "PowerW", "d", &power);
+		g_variant_lookup(info, "EnergyJ", "d", &energy);
+		printf("%s (%s), %s, %u vCPUs\n", vname, uuid, running ? "running" : "stopped", vcpus);
+		human(buf, sizeof(buf), power, "W");
+		printf("  power     %s\n", buf);
+		human(buf, sizeof(buf), energy, "J");
+		printf("  energy    %s\n", buf);
+		g_variant_iter_init(&it, comps);
+		while (g_variant_iter_next(&it, "{&sd}", &name, &j)) {
+			human(buf, sizeof(buf), j, "J");
+			printf("    %-9s %s\n", name, buf);
+		}
+	}
+	return 0;
+}
+
+static int cmd_top(GDBusProxy *p)
+{
+	gboolean tty = isatty(STDOUT_FILENO);
+
+	for (;;) {
+		int r;
+
+		if (tty && !opt_once)
+			fputs("\033[H\033[2J", stdout);   /* refresh in place */
+		r = cmd_status(p);
+		if (r == 0) {
+			putchar('\n');
+			r = cmd_list(p, TRUE);
+		}
+		fflush(stdout);
+		if (r || opt_once)
+			return r;
+		sleep(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	GOptionEntry entries[] = {
+		{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, "machine-readable output", NULL },
+		{ "once", 0, 0, G_OPTION_ARG_NONE, &opt_once, "top: print once and exit", NULL },
+		{ "bus", 0, 0, G_OPTION_ARG_STRING, &opt_bus, "system (default) or session", "BUS" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("status | list | show VM | top");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GDBusProxy) p = NULL;
+	const char *cmd;
+
+	setlocale(LC_ALL, "C");   /* decimal points in JSON */
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+		fprintf(stderr, "virtenergyctl: %s\n", err->message);
+		return EXIT_USAGE;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "virtenergyctl: a command is needed: status, list, show VM, top\n");
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if ((strcmp(cmd, "show") == 0) != (argc == 3) || argc > 3) {
+		fprintf(stderr, "virtenergyctl: '%s' takes %s\n", cmd,
+			strcmp(cmd, "show") == 0 ? "one VM (name or UUID)" : "no argument");
+		return EXIT_USAGE;
+	}
+	if (opt_bus && strcmp(opt_bus, "system") != 0 && strcmp(opt_bus, "session") != 0) {
+		fprintf(stderr, "virtenergyctl: --bus '%s' is not system or session\n", opt_bus);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "status") && strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "top")) {
+		fprintf(stderr, "virtenergyctl: unknown command '%s' (status, list, show VM, top)\n", cmd);
+		return EXIT_USAGE;
+	}
+	p = connect_daemon(&err);
+	if (!p) {
+		fprintf(stderr, "virtenergyctl: cannot reach D-Bus: %s\n", err->message);
+		return EXIT_DBUS;
+	}
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(p);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(p, FALSE);
+	if (strcmp(cmd, "show") == 0)
+		return cmd_show(p, argv[2]);
+	return cmd_top(p);
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""org.virtenergy.Manager1 on a private system bus with the shipped policy.
+
+A dbus-daemon runs with this machine's system.conf (listening on a socket
+of the test, services and includes stripped) plus conf/org.virtenergy.Manager1.conf.
+virtenergyd runs on a fixture root against libvirt's test driver (one VM,
+"test").  Checked with gdbus, busctl and virtenergyctl: introspection, every
+property and method, the Changed signal rate, an unprivileged caller (nobody)
+reading but not owning the name, and virtenergyctl's commands, --json and
+errors.  Prints one line per check.
+
+usage: test_dbus.py BUILD_DIR SOURCE_DIR
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+failures = 0
+
+
+def expect(ok, what):
+    global failures
+    print(("ok - " if ok else "not ok - ") + what)
+    if not ok:
+        failures += 1
+
+
+def bus_config(path, policy):
+    """This machine's system bus policy, on our socket, with our policy added."""
+    with open("/usr/share/dbus-1/system.conf", encoding="utf-8") as f:
+        text = f.read()
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    for tag in ("user", "pidfile", "servicehelper", "includedir"):
+        text = re.sub(rf"<{tag}>.*?</{tag}>", "", text, flags=re.S)
+    for tag in ("fork", "syslog", "standard_system_servicedirs"):
+        text = text.replace(f"<{tag}/>", "")
+    text = re.sub(r"<include[^>]*>.*?</include>", "", text, flags=re.S)
+    text = re.sub(r"<listen>.*?</listen>", f"<listen>unix:path={path}</listen>", text)
+    return text.replace("</busconfig>", f"<include>{policy}</include>\n</busconfig>")
+
+
+def run(args, env, as_nobody=False):
+    if as_nobody:
+        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + args
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=20)
+
+
+def main(build, source):
+    daemon = os.path.join(build, "daemon", "virtenergyd")
+    ctl = os.path.join(build, "daemon", "virtenergyctl")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        sock = os.path.join(tmp, "bus")
+        conf = os.path.join(tmp, "bus.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(bus_config(sock, os.path.abspath(os.path.join(source, "conf", "org.virtenergy.Manager1.conf"))))
+        bus = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={sock}")
+        for _ in range(50):
+            if os.path.exists(sock) or bus.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not os.path.exists(sock):
+            print("not ok - the private bus did not start: " + bus.communicate()[1])
+            return 1
+        os.chmod(sock, 0o777)
+        root = os.path.join(tmp, "root")
+        os.makedirs(os.path.join(root, "proc"))
+        with open(os.path.join(root, "proc", "stat"), "w", encoding="ascii") as f:
+            f.write("cpu0 1 0 0 1 0 0 0 0 0 0\n")
+        proc = subprocess.Popen(
+            [daemon, "--root", root, "--uri", "test:///default", "--state-dir",
+             os.path.join(tmp, "state"), "--export-dir", "", "--vmsr-socket", "",
+             "--prom-file", "", "--bus", "system"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(50):
+                r = run(["busctl", "--system", "status", "org.virtenergy.Manager1"], env)
+                if r.returncode == 0:
+                    break
+                time.sleep(0.1)
+            time.sleep(2.2)  # a couple of report ticks: power figures exist
+            gd = ["gdbus", "call", "--system", "--dest", "org.virtenergy.Manager1",
+                  "--object-path", "/org/virtenergy/Manager1"]
+
+            r = run(["gdbus", "introspect", "--system", "--dest", "org.virtenergy.Manager1",
+                     "--object-path", "/org/virtenergy/Manager1"], env)
+            expect(r.returncode == 0 and "interface org.virtenergy.Manager1" in r.stdout
+                   and "ListVMs" in r.stdout and "Changed" in r.stdout,
+                   "introspection shows the interface")
+            # gdbus prints doubles bare: (<40.0>,)
+            for name, pattern in (("PowerW", r"<[1-9][0-9.e+-]*>"), ("EnergyJ", r"<[1-9][0-9.e+-]*>"),
+                                  ("HostOwnEnergyJ", r"<[0-9][0-9.e+-]*>"),
+                                  ("UnattributedEnergyJ", r"<[0-9][0-9.e+-]*>"),
+                                  ("Estimated", r"<true>"), ("Sensor", r"host power model"),
+                                  ("Sampler", r"schedstat"), ("Periods", r"<uint64 [1-9][0-9]*>")):
+                r = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get",
+                              "org.virtenergy.Manager1", name], env)
+                expect(r.returncode == 0 and re.search(pattern, r.stdout),
+                       f"property {name}: {r.stdout.strip() or r.stderr.strip()}")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.ListVMs"], env)
+            expect(r.returncode == 0 and UUID in r.stdout and "'test'" in r.stdout,
+                   "ListVMs lists the VM")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
+            expect(r.returncode == 0 and "ComponentEnergyJ" in r.stdout and "'idle'" in r.stdout,
+                   "GetVM by name gives energy by component")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", UUID], env)
+            expect(r.returncode == 0 and "'Name': <'test'>" in r.stdout, "GetVM by UUID")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "nosuch"], env)
+            expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "GetVM of an unknown VM is an error")
+
+            # the Changed signal, at most once a second
+            mon = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.virtenergy.Manager1"],
+                                   env=env, stdout=subprocess.PIPE, text=True)
+            time.sleep(4.2)
+            mon.terminate()
+            out = mon.communicate(timeout=5)[0]
+            changed = out.count("org.virtenergy.Manager1.Changed")
+            expect(3 <= changed <= 5, f"Changed about once a second ({changed} in 4.2 s)")
+
+            # an unprivileged caller reads, and cannot take the daemon's name
+            r = run(gd + ["--method", "org.virtenergy.Manager1.ListVMs"], env, as_nobody=True)
+            expect(r.returncode == 0 and UUID in r.stdout, f"nobody may read ({r.stderr.strip()})")
+            r = run(["gdbus", "call", "--system", "--dest", "org.freedesktop.DBus", "--object-path",
+                     "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.RequestName",
+                     "org.virtenergy.Manager1", "0"], env, as_nobody=True)
+            expect(r.returncode != 0 and "AccessDenied" in r.stderr,
+                   "nobody may not own org.virtenergy.Manager1")
+
+            # virtenergyctl
+            r = run([ctl, "status"], env)
+            expect(r.returncode == 0 and "power:" in r.stdout and "estimated" in r.stdout,
+                   "virtenergyctl status")
+            r = run([ctl, "--json", "status"], env)
+            ok = r.returncode == 0
+            try:
+                st = json.loads(r.stdout)
+                ok = ok and st["Estimated"] is True and st["EnergyJ"] > 0
+            except (ValueError, KeyError):
+                ok = False
+            expect(ok, f"virtenergyctl --json status: {r.stdout.strip()}")
+            r = run([ctl, "list"], env)
+            expect(r.returncode == 0 and re.search(r"^test\s+running", r.stdout, re.M),
+                   "virtenergyctl list")
+            r = run([ctl, "--json", "list"], env)
+            try:
+                vms = json.loads(r.stdout)
+                ok = r.returncode == 0 and vms[0]["uuid"] == UUID and vms[0]["energy_j"] > 0
+            except (ValueError, KeyError, IndexError):
+                ok = False
+            expect(ok, "virtenergyctl --json list")
+            r = run([ctl, "show", "test"], env)
+            expect(r.returncode == 0 and "idle" in r.stdout and UUID in r.stdout, "virtenergyctl show")
+            r = run([ctl, "--json", "show", UUID], env)
+            try:
+                vm = json.loads(r.stdout)
+                ok = r.returncode == 0 and vm["Name"] == "test" and "idle" in vm["ComponentEnergyJ"]
+            except (ValueError, KeyError):
+                ok = False
+            expect(ok, "virtenergyctl --json show")
+            r = run([ctl, "top", "--once"], env)
+            expect(r.returncode == 0 and "test" in r.stdout and "power:" in r.stdout,
+                   "virtenergyctl top --once")
+            r = run([ctl, "show", "nosuch"], env)
+            expect(r.returncode == 3 and "no VM 'nosuch'" in r.stderr, "unknown VM: exit 3 and says so")
+            r = run([ctl, "frobnicate"], env)
+            expect(r.returncode == 2 and "unknown command" in r.stderr, "unknown command: exit 2")
+            r = run([ctl, "show"], env)
+            expect(r.returncode == 2, "show without a VM: exit 2")
+            r = run([ctl, "status"], dict(env, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp}/none"))
+            expect(r.returncode == 1 and "virtenergyctl:" in r.stderr, "no bus: exit 1 with a message")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            bus.terminate()
+            bus.wait(timeout=10)
+        expect(proc.returncode == 0, f"the daemon exits 0 (rc {proc.returncode})")
+        if failures:
+            print("# daemon log:\n# " + proc.stderr.read().replace("\n", "\n# "))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
