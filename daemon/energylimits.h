@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * energylimits.h: a VM's energy limits as stated in its libvirt metadata.
+ *
+ * Namespace http://virtenergy.org/xmlns/energy/1, prefix "energy", set with
+ *
+ *   virsh metadata DOMAIN http://virtenergy.org/xmlns/energy/1 --key energy \
+ *     --set '<energy><power-limit>40 W</power-limit></energy>' --live --config
+ *
+ * Elements (each at most once, all optional, units required):
+ *
+ *   <power-limit>40 W</power-limit>        W, mW or kW; 1 mW .. 100 kW
+ *   <guarantee>10 W</guarantee>            share of a host cap it always gets
+ *   <weight>200</weight>                   1 .. 10000 (default 100): host-cap share
+ *   <disk-power-limit>3 W</disk-power-limit>
+ *   <budget window="day">1.5 kWh</budget>  J, kJ, Wh or kWh over hour, day or
+ *                                          week: a power limit for the rest of
+ *                                          the window
+ *
+ * Parsed with libxml2 without network access or entity expansion.  Bad
+ * input (malformed XML, another namespace or root, unknown or repeated
+ * elements or attributes, missing or unknown units, zero, negative or
+ * absurd values, a guarantee above the limit) is refused with a GError
+ * naming the element and the value, and *ret is left as it was.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#define VE_ENERGY_NS "http://virtenergy.org/xmlns/energy/1"
+
+struct ve_limits {
+	uint64_t power_limit_uw;       /* 0: none */
+	uint64_t guarantee_uw;         /* 0: none */
+	uint32_t weight;               /* 100 unless set */
+	uint64_t disk_power_limit_uw;  /* 0: none */
+	uint64_t budget_uj;            /* 0: none */
+	uint64_t budget_window_s;      /* 3600, 86400 or 604800 with a budget */
+};
+
+void ve_limits_init(struct ve_limits *l);
+
+gboolean ve_limits_parse(const char *xml, struct ve_limits *ret, GError **error);
+
+/* Strict energy parsing: "1.5 kWh", "200 J" -> µJ. */
+gboolean ve_parse_energy_uj(const char *text, uint64_t *ret_uj, GError **error);
+
+/*
+ * The budget as a power limit for the rest of its window: what is left of
+ * it spread over the time left.  0 when there is no budget; 1 µW (the
+ * floor) when it is spent.
+ */
+uint64_t ve_limits_budget_power_uw(const struct ve_limits *l, uint64_t used_uj,
+				   uint64_t left_in_window_s);
+
+/* The limit in force: the smaller of the power limit and the budget's. */
+uint64_t ve_limits_effective_uw(const struct ve_limits *l, uint64_t used_in_window_uj,
+				uint64_t left_in_window_s);

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The energy metadata element: every element and unit, and every refusal. */
+#include <string.h>
+
+#include "check.h"
+#include "energylimits.h"
+
+#define NS "xmlns=\"http://virtenergy.org/xmlns/energy/1\""
+
+static void test_good(void **state)
+{
+	static const struct {
+		const char *xml;
+		uint64_t limit, guarantee, disk, budget, window;
+		uint32_t weight;
+	} cases[] = {
+		{ "<energy " NS "><power-limit>40 W</power-limit></energy>", 40000000, 0, 0, 0, 0, 100 },
+		{ "<energy " NS "><power-limit> 1.5kW </power-limit></energy>", 1500000000, 0, 0, 0, 0, 100 },
+		{ "<energy " NS "><power-limit>250mW</power-limit></energy>", 250000, 0, 0, 0, 0, 100 },
+		/* what libvirt hands back for --key energy */
+		{ "<energy:energy xmlns:energy=\"http://virtenergy.org/xmlns/energy/1\">"
+		  "<energy:power-limit>40W</energy:power-limit><energy:weight>200</energy:weight>"
+		  "</energy:energy>", 40000000, 0, 0, 0, 0, 200 },
+		{ "<energy " NS ">\n  <power-limit>60 W</power-limit>\n  <guarantee>10 W</guarantee>\n"
+		  "  <weight>300</weight>\n  <disk-power-limit>3 W</disk-power-limit>\n"
+		  "  <budget window=\"day\">1.2 kWh</budget>\n</energy>",
+		  60000000, 10000000, 3000000, 4320000000000ull, 86400, 300 },
+		{ "<energy " NS "><budget window=\"hour\">3600 J</budget></energy>", 0, 0, 0, 3600000000ull, 3600, 100 },
+		{ "<energy " NS "><budget window=\"week\">2 kJ</budget></energy>", 0, 0, 0, 2000000000ull, 604800, 100 },
+		{ "<energy " NS "><budget window=\"day\">5 Wh</budget></energy>", 0, 0, 0, 18000000000ull, 86400, 100 },
+		{ "<energy " NS "/>", 0, 0, 0, 0, 0, 100 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ve_limits l;
+		g_autoptr(GError) err = NULL;
+
+		check(ve_limits_parse(cases[i].xml, &l, &err), "case %zu: %s", i, err ? err->message : "");
+		check_u64(l.power_limit_uw, cases[i].limit, cases[i].xml);
+		check_u64(l.guarantee_uw, cases[i].guarantee, cases[i].xml);
+		check_u64(l.disk_power_limit_uw, cases[i].disk, cases[i].xml);
+		check_u64(l.budget_uj, cases[i].budget, cases[i].xml);
+		check_u64(l.budget_window_s, cases[i].window, cases[i].xml);
+		check_u64(l.weight, cases[i].weight, cases[i].xml);
+	}
+}
+
+static void test_bad(void **state)
+{
+	static const struct {
+		const char *xml;
+		const char *says;
+	} cases[] = {
+		{ "<energy " NS "><power-limit>40 J</power-limit></energy>", "unit" },
+		{ "<energy " NS "><power-limit>40</power-limit></energy>", "no unit" },
+		{ "<energy " NS "><power-limit>40 w</power-limit></energy>", "unit" },
+		{ "<energy " NS "><power-limit>40 W x</power-limit></energy>", "unit" },
+		{ "<energy " NS "><power-limit>-5 W</power-limit></energy>", "range" },
+		{ "<energy " NS "><power-limit>0 W</power-limit></energy>", "range" },
+		{ "<energy " NS "><power-limit>200 kW</power-limit></energy>", "range" },
+		{ "<energy " NS "><power-limit>nan W</power-limit></energy>", "power-limit" },
+		{ "<energy " NS "><power-limit>1e400 W</power-limit></energy>", "power-limit" },
+		{ "<energy " NS "><power-limit>40 W</power-limit><power-limit>50 W</power-limit></energy>",
+		  "more than once" },
+		{ "<energy " NS "><power-limt>40 W</power-limt></energy>", "unknown element <power-limt>" },
+		{ "<energy " NS "><power-limit unit=\"W\">40</power-limit></energy>", "unknown attribute" },
+		{ "<energy " NS "><weight>0</weight></energy>", "weight" },
+		{ "<energy " NS "><weight>20000</weight></energy>", "weight" },
+		{ "<energy " NS "><weight>1.5</weight></energy>", "weight" },
+		{ "<energy " NS "><guarantee>50 W</guarantee><power-limit>40 W</power-limit></energy>",
+		  "above" },
+		{ "<energy " NS "><budget>1 kWh</budget></energy>", "window" },
+		{ "<energy " NS "><budget window=\"month\">1 kWh</budget></energy>", "month" },
+		{ "<energy " NS "><budget window=\"day\">1 kW</budget></energy>", "unit" },
+		{ "<energy " NS "><budget window=\"day\">0 Wh</budget></energy>", "range" },
+		{ "<energy><power-limit>40 W</power-limit></energy>", "namespace" },
+		{ "<energy xmlns=\"http://example.org/other\"/>", "namespace" },
+		{ "<power " NS "/>", "root" },
+		{ "<energy " NS "><power-limit>40 W</power-limit>", "malformed" },
+		{ "not xml at all", "malformed" },
+		{ "<energy " NS ">hello</energy>", "stray text" },
+		{ "<energy " NS "><power-limit><b>4</b> W</power-limit></energy>", "takes a value" },
+		{ "<?xml version=\"1.0\"?><!DOCTYPE energy [<!ENTITY a \"40 W\">]>"
+		  "<energy " NS "><power-limit>&a;</power-limit></energy>", "DOCTYPE" },
+		{ "<?xml version=\"1.0\"?><!DOCTYPE energy [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+		  "<energy " NS "><power-limit>&x;</power-limit></energy>", "DOCTYPE" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ve_limits l = { .power_limit_uw = 777 };
+		g_autoptr(GError) err = NULL;
+
+		check(!ve_limits_parse(cases[i].xml, &l, &err), "accepted: %s", cases[i].xml);
+		check(err && strstr(err->message, cases[i].says), "'%s' should say '%s', said '%s'",
+		      cases[i].xml, cases[i].says, err ? err->message : "nothing");
+		check_u64(l.power_limit_uw, 777, "untouched on error");
+	}
+}
+
+static void test_budget(void **state)
+{
+	struct ve_limits l;
+
+	(void)state;
+	ve_limits_init(&l);
+	check_u64(ve_limits_budget_power_uw(&l, 0, 100), 0, "no budget");
+	l.budget_uj = 3600000000ull;   /* 1 Wh */
+	l.budget_window_s = 3600;
+	/* half used, half an hour left: 0.5 Wh over 1800 s = 1 W */
+	check_u64(ve_limits_budget_power_uw(&l, 1800000000ull, 1800), 1000000, "1 W left");
+	check_u64(ve_limits_budget_power_uw(&l, 3600000000ull, 1800), 1, "spent: the floor");
+	check_u64(ve_limits_budget_power_uw(&l, 0, 0), 1, "window over");
+	l.power_limit_uw = 500000;
+	check_u64(ve_limits_effective_uw(&l, 1800000000ull, 1800), 500000, "the tighter: the limit");
+	l.power_limit_uw = 5000000;
+	check_u64(ve_limits_effective_uw(&l, 1800000000ull, 1800), 1000000, "the tighter: the budget");
+	l.budget_uj = 0;
+	check_u64(ve_limits_effective_uw(&l, 0, 0), 5000000, "no budget: the limit");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_budget),
+	};
+
+	return cmocka_run_group_tests_name("energylimits", tests, NULL, NULL);
+}
