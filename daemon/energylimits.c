@@ -56,6 +56,16 @@ gboolean ve_parse_energy_uj(const char *text, uint64_t *ret_uj, GError **error)
 	return FALSE;
 }
 
+/*
+ * virDomainGetMetadata() hands the element back without its namespace (it
+ * was looked up by it), virsh --set without one; what is written by hand
+ * may carry it.  Any other namespace is someone else's element.
+ */
+static gboolean ours(const xmlNode *n)
+{
+	return !n->ns || strcmp((const char *)n->ns->href, VE_ENERGY_NS) == 0;
+}
+
 static gboolean power(xmlNode *n, const char *text, uint64_t *ret, GError **error)
 {
 	g_autoptr(GError) e = NULL;
@@ -98,7 +108,7 @@ static gboolean parse_element(xmlNode *n, struct ve_limits *l, unsigned int *see
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
 		if (strcmp((const char *)n->name, names[i]) == 0)
 			break;
-	if (i == G_N_ELEMENTS(names) || !n->ns || strcmp((const char *)n->ns->href, VE_ENERGY_NS) != 0) {
+	if (i == G_N_ELEMENTS(names) || !ours(n)) {
 		g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_UNKNOWN_ELEMENT,
 			    "unknown element <%s> (known: power-limit, guarantee, weight, "
 			    "disk-power-limit, budget)", n->name);
@@ -198,8 +208,7 @@ gboolean ve_limits_parse(const char *xml, struct ve_limits *ret, GError **error)
 		g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_PARSE,
 			    "a DOCTYPE is not allowed in energy metadata");
 		ok = FALSE;
-	} else if (!root || strcmp((const char *)root->name, "energy") != 0 || !root->ns ||
-		   strcmp((const char *)root->ns->href, VE_ENERGY_NS) != 0) {
+	} else if (!root || strcmp((const char *)root->name, "energy") != 0 || !ours(root)) {
 		g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_UNKNOWN_ELEMENT,
 			    "the root must be <energy> in namespace %s", VE_ENERGY_NS);
 		ok = FALSE;

@@ -17,7 +17,9 @@
  *                                          week: a power limit for the rest of
  *                                          the window
  *
- * Parsed with libxml2 without network access or entity expansion.  Bad
+ * libvirt returns the element without its namespace (it was looked up by
+ * it); elements with no namespace or this one are accepted, any other is
+ * not ours.  Parsed with libxml2 without network access or entity expansion.  Bad
  * input (malformed XML, another namespace or root, unknown or repeated
  * elements or attributes, missing or unknown units, zero, negative or
  * absurd values, a guarantee above the limit) is refused with a GError

@@ -20,7 +20,9 @@
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
+#include "energylimits.h"
 #include "guestexport.h"
+#include "limiter.h"
 #include "service.h"
 #include "prom.h"
 #include "vmsr.h"
@@ -41,6 +43,10 @@ struct daemon {
 	int root_fd;
 	struct ve_vmsr *vmsr;
 	struct ve_dbus *dbus;
+	struct ve_limiter *limiter;
+	GHashTable *meta_errors;     /* uuid -> the last metadata error reported */
+	bool reconciled;
+	bool dry_run;
 	char *export_error;          /* the last export failure logged */
 	bool prom_on;                /* the textfile's directory exists */
 	char *prom_error;
@@ -115,6 +121,51 @@ static uint64_t now_us(void)
 
 /* ---- libvirt callbacks -------------------------------------------------- */
 
+static void limiter_log(void *ud, const char *uuid, const char *name, const char *msg)
+{
+	logvm(uuid, name, "%s", msg);
+}
+
+/*
+ * Read a VM's energy metadata and hand its limits to the limiter.  Bad
+ * metadata is reported once per distinct problem, and the VM keeps the
+ * limits it had.
+ */
+static void load_limits(struct daemon *d, const char *uuid, const char *name)
+{
+	g_autofree char *why = NULL;
+	g_autofree char *xml = ve_virt_get_metadata(d->virt, uuid, &why);
+	g_autoptr(GError) err = NULL;
+	struct ve_limits lim;
+
+	if (!d->limiter)
+		return;
+	if (!xml) {
+		if (!why) {
+			ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, NULL);
+			g_hash_table_remove(d->meta_errors, uuid);
+		}
+		return;   /* a lookup that failed changes nothing */
+	}
+	if (!ve_limits_parse(xml, &lim, &err)) {
+		const char *last = g_hash_table_lookup(d->meta_errors, uuid);
+
+		if (g_strcmp0(last, err->message) != 0) {
+			logvm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
+			      name, err->message);
+			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(err->message));
+		}
+		return;
+	}
+	g_hash_table_remove(d->meta_errors, uuid);
+	ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, &lim);
+}
+
+static void on_metadata(void *ud, const char *uuid, const char *name)
+{
+	load_limits(ud, uuid, name);
+}
+
 static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 {
 	struct daemon *d = ud;
@@ -131,8 +182,10 @@ static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 		if (view.running && !listed)
 			ve_engine_vm_stopped(d->engine, view.uuid);
 	}
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		ve_engine_vm_started(d->engine, doms[k].uuid, doms[k].name, doms[k].vcpus);
+		load_limits(d, doms[k].uuid, doms[k].name);
+	}
 }
 
 static void on_started(void *ud, const struct ve_domain_info *dom)
@@ -142,6 +195,7 @@ static void on_started(void *ud, const struct ve_domain_info *dom)
 	ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus);
 	logvm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
 	      dom->vcpus);
+	load_limits(d, dom->uuid, dom->name);
 }
 
 static void on_stopped(void *ud, const char *uuid, const char *name)
@@ -149,6 +203,8 @@ static void on_stopped(void *ud, const char *uuid, const char *name)
 	struct daemon *d = ud;
 
 	ve_engine_vm_stopped(d->engine, uuid);
+	if (d->limiter)
+		ve_limiter_stopped(d->limiter, ve_virt_conn(d->virt), uuid);
 	logvm(uuid, name, "VM '%s' stopped: its counters are kept for its next start", name);
 }
 
@@ -164,6 +220,19 @@ static void on_defined(void *ud, const char *uuid, const char *name, bool define
 
 static void on_connection(void *ud, bool up, const char *why)
 {
+	struct daemon *d = ud;
+
+	/* the first connection: put back what a daemon that died left throttled */
+	if (up && d->limiter && !d->reconciled && d->virt) {
+		g_autoptr(GString) report = g_string_new("");
+		unsigned int n = ve_limiter_reconcile(d->limiter, ve_virt_conn(d->virt), report);
+
+		d->reconciled = true;
+		if (n)
+			logmsg("restored the CPU bandwidth of %u VM(s) a previous run left throttled", n);
+		if (report->len)
+			logmsg("%s", report->str);
+	}
 	if (up)
 		logmsg("connected to %s", why);
 	else
@@ -175,6 +244,7 @@ static const struct ve_virt_ops virt_ops = {
 	.started = on_started,
 	.stopped = on_stopped,
 	.defined = on_defined,
+	.metadata_changed = on_metadata,
 	.connection = on_connection,
 };
 
@@ -231,6 +301,14 @@ static void vrapl_of(const struct ve_vm_view *v, bool has_dram, struct ve_vrapl 
 	r->has_dram = has_dram;
 }
 
+/* The register file with the VM's limit in force. */
+static void vrapl_for(struct daemon *d, const struct ve_vm_view *v, bool has_dram, struct ve_vrapl *r)
+{
+	vrapl_of(v, has_dram, r);
+	if (d->limiter)
+		r->limit_uw = ve_limiter_limit_uw(d->limiter, v->uuid);
+}
+
 /*
  * A qemu-vmsr-helper request: the peer must be the QEMU process of a VM we
  * account, the thread one of its own.
@@ -256,7 +334,7 @@ static int vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t c
 	}
 	ve_engine_host(d->engine, &h);
 	ve_engine_vm(d->engine, (size_t)i, &v);
-	vrapl_of(&v, h.has_dram, &r);
+	vrapl_for(d, &v, h.has_dram, &r);
 	if (ve_vrapl_read(&r, msr, ret) < 0) {
 		*why = "register not available";
 		return -ENOENT;
@@ -294,7 +372,7 @@ static void export_guests(struct daemon *d)
 		ve_engine_vm(d->engine, i, &v);
 		if (!v.running)
 			continue;
-		vrapl_of(&v, h.has_dram, &r);
+		vrapl_for(d, &v, h.has_dram, &r);
 		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
 		    g_strcmp0(d->export_error, err->message) != 0) {
 			logvm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
@@ -370,6 +448,8 @@ static gboolean on_period(gpointer data)
 	} else {
 		g_clear_pointer(&d->last_error, g_free);
 	}
+	if (d->limiter && d->virt)
+		ve_limiter_tick(d->limiter, d->engine, ve_virt_conn(d->virt), now);
 	if (now - d->last_save_us >= d->cfg.state_interval_us) {
 		save_state(d);
 		d->last_save_us = now;
@@ -580,6 +660,10 @@ int main(int argc, char **argv)
 		d.dbus = ve_dbus_new(strcmp(d.cfg.dbus_bus, "session") == 0 ? G_BUS_TYPE_SESSION
 									    : G_BUS_TYPE_SYSTEM,
 				     d.engine, dbus_log, &d);
+	d.meta_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	d.dry_run = dry_run;
+	if (!d.once)
+		d.limiter = ve_limiter_new(d.cfg.state_dir, dry_run, 1000000, limiter_log, &d);
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);
@@ -626,6 +710,14 @@ int main(int argc, char **argv)
 	write_prom(&d);
 	ve_vmsr_free(d.vmsr);
 	ve_dbus_free(d.dbus);
+	if (d.limiter) {
+		unsigned int failed = ve_limiter_restore_all(d.limiter, ve_virt_conn(d.virt));
+
+		if (failed)
+			logmsg("could not restore the CPU bandwidth of %u VM(s); the next start will", failed);
+		ve_limiter_free(d.limiter);
+	}
+	g_hash_table_destroy(d.meta_errors);
 	ve_virt_free(d.virt);
 	ve_engine_free(d.engine);
 	g_main_loop_unref(d.loop);

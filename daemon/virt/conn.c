@@ -209,7 +209,8 @@ struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void
 	v->ud = ud;
 	v->lifecycle_id = v->metadata_id = -1;
 	v->backoff_ms = BACKOFF_MIN_MS;
-	try_connect(v);
+	/* from the main loop, so that callbacks never run before the caller has v */
+	schedule_connect(v);
 	return v;
 }
 

@@ -41,7 +41,7 @@ struct ve_virt;
 /* Register libvirt's event loop; once per process, before ve_virt_new(). */
 void ve_virt_global_init(void);
 
-/* Connect to @uri now (or keep trying); never NULL. */
+/* Connect to @uri from the main loop's next iteration (and keep trying); never NULL. */
 struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void *ud);
 void ve_virt_free(struct ve_virt *v);
 

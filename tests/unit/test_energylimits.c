@@ -29,6 +29,8 @@ static void test_good(void **state)
 		{ "<energy " NS "><budget window=\"week\">2 kJ</budget></energy>", 0, 0, 0, 2000000000ull, 604800, 100 },
 		{ "<energy " NS "><budget window=\"day\">5 Wh</budget></energy>", 0, 0, 0, 18000000000ull, 86400, 100 },
 		{ "<energy " NS "/>", 0, 0, 0, 0, 0, 100 },
+		/* exactly what virDomainGetMetadata returns */
+		{ "<energy>\n  <power-limit>40 W</power-limit>\n</energy>", 40000000, 0, 0, 0, 0, 100 },
 	};
 
 	(void)state;
@@ -74,7 +76,8 @@ static void test_bad(void **state)
 		{ "<energy " NS "><budget window=\"month\">1 kWh</budget></energy>", "month" },
 		{ "<energy " NS "><budget window=\"day\">1 kW</budget></energy>", "unit" },
 		{ "<energy " NS "><budget window=\"day\">0 Wh</budget></energy>", "range" },
-		{ "<energy><power-limit>40 W</power-limit></energy>", "namespace" },
+		{ "<energy " NS "><x:power-limit xmlns:x=\"urn:other\">4 W</x:power-limit></energy>",
+		  "unknown element" },
 		{ "<energy xmlns=\"http://example.org/other\"/>", "namespace" },
 		{ "<power " NS "/>", "root" },
 		{ "<energy " NS "><power-limit>40 W</power-limit>", "malformed" },

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * limiter.h: holding VMs to their power limits.
+ *
+ * Each VM with a power limit in its metadata (energylimits.h) gets a
+ * controller (powerctl.h) that runs every control period on the VM's
+ * power as the accounting measured it over that period, and sets the VM's
+ * CPU bandwidth through the actuator (act/cpubw.h).  Lifting the limit,
+ * the VM stopping and the daemon exiting restore the VM's own settings;
+ * a record left by a daemon that died is reconciled at the next start.
+ *
+ * Not thread-safe; the main loop owns it.
+ */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "cpubw.h"
+#include "energylimits.h"
+#include "engine.h"
+
+struct ve_limiter;
+
+/* Reports what it does to a person (VM lifecycle of limits, failures). */
+typedef void (*ve_limiter_log_fn)(void *ud, const char *uuid, const char *name, const char *msg);
+
+struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t period_us,
+				  ve_limiter_log_fn log, void *ud);
+void ve_limiter_free(struct ve_limiter *l);
+
+/*
+ * The VM's limits are now @lim (NULL: none).  A lifted limit restores the
+ * VM's bandwidth at once.
+ */
+void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name,
+		    const struct ve_limits *lim);
+
+/* The VM stopped: its throttle went with its cgroups; forget it. */
+void ve_limiter_stopped(struct ve_limiter *l, virConnectPtr conn, const char *uuid);
+
+/* Run the controllers if a control period has passed. */
+void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn,
+		     uint64_t now_us);
+
+/* The power limit in force for @uuid in µW, 0 for none. */
+uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid);
+
+/* At start: restore what a previous run left throttled.  At exit: restore all. */
+unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report);
+unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn);

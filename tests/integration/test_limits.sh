@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Power limits on a real TCG guest spinning its CPU:
+#   - limited with `virsh metadata` to half its unlimited power, its
+#     measured power averages within ±5 % of the limit over 10 s, and
+#     `virsh schedinfo` shows the quota the daemon set;
+#   - the export shows the limit;
+#   - `virsh metadata --remove` restores the quota;
+#   - SIGTERM restores it; SIGKILL leaves it, and the next start restores it;
+#   - bad metadata is reported with the VM's name and changes nothing.
+#
+# usage: test_limits.sh BUILD_DIR     (meson test --suite integration; root)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+daemon=$build/daemon/virtenergyd
+vestate="python3 $here/vestate.py"
+tmp=$(mktemp -d /tmp/ve-limits-XXXXXX)
+chmod 755 "$tmp"
+GUESTS_DIR=$tmp
+vm="vetest-$$-limit"
+ns=http://virtenergy.org/xmlns/energy/1
+failures=0
+dpid=
+
+# shellcheck source=tests/integration/guests.sh
+source "$here/guests.sh"
+cleanup() {
+	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
+	guests_down
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+expect() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+get() { $vestate "$tmp/state/state" get "$@"; }
+quota() { virsh -q schedinfo "$vm" | awk '/^vcpu_quota/ {print $3}'; }
+start_daemon() {
+	"$daemon" --config "$tmp/ve.conf" >>"$tmp/daemon.log" 2>&1 &
+	dpid=$!
+}
+# average power (µW) of the VM over SECONDS, from its ledger
+power_over() {
+	local t0 t1 e0 e1
+	e0=$(get "vm:$uuid" total_uj); t0=$(date +%s%N)
+	sleep "$1"
+	e1=$(get "vm:$uuid" total_uj); t1=$(date +%s%N)
+	echo $(((e1 - e0) * 1000 / ((t1 - t0) / 1000000)))
+}
+wait_quota() { # until vcpu_quota satisfies TEST (e.g. "= -1"), 10 s
+	local i
+	for i in $(seq 1 50); do
+		[ "$(quota)" $1 "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
+guests_up || { echo "SKIP: libvirtd cannot be started here"; exit 77; }
+cat >"$tmp/ve.conf" <<EOF
+[daemon]
+period-ms=100
+state-dir=$tmp/state
+state-interval-ms=100
+[guests]
+export-dir=$tmp/export
+vmsr-socket=
+[prometheus]
+textfile=
+[dbus]
+bus=none
+EOF
+
+guests_define "$vm" busy 1 || not_ok "define the guest"
+expect "start a guest spinning its vCPU" guests_start "$vm"
+expect "it boots" guests_wait_booted "$vm"
+uuid=$(guests_uuid "$vm")
+start_daemon
+sleep 3
+p0=$(power_over 5)
+limit=$((p0 / 2))
+echo "# unlimited: $((p0 / 1000)) mW; limit: $((limit / 1000)) mW"
+
+virsh -q metadata "$vm" "$ns" --key energy --live \
+	--set "<energy><power-limit>$((limit / 1000)) mW</power-limit></energy>" >/dev/null
+expect "the daemon takes the limit from virsh metadata" wait_quota -gt 0
+sleep 5
+avg=$(power_over 10)
+echo "# limited: $((avg / 1000)) mW over 10 s; vcpu_quota $(quota)"
+within() { python3 -c "import sys; sys.exit(0 if int('$2') > 0 and abs(int('$1') - int('$2')) <= 0.05 * int('$2') else 1)"; }
+expect "its power averages within 5 % of the limit over 10 s" within "$avg" "$limit"
+q=$(quota)
+expect "virsh schedinfo shows the quota the daemon set ($q of 100000)" test "$q" -gt 0 -a "$q" -lt 100000
+expect "the export shows the limit" \
+	test "$(cat "$tmp/export/$uuid/intel-rapl:0/constraint_0_power_limit_uw")" -eq $(((limit / 1000) * 1000))
+
+virsh -q metadata "$vm" "$ns" --live --remove >/dev/null
+expect "virsh metadata --remove restores the quota" wait_quota = -1
+
+virsh -q metadata "$vm" "$ns" --key energy --live --set "<energy><power-limit>$((limit / 1000)) mW</power-limit></energy>" >/dev/null
+wait_quota -gt 0 || not_ok "limit applied again"
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+expect "SIGTERM leaves no quota behind" test "$(quota)" = -1
+
+start_daemon
+expect "a restarted daemon applies the limit still in the metadata" wait_quota -gt 0
+kill -9 "$dpid"; wait "$dpid" 2>/dev/null; dpid=
+expect "SIGKILL leaves the throttle (nothing could restore it)" test "$(quota)" -gt 0
+virsh -q metadata "$vm" "$ns" --live --remove >/dev/null
+start_daemon
+expect "the next start restores the bandwidth from its record" wait_quota = -1
+grep -q "previous run left throttled" "$tmp/daemon.log" && ok "and says so" || not_ok "and says so"
+
+virsh -q metadata "$vm" "$ns" --key energy --live --set "<energy><power-limit>40 X</power-limit></energy>" >/dev/null
+sleep 2
+expect "bad metadata is reported with the VM's name and what was wrong" \
+	grep -q "VM '$vm': energy metadata refused: .*40 X" "$tmp/daemon.log"
+expect "and changes nothing" test "$(quota)" = -1
+expect "the daemon runs on" kill -0 "$dpid"
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+
+if [ "$failures" -ne 0 ]; then
+	sed 's/^/#   /' "$tmp/daemon.log" | tail -20
+	exit 1
+fi
+exit 0
