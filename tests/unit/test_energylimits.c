@@ -123,12 +123,32 @@ static void test_budget(void **state)
 	check_u64(ve_limits_effective_uw(&l, 0, 0), 5000000, "no budget: the limit");
 }
 
+/* The example shipped in conf/ parses, with every element. */
+static void test_shipped_example(void **state)
+{
+	g_autofree char *path = g_build_filename(SOURCE_ROOT, "conf", "energy-metadata.xml", NULL);
+	g_autofree char *xml = NULL;
+	g_autoptr(GError) err = NULL;
+	struct ve_limits l;
+
+	(void)state;
+	check(g_file_get_contents(path, &xml, NULL, &err), "read %s", path);
+	check(ve_limits_parse(xml, &l, &err), "%s: %s", path, err ? err->message : "");
+	check_u64(l.power_limit_uw, 40000000, "example limit");
+	check_u64(l.guarantee_uw, 10000000, "example guarantee");
+	check_u64(l.weight, 200, "example weight");
+	check_u64(l.disk_power_limit_uw, 3000000, "example disk limit");
+	check_u64(l.budget_uj, 4320000000000ull, "example budget");
+	check_u64(l.budget_window_s, 86400, "example window");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_shipped_example),
 	};
 
 	return cmocka_run_group_tests_name("energylimits", tests, NULL, NULL);
