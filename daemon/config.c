@@ -137,6 +137,7 @@ static const char *const known[][12] = {
 	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", NULL },
 	{ "prometheus", "textfile", NULL },
 	{ "dbus", "bus", NULL },
+	{ "limits", "host-cap", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -200,7 +201,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	    !get_power(kf, "host-model", "idle-power", &n.host_idle_power_uw, error) ||
 	    !get_power(kf, "host-model", "max-power", &n.host_max_power_uw, error) ||
 	    !get_power(kf, "host-model", "idle-power-per-cpu", &n.cpu_idle_power_uw, error) ||
-	    !get_power(kf, "host-model", "max-power-per-cpu", &n.cpu_max_power_uw, error))
+	    !get_power(kf, "host-model", "max-power-per-cpu", &n.cpu_max_power_uw, error) ||
+	    !get_power(kf, "limits", "host-cap", &n.host_cap_uw, error))
 		goto bad;
 	if (n.host_max_power_uw < n.host_idle_power_uw) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,

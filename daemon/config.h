@@ -39,6 +39,7 @@ struct ve_config {
 	char *vmsr_socket;              /* qemu-vmsr-helper socket (empty: none) */
 	char *prom_textfile;            /* Prometheus exposition file (empty: none) */
 	char *dbus_bus;                 /* "system", "session" or "none" */
+	uint64_t host_cap_uw;           /* power cap split among VMs; 0: none */
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
 };

@@ -7,6 +7,7 @@
 
 #include "limiter.h"
 #include "powerctl.h"
+#include "share.h"
 
 struct limited {
 	char *name;
@@ -16,6 +17,10 @@ struct limited {
 	uint64_t last_total_uj, last_idle_uj, last_us;
 	uint64_t window_start_us, window_used_uj;   /* budget accounting */
 	bool warned_hold;
+	bool measured_now;           /* measured in this control period */
+	uint64_t measured_uw, static_uw;            /* over the last control period */
+	uint64_t alloc_uw;           /* its share of the host cap */
+	uint64_t limit_uw;           /* the limit in force */
 };
 
 struct ve_limiter {
@@ -25,6 +30,8 @@ struct ve_limiter {
 	ve_limiter_log_fn log;
 	void *ud;
 	GHashTable *vms;             /* uuid -> struct limited */
+	uint64_t host_cap_uw;        /* 0: none */
+	bool warned_guarantees;
 };
 
 static void limited_free(gpointer p)
@@ -33,6 +40,18 @@ static void limited_free(gpointer p)
 
 	g_free(v->name);
 	g_free(v);
+}
+
+static struct limited *new_limited(const char *name)
+{
+	struct limited *v = g_new0(struct limited, 1);
+	struct ve_pctl_params p;
+
+	ve_pctl_params_default(&p);
+	ve_pctl_init(&v->ctl, &p, 1.0);
+	v->name = g_strdup(name);
+	ve_limits_init(&v->lim);
+	return v;
 }
 
 static void act_log(void *ud, const char *uuid, const char *name, const char *msg)
@@ -95,19 +114,25 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	uint64_t old = v ? v->lim.power_limit_uw | v->lim.budget_uj : 0;
 
 	if (!lim || (!lim->power_limit_uw && !lim->budget_uj)) {
-		if (v) {
-			say(l, uuid, name, "VM '%s': power limit lifted, its CPU bandwidth restored", name);
+		if (v && (v->lim.power_limit_uw || v->lim.budget_uj))
+			say(l, uuid, name, "VM '%s': power limit lifted%s", name,
+			    l->host_cap_uw ? "; it stays under the host cap" : ", its CPU bandwidth restored");
+		if (v && !l->host_cap_uw) {
 			restore(l, conn, uuid, name);
 			g_hash_table_remove(l->vms, uuid);
+		} else if (v) {
+			ve_limits_init(&v->lim);
+			if (lim)
+				v->lim = *lim;   /* guarantee and weight still count for the cap */
+		} else if (lim && l->host_cap_uw) {
+			v = new_limited(name);
+			v->lim = *lim;
+			g_hash_table_insert(l->vms, g_strdup(uuid), v);
 		}
 		return;
 	}
 	if (!v) {
-		struct ve_pctl_params p;
-
-		v = g_new0(struct limited, 1);
-		ve_pctl_params_default(&p);
-		ve_pctl_init(&v->ctl, &p, 1.0);
+		v = new_limited(name);
 		g_hash_table_insert(l->vms, g_strdup(uuid), v);
 	}
 	g_free(v->name);
@@ -142,6 +167,92 @@ static struct ve_vm_view *find_vm(struct ve_engine *e, const char *uuid, struct 
 	return NULL;
 }
 
+/* Bring a VM's power over the last control period up to date; false until primed. */
+static bool measure(struct limited *v, const struct ve_vm_view *vm, uint64_t now_us)
+{
+	uint64_t total = vm->ledger->total_uj, idle = vm->ledger->comp_uj[VE_COMP_IDLE], dt;
+
+	if (!v->primed || now_us <= v->last_us || total < v->last_total_uj) {
+		v->primed = true;
+		v->last_total_uj = total;
+		v->last_idle_uj = idle;
+		v->last_us = now_us;
+		v->measured_uw = 0;
+		return false;
+	}
+	dt = now_us - v->last_us;
+	v->measured_uw = (total - v->last_total_uj) * 1000000u / dt;
+	v->static_uw = (idle - v->last_idle_uj) * 1000000u / dt;
+	if (v->lim.budget_uj) {
+		uint64_t window_us = v->lim.budget_window_s * 1000000u;
+
+		if (!v->window_start_us || now_us - v->window_start_us >= window_us) {
+			v->window_start_us = now_us;
+			v->window_used_uj = 0;
+		}
+		v->window_used_uj += total - v->last_total_uj;
+	}
+	v->last_total_uj = total;
+	v->last_idle_uj = idle;
+	v->last_us = now_us;
+	return true;
+}
+
+/*
+ * What the VM would draw if nobody held it: its measured power when it runs
+ * free (with a tenth of headroom so it can grow into a cap), its static
+ * share plus its dynamic power scaled back up by the bandwidth it was held
+ * to otherwise.
+ */
+static uint64_t demand(const struct limited *v, double u)
+{
+	uint64_t dyn = v->measured_uw > v->static_uw ? v->measured_uw - v->static_uw : 0;
+
+	if (u <= 0.0 || u >= 1.0)
+		return v->measured_uw + v->measured_uw / 10;
+	return v->static_uw + (uint64_t)((double)dyn / u);
+}
+
+/* Split the host cap among the VMs measured this period (share.h). */
+static void split_cap(struct ve_limiter *l)
+{
+	g_autofree struct ve_share_vm *in = NULL;
+	g_autofree uint64_t *alloc = NULL;
+	g_autofree struct limited **who = NULL;
+	struct ve_share_result r;
+	GHashTableIter it;
+	gpointer k, val;
+	size_t n = 0, cap = g_hash_table_size(l->vms);
+
+	in = g_new0(struct ve_share_vm, cap ? cap : 1);
+	alloc = g_new0(uint64_t, cap ? cap : 1);
+	who = g_new0(struct limited *, cap ? cap : 1);
+	g_hash_table_iter_init(&it, l->vms);
+	while (g_hash_table_iter_next(&it, &k, &val)) {
+		struct limited *v = val;
+
+		v->alloc_uw = 0;
+		if (!v->measured_now)
+			continue;
+		in[n] = (struct ve_share_vm){ .limit_uw = v->lim.power_limit_uw,
+					      .guarantee_uw = v->lim.guarantee_uw,
+					      .demand_uw = demand(v, ve_cpubw_current(l->bw, k)),
+					      .weight = v->lim.weight ? v->lim.weight : 100 };
+		who[n++] = v;
+	}
+	if (ve_share_cap(l->host_cap_uw, in, n, alloc, &r) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		who[i]->alloc_uw = alloc[i] ? alloc[i] : 1;
+	if (r.guarantees_scaled && !l->warned_guarantees) {
+		say(l, NULL, NULL, "the VMs' guarantees exceed the host cap of %.3f W; scaled down in proportion",
+		    (double)l->host_cap_uw / 1e6);
+		l->warned_guarantees = true;
+	} else if (!r.guarantees_scaled) {
+		l->warned_guarantees = false;
+	}
+}
+
 void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn, uint64_t now_us)
 {
 	GHashTableIter it;
@@ -150,49 +261,50 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 	if (now_us - l->last_us < l->period_us)
 		return;
 	l->last_us = now_us;
+
+	/* under a host cap every running VM is held, limited by metadata or not */
+	if (l->host_cap_uw) {
+		for (size_t i = 0; i < ve_engine_n_vms(e); i++) {
+			struct ve_vm_view vm;
+
+			ve_engine_vm(e, i, &vm);
+			if (vm.running && !g_hash_table_contains(l->vms, vm.uuid))
+				g_hash_table_insert(l->vms, g_strdup(vm.uuid), new_limited(vm.name));
+		}
+	}
 	g_hash_table_iter_init(&it, l->vms);
 	while (g_hash_table_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 		struct ve_vm_view vm;
-		uint64_t dt, measured, stat, limit, total, idle;
+
+		v->measured_now = find_vm(e, k, &vm) && vm.running && measure(v, &vm, now_us);
+	}
+	if (l->host_cap_uw)
+		split_cap(l);
+
+	g_hash_table_iter_init(&it, l->vms);
+	while (g_hash_table_iter_next(&it, &k, &val)) {
+		struct limited *v = val;
+		uint64_t limit;
 		g_autoptr(GError) err = NULL;
 		virDomainPtr dom;
 		double u;
 
-		if (!find_vm(e, k, &vm) || !vm.running)
+		if (!v->measured_now)
 			continue;
-		total = vm.ledger->total_uj;
-		idle = vm.ledger->comp_uj[VE_COMP_IDLE];
-		if (!v->primed || now_us <= v->last_us) {
-			v->primed = true;
-			v->last_total_uj = total;
-			v->last_idle_uj = idle;
-			v->last_us = now_us;
-			continue;
-		}
-		dt = now_us - v->last_us;
-		measured = (total - v->last_total_uj) * 1000000u / dt;
-		stat = (idle - v->last_idle_uj) * 1000000u / dt;
-		if (v->lim.budget_uj) {
-			uint64_t window_us = v->lim.budget_window_s * 1000000u;
-
-			if (!v->window_start_us || now_us - v->window_start_us >= window_us) {
-				v->window_start_us = now_us;
-				v->window_used_uj = 0;
-			}
-			v->window_used_uj += total - v->last_total_uj;
-		}
-		v->last_total_uj = total;
-		v->last_idle_uj = idle;
-		v->last_us = now_us;
 		limit = ve_limits_effective_uw(&v->lim, v->window_used_uj,
 					       v->lim.budget_uj ? (v->window_start_us + v->lim.budget_window_s *
 								   1000000u - now_us) / 1000000u : 0);
-		u = ve_pctl_step(&v->ctl, limit, measured, stat);
+		if (l->host_cap_uw && (!limit || v->alloc_uw < limit))
+			limit = v->alloc_uw;
+		v->limit_uw = limit;
+		if (!limit)
+			continue;
+		u = ve_pctl_step(&v->ctl, limit, v->measured_uw, v->static_uw);
 		if (v->ctl.cannot_hold && !v->warned_hold) {
 			say(l, k, v->name,
 			    "VM '%s' cannot be held to %.3f W: at its CPU floor it still draws %.3f W",
-			    v->name, (double)limit / 1e6, (double)measured / 1e6);
+			    v->name, (double)limit / 1e6, (double)v->measured_uw / 1e6);
 			v->warned_hold = true;
 		} else if (!v->ctl.cannot_hold) {
 			v->warned_hold = false;
@@ -212,11 +324,45 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 	}
 }
 
+void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t cap_uw)
+{
+	GHashTableIter it;
+	gpointer k, val;
+
+	if (cap_uw == l->host_cap_uw)
+		return;
+	l->host_cap_uw = cap_uw;
+	if (cap_uw) {
+		say(l, NULL, NULL, "host cap %.3f W, split among running VMs", (double)cap_uw / 1e6);
+		return;
+	}
+	say(l, NULL, NULL, "host cap lifted");
+	/* VMs held only for the cap go free */
+	g_hash_table_iter_init(&it, l->vms);
+	while (g_hash_table_iter_next(&it, &k, &val)) {
+		struct limited *v = val;
+
+		if (!v->lim.power_limit_uw && !v->lim.budget_uj) {
+			restore(l, conn, k, v->name);
+			g_hash_table_iter_remove(&it);
+		}
+	}
+}
+
 uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid)
 {
 	struct limited *v = g_hash_table_lookup(l->vms, uuid);
 
-	return v ? v->lim.power_limit_uw : 0;
+	if (!v)
+		return 0;
+	return v->limit_uw ? v->limit_uw : v->lim.power_limit_uw;
+}
+
+uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid)
+{
+	struct limited *v = g_hash_table_lookup(l->vms, uuid);
+
+	return v && l->host_cap_uw ? v->alloc_uw : 0;
 }
 
 unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report)

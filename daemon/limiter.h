@@ -43,8 +43,17 @@ void ve_limiter_stopped(struct ve_limiter *l, virConnectPtr conn, const char *uu
 void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn,
 		     uint64_t now_us);
 
-/* The power limit in force for @uuid in µW, 0 for none. */
+/* The power limit in force for @uuid in µW (its own or its cap share), 0 for none. */
 uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid);
+
+/* Its share of the host cap in µW, 0 without a cap. */
+uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid);
+
+/*
+ * A host-wide cap (0: none), split every control period among the running
+ * VMs by guarantee and weight up to their limits and demand (share.h).
+ */
+void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t cap_uw);
 
 /* At start: restore what a previous run left throttled.  At exit: restore all. */
 unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report);

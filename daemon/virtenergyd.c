@@ -305,8 +305,10 @@ static void vrapl_of(const struct ve_vm_view *v, bool has_dram, struct ve_vrapl 
 static void vrapl_for(struct daemon *d, const struct ve_vm_view *v, bool has_dram, struct ve_vrapl *r)
 {
 	vrapl_of(v, has_dram, r);
-	if (d->limiter)
+	if (d->limiter) {
 		r->limit_uw = ve_limiter_limit_uw(d->limiter, v->uuid);
+		r->alloc_uw = ve_limiter_alloc_uw(d->limiter, v->uuid);
+	}
 }
 
 /*
@@ -662,8 +664,10 @@ int main(int argc, char **argv)
 				     d.engine, dbus_log, &d);
 	d.meta_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d.dry_run = dry_run;
-	if (!d.once)
+	if (!d.once) {
 		d.limiter = ve_limiter_new(d.cfg.state_dir, dry_run, 1000000, limiter_log, &d);
+		ve_limiter_set_host_cap(d.limiter, NULL, d.cfg.host_cap_uw);
+	}
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);

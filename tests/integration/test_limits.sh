@@ -8,7 +8,8 @@
 #   - the export shows the limit;
 #   - `virsh metadata --remove` restores the quota;
 #   - SIGTERM restores it; SIGKILL leaves it, and the next start restores it;
-#   - bad metadata is reported with the VM's name and changes nothing.
+#   - bad metadata is reported with the VM's name and changes nothing;
+#   - a host cap is split between two spinning guests and held.
 #
 # usage: test_limits.sh BUILD_DIR     (meson test --suite integration; root)
 set -uo pipefail
@@ -123,6 +124,28 @@ expect "bad metadata is reported with the VM's name and what was wrong" \
 expect "and changes nothing" test "$(quota)" = -1
 expect "the daemon runs on" kill -0 "$dpid"
 kill -TERM "$dpid"; wait "$dpid"; dpid=
+
+# a host cap split between two spinning guests (equal weights)
+vm2="vetest-$$-second"
+guests_define "$vm2" busy 1 || not_ok "define a second guest"
+guests_start "$vm2" && guests_wait_booted "$vm2" || not_ok "start the second guest"
+uuid2=$(guests_uuid "$vm2")
+quota2() { virsh -q schedinfo "$vm2" | awk '/^vcpu_quota/ {print $3}'; }
+printf '[limits]\nhost-cap=100W\n' >>"$tmp/ve.conf"
+start_daemon
+sleep 8
+e0=$(get "vm:$uuid" total_uj); f0=$(get "vm:$uuid2" total_uj); t0=$(date +%s%N)
+sleep 10
+e1=$(get "vm:$uuid" total_uj); f1=$(get "vm:$uuid2" total_uj); t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+pa=$(((e1 - e0) * 1000 / ms)); pb=$(((f1 - f0) * 1000 / ms))
+echo "# host cap 100 W: $((pa / 1000)) mW + $((pb / 1000)) mW; quotas $(quota) and $(quota2)"
+expect "under a 100 W host cap the two VMs together stay within 5 % of it" \
+	python3 -c "import sys; sys.exit(0 if 90000000 <= $pa + $pb <= 105000000 else 1)"
+expect "and share it equally (within 10 %)" \
+	python3 -c "import sys; sys.exit(0 if abs($pa - 50000000) <= 5000000 and abs($pb - 50000000) <= 5000000 else 1)"
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+expect "SIGTERM frees both" test "$(quota)" = -1 -a "$(quota2)" = -1
 
 if [ "$failures" -ne 0 ]; then
 	sed 's/^/#   /' "$tmp/daemon.log" | tail -20

@@ -66,6 +66,7 @@ static void test_shipped_file(void **state)
 	check(strcmp(c.vmsr_socket, d.vmsr_socket) == 0, "vmsr socket");
 	check(strcmp(c.prom_textfile, d.prom_textfile) == 0, "prometheus textfile");
 	check(strcmp(c.dbus_bus, d.dbus_bus) == 0, "dbus bus");
+	check_u64(c.host_cap_uw, d.host_cap_uw, "host cap");
 	check_u64(c.export_interval_us, d.export_interval_us, "export interval");
 	check(c.idle_policy == d.idle_policy && c.sampler == d.sampler, "enums");
 	check(g_strv_equal((const char *const *)c.events, (const char *const *)d.events), "events");
@@ -114,6 +115,7 @@ static void test_refusals(void **state)
 		{ "[guests]\nvmsr-socket=x.sock\n", "vmsr-socket" },
 		{ "[prometheus]\ntextfile=v.prom\n", "textfile" },
 		{ "[dbus]\nbus=user\n", "user" },
+		{ "[limits]\nhost-cap=300\n", "host-cap" },
 		{ "[guests]\nexport-interval-ms=0\n", "export-interval-ms" },
 		{ "[daemon]\nperiode-ms=100\n", "periode-ms" },
 		{ "[demon]\n", "[demon]" },
