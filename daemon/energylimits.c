@@ -20,40 +20,20 @@ void ve_limits_init(struct ve_limits *l)
 
 gboolean ve_parse_energy_uj(const char *text, uint64_t *ret_uj, GError **error)
 {
-	static const struct {
-		const char *unit;
-		double uj;
-	} units[] = { { "kWh", 3.6e12 }, { "Wh", 3.6e9 }, { "kJ", 1e9 }, { "J", 1e6 } };
-	g_autofree char *s = g_strstrip(g_strdup(text ? text : ""));
-	char *end;
-	double v;
+	static const struct ve_unit units[] = { { "J", 1e6 }, { "kJ", 1e9 }, { "Wh", 3.6e9 },
+						{ "kWh", 3.6e12 } };
+	uint64_t uj;
 
-	errno = 0;
-	v = g_ascii_strtod(s, &end);
-	if (end == s || errno || !isfinite(v)) {
+	/* up to 277 MWh; a budget of nothing is a mistake, not a limit */
+	if (!ve_parse_quantity(text, units, G_N_ELEMENTS(units), "energy", 1e18, &uj, error))
+		return FALSE;
+	if (!uj) {
 		g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
-			    "'%s' is not an energy: expected a number and a unit (J, kJ, Wh, kWh)", text);
+			    "energy '%s' is out of range: a budget must be above 0", text);
 		return FALSE;
 	}
-	while (*end == ' ')
-		end++;
-	for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			double uj = v * units[i].uj;
-
-			if (v <= 0.0 || uj > 1e18) {
-				g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
-					    "energy '%s' is out of range (above 0, at most 277 MWh)", text);
-				return FALSE;
-			}
-			*ret_uj = (uint64_t)llround(uj);
-			return TRUE;
-		}
-	}
-	g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
-		    "energy '%s' has %s unit '%s': use J, kJ, Wh or kWh", text,
-		    *end ? "an unknown" : "no", end);
-	return FALSE;
+	*ret_uj = uj;
+	return TRUE;
 }
 
 /*

@@ -19,7 +19,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 daemon=$build/daemon/virtenergyd
 vestate="python3 $here/vestate.py"
-failures=0
 tmp=$(mktemp -d /tmp/ve-libvirt-XXXXXX)
 chmod 755 "$tmp"   # QEMU runs as libvirt-qemu and reads the initramfs from here
 GUESTS_DIR=$tmp
@@ -31,6 +30,8 @@ dpid=
 
 # shellcheck source=tests/integration/guests.sh
 source "$here/guests.sh"
+# shellcheck source=tests/integration/tap.sh
+source "$here/tap.sh"
 
 cleanup() {
 	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
@@ -39,12 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-expect() { # description, command...
-	local what=$1; shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
 ge() { python3 -c "import sys; sys.exit(0 if int('$1') >= int('$2') else 1)"; }
 gt() { python3 -c "import sys; sys.exit(0 if int('$1') > int('$2') else 1)"; }
 # $1 > 0 and $1 >= $3 x $2: a zero never passes for "clearly more"

@@ -23,11 +23,12 @@ chmod 755 "$tmp"
 GUESTS_DIR=$tmp
 vm="vetest-$$-limit"
 ns=http://virtenergy.org/xmlns/energy/1
-failures=0
 dpid=
 
 # shellcheck source=tests/integration/guests.sh
 source "$here/guests.sh"
+# shellcheck source=tests/integration/tap.sh
+source "$here/tap.sh"
 cleanup() {
 	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
 	guests_down
@@ -35,9 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 get() { $vestate "$tmp/state/state" get "$@"; }
 quota() { virsh -q schedinfo "$vm" | awk '/^vcpu_quota/ {print $3}'; }
 start_daemon() {

@@ -20,14 +20,9 @@ import sys
 import tempfile
 import time
 
-failures = 0
-
-
-def expect(ok, what):
-    global failures
-    print(("ok - " if ok else "not ok - ") + what)
-    if not ok:
-        failures += 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tap  # noqa: E402
+from tap import expect  # noqa: E402
 
 
 def collect(sock, seconds):
@@ -90,7 +85,7 @@ def main(build, unit):
             if proc.poll() is None:
                 proc.kill()
             sock.close()
-    return 1 if failures else 0
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

@@ -21,14 +21,9 @@ import tempfile
 import time
 
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
-failures = 0
-
-
-def expect(ok, what):
-    global failures
-    print(("ok - " if ok else "not ok - ") + what)
-    if not ok:
-        failures += 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tap  # noqa: E402
+from tap import expect  # noqa: E402
 
 
 def write(root, rel, text):
@@ -113,9 +108,9 @@ def main(build):
                 proc.kill()
         expect(proc.returncode == 0, f"SIGTERM exits 0 (rc {proc.returncode})")
         expect(not os.path.exists(sock), "the socket is removed on exit")
-        if failures:
+        if tap.failures:
             print("# daemon log:\n# " + proc.stderr.read().replace("\n", "\n# "))
-    return 1 if failures else 0
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":
