@@ -54,19 +54,4 @@ gboolean ve_config_load(struct ve_config *c, const char *path, GError **error);
 gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,
 			     GError **error);
 
-/* A unit and how many base units (µW, µJ) it is. */
-struct ve_unit {
-	const char *name;
-	double scale;
-};
-
-/*
- * Strict "number unit" parsing: a finite, non-negative decimal, optional
- * blanks, exactly one of @units; the scaled value, rounded, at most @max.
- * FALSE with @error naming @what, the text and the units allowed.
- */
-gboolean ve_parse_quantity(const char *text, const struct ve_unit *units, size_t n_units,
-			   const char *what, double max, uint64_t *ret, GError **error);
-
-/* "40W", "1.5 kW", "250mW" -> µW (0 .. 1 GW). */
-gboolean ve_parse_power_uw(const char *text, uint64_t *ret_uw, GError **error);
+#include "units.h"

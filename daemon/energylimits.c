@@ -225,6 +225,34 @@ gboolean ve_limits_parse(const char *xml, struct ve_limits *ret, GError **error)
 	return ok;
 }
 
+char *ve_limits_format(const struct ve_limits *l)
+{
+	GString *x;
+
+	if (!l->power_limit_uw && !l->guarantee_uw && l->weight == 100 && !l->disk_power_limit_uw &&
+	    !l->budget_uj)
+		return NULL;
+	/* integers in the smallest unit: exact, and parse back to the same µW */
+	x = g_string_new("<energy>");
+	if (l->power_limit_uw)
+		g_string_append_printf(x, "<power-limit>%" G_GUINT64_FORMAT " uW</power-limit>",
+				       l->power_limit_uw);
+	if (l->guarantee_uw)
+		g_string_append_printf(x, "<guarantee>%" G_GUINT64_FORMAT " uW</guarantee>", l->guarantee_uw);
+	if (l->weight != 100)
+		g_string_append_printf(x, "<weight>%u</weight>", l->weight);
+	if (l->disk_power_limit_uw)
+		g_string_append_printf(x, "<disk-power-limit>%" G_GUINT64_FORMAT " uW</disk-power-limit>",
+				       l->disk_power_limit_uw);
+	if (l->budget_uj)
+		g_string_append_printf(x, "<budget window=\"%s\">%.6f J</budget>",
+				       l->budget_window_s == 3600 ? "hour"
+				       : l->budget_window_s == 604800 ? "week" : "day",
+				       (double)l->budget_uj / 1e6);
+	g_string_append(x, "</energy>");
+	return g_string_free(x, FALSE);
+}
+
 uint64_t ve_limits_budget_power_uw(const struct ve_limits *l, uint64_t used_uj,
 				   uint64_t left_in_window_s)
 {

@@ -45,6 +45,13 @@ void ve_limits_init(struct ve_limits *l);
 
 gboolean ve_limits_parse(const char *xml, struct ve_limits *ret, GError **error);
 
+/*
+ * The element for @l, as virDomainSetMetadata() takes it (no namespace on
+ * the element: libvirt adds it), such that ve_limits_parse() returns @l.
+ * NULL when @l sets nothing (the metadata should then be removed).
+ */
+char *ve_limits_format(const struct ve_limits *l);
+
 /* Strict energy parsing: "1.5 kWh", "200 J" -> µJ. */
 gboolean ve_parse_energy_uj(const char *text, uint64_t *ret_uj, GError **error);
 

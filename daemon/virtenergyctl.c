@@ -6,6 +6,9 @@
  *   virtenergyctl [--json] list        every VM: power and energy
  *   virtenergyctl [--json] show VM     one VM (name or UUID), energy by component
  *   virtenergyctl top [--once]         VMs sorted by power, refreshed every second
+ *   virtenergyctl set-limit VM 40W     a VM's power limit, written to its libvirt metadata
+ *   virtenergyctl clear-limit VM       remove it
+ *   virtenergyctl host-cap 300W|none   the host-wide cap split among VMs
  *
  * Exit codes: 0 done, 1 the daemon could not be asked, 2 bad usage,
  * 3 no such VM.  Figures come in joules and watts and are shown with
@@ -17,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "units.h"
 
 #define BUS_NAME "org.virtenergy.Manager1"
 #define OBJECT_PATH "/org/virtenergy/Manager1"
@@ -278,12 +283,58 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 		printf("  power     %s\n", buf);
 		human(buf, sizeof(buf), energy, "J");
 		printf("  energy    %s\n", buf);
+		{
+			double limit = 0;
+
+			g_variant_lookup(info, "LimitW", "d", &limit);
+			if (limit > 0) {
+				human(buf, sizeof(buf), limit, "W");
+				printf("  limit     %s\n", buf);
+			}
+		}
 		g_variant_iter_init(&it, comps);
 		while (g_variant_iter_next(&it, "{&sd}", &name, &j)) {
 			human(buf, sizeof(buf), j, "J");
 			printf("    %-9s %s\n", name, buf);
 		}
 	}
+	return 0;
+}
+
+/* A write method: errors explained, and the exit code scripts want. */
+static int write_call(GDBusProxy *p, const char *method, GVariant *args, const char *vm)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GVariant) ret = call(p, method, args, &err);
+	g_autofree char *remote = NULL;
+
+	if (ret)
+		return 0;
+	remote = g_dbus_error_get_remote_error(err);
+	g_dbus_error_strip_remote_error(err);
+	if (g_strcmp0(remote, IFACE ".Error.NoSuchVM") == 0) {
+		fprintf(stderr, "virtenergyctl: no VM '%s' (virtenergyctl list shows them)\n", vm);
+		return EXIT_NO_VM;
+	}
+	if (g_strcmp0(remote, IFACE ".Error.NotAuthorized") == 0 ||
+	    g_strcmp0(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0) {
+		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root)\n", err->message);
+		return EXIT_DBUS;
+	}
+	fprintf(stderr, "virtenergyctl: %s failed: %s\n", method, err->message);
+	return EXIT_DBUS;
+}
+
+static int parse_watts(const char *text, double *ret_w)
+{
+	g_autoptr(GError) err = NULL;
+	uint64_t uw;
+
+	if (!ve_parse_power_uw(text, &uw, &err) || !uw) {
+		fprintf(stderr, "virtenergyctl: %s\n", err ? err->message : "a limit must be above 0 W");
+		return EXIT_USAGE;
+	}
+	*ret_w = (double)uw / 1e6;
 	return 0;
 }
 
@@ -316,7 +367,8 @@ int main(int argc, char **argv)
 		{ "bus", 0, 0, G_OPTION_ARG_STRING, &opt_bus, "system (default) or session", "BUS" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("status | list | show VM | top");
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GDBusProxy) p = NULL;
 	const char *cmd;
@@ -332,18 +384,44 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[1];
-	if ((strcmp(cmd, "show") == 0) != (argc == 3) || argc > 3) {
-		fprintf(stderr, "virtenergyctl: '%s' takes %s\n", cmd,
-			strcmp(cmd, "show") == 0 ? "one VM (name or UUID)" : "no argument");
-		return EXIT_USAGE;
+	{
+		static const struct {
+			const char *cmd;
+			int args;
+			const char *usage;
+		} cmds[] = {
+			{ "status", 0, "no argument" }, { "list", 0, "no argument" },
+			{ "top", 0, "no argument" }, { "show", 1, "one VM (name or UUID)" },
+			{ "set-limit", 2, "a VM and a power, e.g. set-limit web1 40W" },
+			{ "clear-limit", 1, "one VM (name or UUID)" },
+			{ "host-cap", 1, "a power (e.g. 300W) or none" },
+		};
+		size_t i;
+
+		for (i = 0; i < G_N_ELEMENTS(cmds); i++)
+			if (strcmp(cmd, cmds[i].cmd) == 0)
+				break;
+		if (i == G_N_ELEMENTS(cmds)) {
+			fprintf(stderr, "virtenergyctl: unknown command '%s' (status, list, show VM, top, "
+				"set-limit VM POWER, clear-limit VM, host-cap POWER|none)\n", cmd);
+			return EXIT_USAGE;
+		}
+		if (argc - 2 != cmds[i].args) {
+			fprintf(stderr, "virtenergyctl: '%s' takes %s\n", cmd, cmds[i].usage);
+			return EXIT_USAGE;
+		}
 	}
 	if (opt_bus && strcmp(opt_bus, "system") != 0 && strcmp(opt_bus, "session") != 0) {
 		fprintf(stderr, "virtenergyctl: --bus '%s' is not system or session\n", opt_bus);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "top")) {
-		fprintf(stderr, "virtenergyctl: unknown command '%s' (status, list, show VM, top)\n", cmd);
-		return EXIT_USAGE;
+	if (strcmp(cmd, "set-limit") == 0 || (strcmp(cmd, "host-cap") == 0 && strcmp(argv[2], "none"))) {
+		/* check the power before asking anyone */
+		double w;
+		int r = parse_watts(argv[argc - 1], &w);
+
+		if (r)
+			return r;
 	}
 	p = connect_daemon(&err);
 	if (!p) {
@@ -356,5 +434,21 @@ int main(int argc, char **argv)
 		return cmd_list(p, FALSE);
 	if (strcmp(cmd, "show") == 0)
 		return cmd_show(p, argv[2]);
+	if (strcmp(cmd, "set-limit") == 0) {
+		double w = 0;
+
+		parse_watts(argv[3], &w);
+		return write_call(p, "SetVMLimit", g_variant_new("(sd)", argv[2], w), argv[2]);
+	}
+	if (strcmp(cmd, "clear-limit") == 0)
+		return write_call(p, "ClearVMLimit", g_variant_new("(s)", argv[2]), argv[2]);
+	if (strcmp(cmd, "host-cap") == 0) {
+		double w = 0;
+
+		if (strcmp(argv[2], "none") == 0)
+			return write_call(p, "ClearHostCap", NULL, NULL);
+		parse_watts(argv[2], &w);
+		return write_call(p, "SetHostCap", g_variant_new("(d)", w), NULL);
+	}
 	return cmd_top(p);
 }

@@ -17,6 +17,8 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <libvirt/virterror.h>
+
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
@@ -349,6 +351,98 @@ static void dbus_log(void *ud, const char *msg)
 	logmsg("%s", msg);
 }
 
+/*
+ * D-Bus SetVMLimit / ClearVMLimit: the limit goes into the domain's
+ * metadata (other elements kept), live and, for a persistent domain,
+ * persistently; libvirt's metadata event then brings it to the limiter
+ * like a change made with virsh.
+ */
+static gboolean dbus_set_vm_limit(void *ud, const char *vm, uint64_t uw, GError **error)
+{
+	struct daemon *d = ud;
+	virConnectPtr conn = ve_virt_conn(d->virt);
+	virDomainPtr dom = NULL;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	g_autofree char *old = NULL, *xml = NULL;
+	struct ve_limits lim;
+	unsigned int flags = VIR_DOMAIN_AFFECT_LIVE;
+	int r;
+
+	if (!conn) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "not connected to libvirt");
+		return FALSE;
+	}
+	dom = virDomainLookupByUUIDString(conn, vm);
+	if (!dom)
+		dom = virDomainLookupByName(conn, vm);
+	if (!dom || virDomainGetUUIDString(dom, uuid) < 0) {
+		if (dom)
+			virDomainFree(dom);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no VM '%s'", vm);
+		return FALSE;
+	}
+	ve_limits_init(&lim);
+	old = ve_virt_get_metadata(d->virt, uuid, NULL);
+	if (old && !ve_limits_parse(old, &lim, NULL))
+		ve_limits_init(&lim);   /* what was there was refused anyway: start clean */
+	lim.power_limit_uw = uw;
+	if (lim.guarantee_uw > uw && uw)
+		lim.guarantee_uw = uw;
+	xml = ve_limits_format(&lim);
+	if (virDomainIsActive(dom) != 1)
+		flags = VIR_DOMAIN_AFFECT_CONFIG;
+	else if (virDomainIsPersistent(dom) == 1)
+		flags |= VIR_DOMAIN_AFFECT_CONFIG;
+	r = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? "energy" : NULL,
+				 VE_ENERGY_NS, flags);
+	virDomainFree(dom);
+	if (r < 0) {
+		virErrorPtr e = virGetLastError();
+
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libvirt refused the metadata of '%s': %s",
+			    vm, e && e->message ? e->message : "unknown error");
+		return FALSE;
+	}
+	logvm(uuid, vm, "VM '%s': power limit %s over D-Bus", vm, uw ? "set" : "cleared");
+	return TRUE;
+}
+
+static void dbus_set_host_cap(void *ud, uint64_t uw)
+{
+	struct daemon *d = ud;
+
+	d->cfg.host_cap_uw = uw;
+	if (d->limiter)
+		ve_limiter_set_host_cap(d->limiter, ve_virt_conn(d->virt), uw);
+}
+
+static uint64_t dbus_host_cap(void *ud)
+{
+	return ((struct daemon *)ud)->cfg.host_cap_uw;
+}
+
+static uint64_t dbus_vm_limit(void *ud, const char *uuid)
+{
+	struct daemon *d = ud;
+
+	return d->limiter ? ve_limiter_limit_uw(d->limiter, uuid) : 0;
+}
+
+static uint64_t dbus_vm_alloc(void *ud, const char *uuid)
+{
+	struct daemon *d = ud;
+
+	return d->limiter ? ve_limiter_alloc_uw(d->limiter, uuid) : 0;
+}
+
+static const struct ve_dbus_ops dbus_ops = {
+	.set_vm_limit = dbus_set_vm_limit,
+	.set_host_cap = dbus_set_host_cap,
+	.host_cap = dbus_host_cap,
+	.vm_limit = dbus_vm_limit,
+	.vm_alloc = dbus_vm_alloc,
+};
+
 static void vmsr_refused(void *ud, pid_t peer, const char *why)
 {
 	struct daemon *d = ud;
@@ -661,7 +755,7 @@ int main(int argc, char **argv)
 	if (!d.once && strcmp(d.cfg.dbus_bus, "none") != 0)
 		d.dbus = ve_dbus_new(strcmp(d.cfg.dbus_bus, "session") == 0 ? G_BUS_TYPE_SESSION
 									    : G_BUS_TYPE_SYSTEM,
-				     d.engine, dbus_log, &d);
+				     d.engine, &dbus_ops, dbus_log, &d);
 	d.meta_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	d.dry_run = dry_run;
 	if (!d.once) {

@@ -4,6 +4,7 @@
  * compiled in as a GResource from conf/, so the interface the daemon serves
  * is the one installed for clients to read.
  */
+#include <math.h>
 #include <string.h>
 
 #include "manager1-resources.h"
@@ -12,10 +13,12 @@
 #define BUS_NAME "org.virtenergy.Manager1"
 #define OBJECT_PATH "/org/virtenergy/Manager1"
 #define IFACE "org.virtenergy.Manager1"
-#define ERR_NO_SUCH_VM "org.virtenergy.Manager1.Error.NoSuchVM"
+#define ERR_NO_SUCH_VM VE_DBUS_ERROR_NO_SUCH_VM
+#define ERR_NOT_AUTHORIZED "org.virtenergy.Manager1.Error.NotAuthorized"
 
 struct ve_dbus {
 	struct ve_engine *engine;
+	const struct ve_dbus_ops *ops;
 	ve_dbus_log_fn log;
 	void *ud;
 	GDBusNodeInfo *info;
@@ -67,11 +70,13 @@ static GVariant *get_property(GDBusConnection *conn, const char *sender, const c
 		return g_variant_new_string(h.sampler);
 	if (strcmp(name, "Periods") == 0)
 		return g_variant_new_uint64(h.periods);
+	if (strcmp(name, "HostCapW") == 0)
+		return g_variant_new_double(watts(d->ops ? d->ops->host_cap(d->ud) : 0));
 	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
 	return NULL;
 }
 
-static GVariant *vm_info(const struct ve_vm_view *v)
+static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 {
 	GVariantBuilder b, comps;
 
@@ -89,8 +94,91 @@ static GVariant *vm_info(const struct ve_vm_view *v)
 	g_variant_builder_add(&b, "{sv}", "Threads", g_variant_new_uint32(v->n_threads));
 	g_variant_builder_add(&b, "{sv}", "PowerW", g_variant_new_double(watts(v->power_uw)));
 	g_variant_builder_add(&b, "{sv}", "EnergyJ", g_variant_new_double(joules(v->ledger->total_uj)));
+	g_variant_builder_add(&b, "{sv}", "LimitW",
+			      g_variant_new_double(watts(d->ops ? d->ops->vm_limit(d->ud, v->uuid) : 0)));
+	g_variant_builder_add(&b, "{sv}", "AllocationW",
+			      g_variant_new_double(watts(d->ops ? d->ops->vm_alloc(d->ud, v->uuid) : 0)));
 	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", g_variant_builder_end(&comps));
 	return g_variant_builder_end(&b);
+}
+
+/* The caller's uid from the bus itself, or -1. */
+static gint64 caller_uid(GDBusConnection *conn, const char *sender)
+{
+	g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"GetConnectionUnixUser", g_variant_new("(s)", sender), G_VARIANT_TYPE("(u)"),
+		G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+	guint32 uid;
+
+	if (!r)
+		return -1;
+	g_variant_get(r, "(u)", &uid);
+	return uid;
+}
+
+/* A power in W from a caller, checked: finite, above 0, at most @max_w. */
+static gboolean watts_arg(GDBusMethodInvocation *inv, double w, double max_w, uint64_t *ret_uw)
+{
+	if (!isfinite(w) || w <= 0.0 || w > max_w) {
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+						      "%g W is not a power above 0 and at most %g W", w,
+						      max_w);
+		return FALSE;
+	}
+	*ret_uw = (uint64_t)llround(w * 1e6);
+	return TRUE;
+}
+
+static void write_call(struct ve_dbus *d, GDBusConnection *conn, const char *sender,
+		       const char *method, GVariant *params, GDBusMethodInvocation *inv)
+{
+	g_autoptr(GError) err = NULL;
+	const char *vm = NULL;
+	double w = 0.0;
+	uint64_t uw = 0;
+
+	if (caller_uid(conn, sender) != 0) {
+		g_dbus_method_invocation_return_dbus_error(inv, ERR_NOT_AUTHORIZED,
+							   "only root may change limits");
+		return;
+	}
+	if (!d->ops) {
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
+						      "limits are not managed by this daemon");
+		return;
+	}
+	if (strcmp(method, "SetHostCap") == 0 || strcmp(method, "ClearHostCap") == 0) {
+		if (strcmp(method, "SetHostCap") == 0) {
+			g_variant_get(params, "(d)", &w);
+			if (!watts_arg(inv, w, 1e9, &uw))
+				return;
+		}
+		d->ops->set_host_cap(d->ud, uw);
+		g_dbus_method_invocation_return_value(inv, NULL);
+		return;
+	}
+	if (strcmp(method, "SetVMLimit") == 0) {
+		g_variant_get(params, "(&sd)", &vm, &w);
+		if (!watts_arg(inv, w, 1e5, &uw))
+			return;
+	} else {
+		g_variant_get(params, "(&s)", &vm);
+	}
+	if (!d->ops->set_vm_limit(d->ud, vm, uw, &err)) {
+		if (g_dbus_error_is_remote_error(err) || err->domain == G_IO_ERROR) {
+			g_autofree char *name = g_dbus_error_get_remote_error(err);
+
+			if (g_strcmp0(name, ERR_NO_SUCH_VM) == 0 || g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+				g_dbus_method_invocation_return_dbus_error(inv, ERR_NO_SUCH_VM, err->message);
+				return;
+			}
+		}
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_FAILED, "%s",
+						      err->message);
+		return;
+	}
+	g_dbus_method_invocation_return_value(inv, NULL);
 }
 
 static void method_call(GDBusConnection *conn, const char *sender, const char *path,
@@ -123,12 +211,17 @@ static void method_call(GDBusConnection *conn, const char *sender, const char *p
 
 			ve_engine_vm(d->engine, i, &v);
 			if (strcmp(v.uuid, which) == 0 || strcmp(v.name, which) == 0) {
-				g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", vm_info(&v)));
+				g_dbus_method_invocation_return_value(inv, g_variant_new("(@a{sv})", vm_info(d, &v)));
 				return;
 			}
 		}
 		g_dbus_method_invocation_return_dbus_error(inv, ERR_NO_SUCH_VM,
 							   "no VM with that name or UUID");
+		return;
+	}
+	if (strcmp(method, "SetVMLimit") == 0 || strcmp(method, "ClearVMLimit") == 0 ||
+	    strcmp(method, "SetHostCap") == 0 || strcmp(method, "ClearHostCap") == 0) {
+		write_call(d, conn, sender, method, params, inv);
 		return;
 	}
 	g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
@@ -182,7 +275,8 @@ static void on_lost(GDBusConnection *conn, const char *name, gpointer data)
 	d->conn = NULL;
 }
 
-struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, ve_dbus_log_fn log, void *ud)
+struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct ve_dbus_ops *ops,
+			    ve_dbus_log_fn log, void *ud)
 {
 	struct ve_dbus *d = g_new0(struct ve_dbus, 1);
 	/* looked up in our own resource: a static library's constructor may be dropped */
@@ -192,6 +286,7 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, ve_dbus_log_
 	g_autoptr(GError) err = NULL;
 
 	d->engine = engine;
+	d->ops = ops;
 	d->log = log;
 	d->ud = ud;
 	d->info = xml ? g_dbus_node_info_new_for_xml(g_bytes_get_data(xml, NULL), &err) : NULL;

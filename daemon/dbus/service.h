@@ -16,11 +16,27 @@ struct ve_dbus;
 
 typedef void (*ve_dbus_log_fn)(void *ud, const char *msg);
 
+/* What the write methods and the limit figures need from the daemon. */
+struct ve_dbus_ops {
+	/* set (uw > 0) or clear (0) a VM's limit in its metadata; @vm a name or UUID */
+	gboolean (*set_vm_limit)(void *ud, const char *vm, uint64_t uw, GError **error);
+	void (*set_host_cap)(void *ud, uint64_t uw);
+	uint64_t (*host_cap)(void *ud);
+	uint64_t (*vm_limit)(void *ud, const char *uuid);
+	uint64_t (*vm_alloc)(void *ud, const char *uuid);
+};
+
+/* Error for a VM that does not exist, for set_vm_limit to return. */
+#define VE_DBUS_ERROR_NO_SUCH_VM "org.virtenergy.Manager1.Error.NoSuchVM"
+
 /*
  * Own org.virtenergy.Manager1 on @bus.  Failure to reach the bus or to own
  * the name is reported through @log; the daemon goes on without D-Bus.
+ * Write methods are refused unless the caller's uid is 0 (the bus policy
+ * says so too; this does not rely on it).
  */
-struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, ve_dbus_log_fn log, void *ud);
+struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct ve_dbus_ops *ops,
+			    ve_dbus_log_fn log, void *ud);
 void ve_dbus_free(struct ve_dbus *d);
 
 /* Once a second: PropertiesChanged and Changed. */

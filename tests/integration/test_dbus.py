@@ -129,6 +129,39 @@ def main(build, source):
             expect(r.returncode != 0 and "AccessDenied" in r.stderr,
                    "nobody may not own org.virtenergy.Manager1")
 
+            # the write methods: root only, validated, and they take effect
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "test", "30.0"], env,
+                    as_nobody=True)
+            expect(r.returncode != 0 and "AccessDenied" in r.stderr,
+                   "nobody may not set a limit (the bus policy refuses)")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "--", "test", "-5.0"], env)
+            expect(r.returncode != 0 and "InvalidArgs" in r.stderr, "a negative limit is refused")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "nosuch", "30.0"], env)
+            expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "a limit for an unknown VM is refused")
+            r = run([ctl, "set-limit", "test", "30W"], env)
+            expect(r.returncode == 0, f"virtenergyctl set-limit test 30W ({r.stderr.strip()})")
+            time.sleep(0.5)
+            r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
+            expect("'LimitW': <30.0>" in r.stdout, "the limit reached the VM through its metadata")
+            r = run([ctl, "show", "test"], env)
+            expect(re.search(r"limit\s+30.00 W", r.stdout) is not None, "virtenergyctl show shows it")
+            r = run([ctl, "clear-limit", "test"], env)
+            time.sleep(0.5)
+            r2 = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
+            expect(r.returncode == 0 and "'LimitW': <0.0>" in r2.stdout, "virtenergyctl clear-limit")
+            r = run([ctl, "host-cap", "100W"], env)
+            r2 = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
+                           "HostCapW"], env)
+            expect(r.returncode == 0 and "<100.0>" in r2.stdout, "virtenergyctl host-cap 100W")
+            r = run([ctl, "host-cap", "none"], env)
+            r2 = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
+                           "HostCapW"], env)
+            expect(r.returncode == 0 and "<0.0>" in r2.stdout, "virtenergyctl host-cap none")
+            r = run([ctl, "set-limit", "test", "30 J"], env)
+            expect(r.returncode == 2 and "unit" in r.stderr, "a power with a wrong unit: exit 2")
+            r = run([ctl, "set-limit", "test", "30W"], env, as_nobody=True)
+            expect(r.returncode == 1 and "not allowed" in r.stderr, "virtenergyctl as nobody: refused")
+
             # virtenergyctl
             r = run([ctl, "status"], env)
             expect(r.returncode == 0 and "power:" in r.stdout and "estimated" in r.stdout,

@@ -9,6 +9,7 @@
 #   - `virsh metadata --remove` restores the quota;
 #   - SIGTERM restores it; SIGKILL leaves it, and the next start restores it;
 #   - bad metadata is reported with the VM's name and changes nothing;
+#   - a limit set with virtenergyctl over D-Bus shows in virsh metadata;
 #   - a host cap is split between two spinning guests and held.
 #
 # usage: test_limits.sh BUILD_DIR     (meson test --suite integration; root)
@@ -122,6 +123,26 @@ expect "bad metadata is reported with the VM's name and what was wrong" \
 expect "and changes nothing" test "$(quota)" = -1
 expect "the daemon runs on" kill -0 "$dpid"
 kill -TERM "$dpid"; wait "$dpid"; dpid=
+
+# a limit set over D-Bus lands in the domain's metadata, where virsh sees it
+busdir=$(mktemp -d)
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$busdir/bus" >/dev/null 2>&1 &
+buspid=$!
+for _ in $(seq 1 50); do [ -S "$busdir/bus" ] && break; sleep 0.1; done
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$busdir/bus"
+"$daemon" --config "$tmp/ve.conf" --bus session >>"$tmp/daemon.log" 2>&1 &
+dpid=$!
+sleep 3
+expect "virtenergyctl set-limit over D-Bus" "$build/daemon/virtenergyctl" --bus session set-limit "$vm" 30W
+expect "virsh metadata shows the limit set over D-Bus" \
+	sh -c "virsh -q metadata '$vm' '$ns' | grep -q '<power-limit>30000000 uW</power-limit>'"
+expect "and the daemon applies it" wait_quota -gt 0
+expect "virtenergyctl clear-limit removes it" "$build/daemon/virtenergyctl" --bus session clear-limit "$vm"
+expect "and the quota is restored" wait_quota = -1
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+kill "$buspid"; wait "$buspid" 2>/dev/null
+unset DBUS_SESSION_BUS_ADDRESS
+rm -rf "$busdir"
 
 # a host cap split between two spinning guests (equal weights)
 vm2="vetest-$$-second"

@@ -123,6 +123,27 @@ static void test_budget(void **state)
 	check_u64(ve_limits_effective_uw(&l, 0, 0), 5000000, "no budget: the limit");
 }
 
+/* Formatting round-trips exactly; nothing set formats as nothing. */
+static void test_format(void **state)
+{
+	struct ve_limits a, b;
+	g_autofree char *xml = NULL;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	ve_limits_init(&a);
+	check(ve_limits_format(&a) == NULL, "nothing to say");
+	a.power_limit_uw = 40123457;
+	a.guarantee_uw = 5000000;
+	a.weight = 250;
+	a.disk_power_limit_uw = 2500000;
+	a.budget_uj = 3600000000123ull;
+	a.budget_window_s = 604800;
+	xml = ve_limits_format(&a);
+	check(ve_limits_parse(xml, &b, &err), "%s: %s", xml, err ? err->message : "");
+	check(memcmp(&a, &b, sizeof(a)) == 0, "round trip of %s", xml);
+}
+
 /* The example shipped in conf/ parses, with every element. */
 static void test_shipped_example(void **state)
 {
@@ -149,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests_name("energylimits", tests, NULL, NULL);
