@@ -496,7 +496,8 @@ static void write_prom(struct daemon *d)
 		struct ve_vm_view v;
 
 		ve_engine_vm(d->engine, i, &v);
-		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger };
+		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger,
+					      d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0 };
 	}
 	ve_engine_host(d->engine, &h);
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };

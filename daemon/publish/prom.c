@@ -71,6 +71,17 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		vm_labels(out, &vms[i]);
 		g_string_append_printf(out, "} %d\n", vms[i].running ? 1 : 0);
 	}
+	head(out, "virtenergy_vm_power_limit_watts", "gauge",
+	     "The power limit a VM is held to (its own or its share of the host cap).");
+	for (size_t i = 0; i < n; i++) {
+		if (!vms[i].limit_uw)
+			continue;
+		g_string_append(out, "virtenergy_vm_power_limit_watts{");
+		vm_labels(out, &vms[i]);
+		g_string_append(out, "} ");
+		micro(out, vms[i].limit_uw);
+		g_string_append_c(out, '\n');
+	}
 	head(out, "virtenergy_host_energy_joules_total", "counter",
 	     "All energy attributed: VMs and the host.");
 	g_string_append(out, "virtenergy_host_energy_joules_total ");

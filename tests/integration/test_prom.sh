@@ -28,4 +28,31 @@ else
 fi
 grep -q '^virtenergy_estimated 1$' "$tmp/virtenergy.prom" && echo "ok - estimated without RAPL" ||
 	{ echo "not ok - estimated without RAPL"; fail=1; }
+# the Grafana dashboard in conf/ is valid JSON and asks only for metrics the daemon exports
+src=$(cd "$(dirname "$0")/../.." && pwd)
+if python3 - "$src/conf/virtenergy-grafana.json" <<'PY'
+import json, re, sys
+dash = json.load(open(sys.argv[1], encoding="utf-8"))
+exported = {"virtenergy_vm_energy_joules_total", "virtenergy_vm_power_watts", "virtenergy_vm_running",
+            "virtenergy_vm_power_limit_watts", "virtenergy_host_energy_joules_total",
+            "virtenergy_host_own_energy_joules_total", "virtenergy_host_unattributed_joules_total",
+            "virtenergy_host_power_watts", "virtenergy_estimated"}
+used = set()
+for p in dash["panels"]:
+    for t in p["targets"]:
+        used |= set(re.findall(r"virtenergy_[a-z_]+", t["expr"]))
+for v in dash["templating"]["list"]:
+    used |= set(re.findall(r"virtenergy_[a-z_]+", str(v.get("query", ""))))
+sys.exit(0 if used and used <= exported else 1)
+PY
+then
+	echo "ok - the Grafana dashboard uses only exported metrics"
+else
+	echo "not ok - the Grafana dashboard uses only exported metrics"; fail=1
+fi
+# and every one of them is in the exposition, apart from the limit (no VM is limited here)
+for m in virtenergy_vm_energy_joules_total virtenergy_vm_power_watts virtenergy_vm_running \
+	virtenergy_host_power_watts virtenergy_host_unattributed_joules_total virtenergy_estimated; do
+	grep -q "^$m" "$tmp/virtenergy.prom" || { echo "not ok - $m exported"; fail=1; }
+done
 exit $fail

@@ -10,8 +10,8 @@ static void test_render(void **state)
 	struct ve_ledger_entry vm = { 0 }, host = { 0 };
 	uint64_t reasons[VE_REASON__MAX] = { 0 };
 	struct ve_prom_vm vms[] = {
-		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm },
-		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm },
+		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm, 40000000 },
+		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm, 0 },
 	};
 	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true };
 	g_autofree char *text = NULL;
@@ -36,6 +36,9 @@ static void test_render(void **state)
 	check(strstr(text, "virtenergy_host_unattributed_joules_total{reason=\"service-cycle\"} 3.000000\n"),
 	      "reason");
 	check(strstr(text, "virtenergy_estimated 1\n"), "estimated");
+	check(strstr(text, "virtenergy_vm_power_limit_watts{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+			   "name=\"web1\"} 40.000000\n"), "limit of a limited VM");
+	check(!strstr(text, "virtenergy_vm_power_limit_watts{uuid=\"11111111"), "no line without a limit");
 	check(strstr(text, "# TYPE virtenergy_vm_energy_joules_total counter\n"), "TYPE line");
 	check(text[strlen(text) - 1] == '\n', "ends with a newline");
 }
