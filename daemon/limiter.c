@@ -21,6 +21,7 @@ struct limited {
 	uint64_t measured_uw, static_uw;            /* over the last control period */
 	uint64_t alloc_uw;           /* its share of the host cap */
 	uint64_t limit_uw;           /* the limit in force */
+	bool throttled;              /* held below full bandwidth, as last reported */
 };
 
 struct ve_limiter {
@@ -31,6 +32,7 @@ struct ve_limiter {
 	void *ud;
 	GHashTable *vms;             /* uuid -> struct limited */
 	uint64_t host_cap_uw;        /* 0: none */
+	ve_limiter_event_fn event;
 	bool warned_guarantees;
 };
 
@@ -73,6 +75,11 @@ struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t 
 	l->ud = ud;
 	l->vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, limited_free);
 	return l;
+}
+
+void ve_limiter_on_event(struct ve_limiter *l, ve_limiter_event_fn fn)
+{
+	l->event = fn;
 }
 
 void ve_limiter_free(struct ve_limiter *l)
@@ -301,10 +308,18 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		if (!limit)
 			continue;
 		u = ve_pctl_step(&v->ctl, limit, v->measured_uw, v->static_uw);
+		if ((u < 1.0) != v->throttled) {
+			v->throttled = u < 1.0;
+			if (l->event)
+				l->event(l->ud, v->throttled ? VE_LIMITER_THROTTLED : VE_LIMITER_RELEASED, k,
+					 v->name, limit, v->measured_uw);
+		}
 		if (v->ctl.cannot_hold && !v->warned_hold) {
 			say(l, k, v->name,
 			    "VM '%s' cannot be held to %.3f W: at its CPU floor it still draws %.3f W",
 			    v->name, (double)limit / 1e6, (double)v->measured_uw / 1e6);
+			if (l->event)
+				l->event(l->ud, VE_LIMITER_CANNOT_HOLD, k, v->name, limit, v->measured_uw);
 			v->warned_hold = true;
 		} else if (!v->ctl.cannot_hold) {
 			v->warned_hold = false;

@@ -25,8 +25,21 @@ struct ve_limiter;
 /* Reports what it does to a person (VM lifecycle of limits, failures). */
 typedef void (*ve_limiter_log_fn)(void *ud, const char *uuid, const char *name, const char *msg);
 
+/* A VM started or stopped being throttled (throttled), or cannot be held (!throttled is unused). */
+enum ve_limiter_event {
+	VE_LIMITER_THROTTLED,
+	VE_LIMITER_RELEASED,
+	VE_LIMITER_CANNOT_HOLD,
+};
+
+typedef void (*ve_limiter_event_fn)(void *ud, enum ve_limiter_event ev, const char *uuid,
+				    const char *name, uint64_t limit_uw, uint64_t power_uw);
+
 struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t period_us,
 				  ve_limiter_log_fn log, void *ud);
+
+/* Hear about throttling changes (for D-Bus signals); @fn may be NULL. */
+void ve_limiter_on_event(struct ve_limiter *l, ve_limiter_event_fn fn);
 void ve_limiter_free(struct ve_limiter *l);
 
 /*

@@ -346,6 +346,17 @@ static int vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t c
 	return 0;
 }
 
+static void on_limiter_event(void *ud, enum ve_limiter_event ev, const char *uuid, const char *name,
+			     uint64_t limit_uw, uint64_t power_uw)
+{
+	struct daemon *d = ud;
+
+	if (ev == VE_LIMITER_CANNOT_HOLD)
+		ve_dbus_emit_cannot_hold(d->dbus, uuid, name, limit_uw, power_uw);
+	else
+		ve_dbus_emit_throttled(d->dbus, uuid, name, ev == VE_LIMITER_THROTTLED, limit_uw);
+}
+
 static void dbus_log(void *ud, const char *msg)
 {
 	logmsg("%s", msg);
@@ -762,6 +773,7 @@ int main(int argc, char **argv)
 	if (!d.once) {
 		d.limiter = ve_limiter_new(d.cfg.state_dir, dry_run, 1000000, limiter_log, &d);
 		ve_limiter_set_host_cap(d.limiter, NULL, d.cfg.host_cap_uw);
+		ve_limiter_on_event(d.limiter, on_limiter_event);
 	}
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);

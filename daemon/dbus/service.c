@@ -331,3 +331,25 @@ void ve_dbus_tick(struct ve_dbus *d)
 				      g_variant_new("(dd)", watts(h.power_uw), joules(h.energy_uj)),
 				      NULL);
 }
+
+void ve_dbus_emit_throttled(struct ve_dbus *d, const char *uuid, const char *name, bool throttled,
+			    uint64_t limit_uw)
+{
+	if (!d || !d->conn || !d->object_id)
+		return;
+	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, IFACE, "Throttled",
+				      g_variant_new("(ssbd)", uuid, name ? name : "", throttled,
+						    watts(limit_uw)),
+				      NULL);
+}
+
+void ve_dbus_emit_cannot_hold(struct ve_dbus *d, const char *uuid, const char *name,
+			      uint64_t limit_uw, uint64_t power_uw)
+{
+	if (!d || !d->conn || !d->object_id)
+		return;
+	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, IFACE, "CannotHold",
+				      g_variant_new("(ssdd)", uuid, name ? name : "", watts(limit_uw),
+						    watts(power_uw)),
+				      NULL);
+}

@@ -39,5 +39,11 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct
 			    ve_dbus_log_fn log, void *ud);
 void ve_dbus_free(struct ve_dbus *d);
 
+/* The Throttled and CannotHold signals. */
+void ve_dbus_emit_throttled(struct ve_dbus *d, const char *uuid, const char *name, bool throttled,
+			    uint64_t limit_uw);
+void ve_dbus_emit_cannot_hold(struct ve_dbus *d, const char *uuid, const char *name,
+			      uint64_t limit_uw, uint64_t power_uw);
+
 /* Once a second: PropertiesChanged and Changed. */
 void ve_dbus_tick(struct ve_dbus *d);

@@ -133,12 +133,18 @@ export DBUS_SESSION_BUS_ADDRESS="unix:path=$busdir/bus"
 "$daemon" --config "$tmp/ve.conf" --bus session >>"$tmp/daemon.log" 2>&1 &
 dpid=$!
 sleep 3
+gdbus monitor --session --dest org.virtenergy.Manager1 >"$tmp/monitor" 2>&1 &
+monpid=$!
+sleep 0.5
 expect "virtenergyctl set-limit over D-Bus" "$build/daemon/virtenergyctl" --bus session set-limit "$vm" 30W
 expect "virsh metadata shows the limit set over D-Bus" \
 	sh -c "virsh -q metadata '$vm' '$ns' | grep -q '<power-limit>30000000 uW</power-limit>'"
 expect "and the daemon applies it" wait_quota -gt 0
+sleep 1
+expect "a Throttled signal says so" grep -q "org.virtenergy.Manager1.Throttled ('$uuid', '$vm', true" "$tmp/monitor"
 expect "virtenergyctl clear-limit removes it" "$build/daemon/virtenergyctl" --bus session clear-limit "$vm"
 expect "and the quota is restored" wait_quota = -1
+kill "$monpid" 2>/dev/null; wait "$monpid" 2>/dev/null
 kill -TERM "$dpid"; wait "$dpid"; dpid=
 kill "$buspid"; wait "$buspid" 2>/dev/null
 unset DBUS_SESSION_BUS_ADDRESS
