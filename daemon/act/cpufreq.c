@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cpufreq.c: scaling_max_freq of CPUs dedicated to a limited VM (cpufreq.h).
+ *
+ * The record is a GKeyFile, one group per VM keyed by UUID, with a key
+ * cpuN=KHZ per CPU holding the scaling_max_freq found before the first
+ * change.  As in cpubw.c it is made durable before sysfs is written, so a
+ * crash between the two leaves a record of a change that may not have
+ * happened (restoring it writes the value the CPU already has) and never a
+ * change without a record.
+ *
+ * Writing scaling_max_freq only lowers the policy's upper bound: the
+ * governor still picks the frequency below it, and the kernel's QoS
+ * aggregation keeps scaling_min_freq in force if it is higher, which is why
+ * the floor respects it.  CPUs that share a policy (related_cpus) are
+ * written each through their own cpuN link to the same policy; writing the
+ * same value twice is harmless, and a VM only gets CPUs no other VM may use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libvirt/virterror.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpufreq.h"
+
+#define RECORD "cpufreq"
+#define CPUFREQ_DIR "sys/devices/system/cpu/cpu%u/cpufreq/"
+/* no CPU runs at more than 100 GHz: anything above is a bad file */
+#define KHZ_MAX UINT64_C(100000000)
+
+struct held_cpu {
+	unsigned int cpu;
+	uint64_t orig_khz;       /* scaling_max_freq before we touched it */
+	uint64_t applied_khz;    /* what we wrote last (0: nothing yet) */
+};
+
+struct held {
+	char *name;
+	GArray *cpus;            /* struct held_cpu */
+	double ratio;            /* applied / ceiling, last set */
+};
+
+struct ve_cpufreq {
+	int root_fd;
+	char *path;
+	bool dry_run;
+	ve_act_log_fn log;
+	void *ud;
+	GHashTable *held;        /* uuid -> struct held */
+};
+
+static void held_free(gpointer p)
+{
+	struct held *h = p;
+
+	g_free(h->name);
+	g_array_unref(h->cpus);
+	g_free(h);
+}
+
+static struct held *held_new(const char *name)
+{
+	struct held *h = g_new0(struct held, 1);
+
+	h->name = g_strdup(name ? name : "");
+	h->cpus = g_array_new(FALSE, TRUE, sizeof(struct held_cpu));
+	return h;
+}
+
+static void say(struct ve_cpufreq *a, const char *uuid, const char *name, const char *fmt, ...)
+	G_GNUC_PRINTF(4, 5);
+
+static void say(struct ve_cpufreq *a, const char *uuid, const char *name, const char *fmt, ...)
+{
+	g_autofree char *msg = NULL;
+	va_list ap;
+
+	if (!a->log)
+		return;
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	a->log(a->ud, uuid, name, msg);
+}
+
+/* ---- sysfs ---------------------------------------------------------------- */
+
+/* Read @attr of @cpu's cpufreq directory into @buf: 0 or -errno. */
+static int read_attr(int root_fd, unsigned int cpu, const char *attr, char *buf, size_t len)
+{
+	char rel[128];
+	ssize_t r;
+	size_t got = 0;
+	int fd;
+
+	snprintf(rel, sizeof(rel), CPUFREQ_DIR "%s", cpu, attr);
+	fd = openat(root_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	while (got < len - 1) {
+		r = read(fd, buf + got, len - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			r = -errno;
+			close(fd);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got == len - 1)
+		return -EFBIG;
+	buf[got] = '\0';
+	return 0;
+}
+
+/* A strict kHz figure: digits, at most one trailing '\n', in (0, KHZ_MAX]. */
+static int parse_khz(const char *s, size_t n, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (n && s[n - 1] == '\n')
+		n--;
+	if (!n || n > 12)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (!v || v > KHZ_MAX)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static gboolean read_khz(int root_fd, unsigned int cpu, const char *attr, uint64_t *ret,
+			 GError **error)
+{
+	char buf[32];
+	int r = read_attr(root_fd, cpu, attr, buf, sizeof(buf));
+
+	if (r == 0)
+		r = parse_khz(buf, strlen(buf), ret);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "cannot read " CPUFREQ_DIR "%s: %s", cpu, attr,
+			    r == -EINVAL ? "not a frequency in kHz" : g_strerror(-r));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * scaling_available_frequencies: kHz values separated by blanks, usually
+ * with a trailing blank and newline.  An absent file is no list (0
+ * entries); a malformed one is an error.
+ */
+static gboolean read_available(int root_fd, unsigned int cpu, GArray *ret, GError **error)
+{
+	char buf[4096];
+	g_auto(GStrv) tok = NULL;
+	int r = read_attr(root_fd, cpu, "scaling_available_frequencies", buf, sizeof(buf));
+
+	if (r == -ENOENT)
+		return TRUE;
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			    "cannot read " CPUFREQ_DIR "scaling_available_frequencies: %s", cpu,
+			    g_strerror(-r));
+		return FALSE;
+	}
+	tok = g_strsplit_set(buf, " \t\n", -1);
+	for (size_t i = 0; tok[i]; i++) {
+		uint64_t v;
+
+		if (!tok[i][0])
+			continue;
+		if (parse_khz(tok[i], strlen(tok[i]), &v) < 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+				    CPUFREQ_DIR "scaling_available_frequencies: '%s' is not a frequency in kHz",
+				    cpu, tok[i]);
+			return FALSE;
+		}
+		g_array_append_val(ret, v);
+	}
+	g_array_sort(ret, cmp_u64);
+	return TRUE;
+}
+
+static gboolean write_khz(int root_fd, unsigned int cpu, uint64_t khz, GError **error)
+{
+	char rel[128], val[32];
+	int fd, n;
+	ssize_t w;
+
+	snprintf(rel, sizeof(rel), CPUFREQ_DIR "scaling_max_freq", cpu);
+	n = snprintf(val, sizeof(val), "%" G_GUINT64_FORMAT "\n", khz);
+	fd = openat(root_fd, rel, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s", rel,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	/* sysfs takes one write at offset 0; O_TRUNC (as a shell's '>') empties a fixture file */
+	w = write(fd, val, (size_t)n);
+	if (w != n) {
+		int e = w < 0 ? errno : EIO;
+
+		close(fd);
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+			    "cannot write %" G_GUINT64_FORMAT " to %s: %s", khz, rel, g_strerror(e));
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* ---- the record -------------------------------------------------------------- */
+
+static gboolean save_record(struct ve_cpufreq *a, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree char *data = NULL;
+	GHashTableIter it;
+	gpointer k, v;
+	gsize len;
+	bool any = false;
+
+	g_key_file_set_comment(kf, NULL, NULL,
+			       " CPU frequency caps virtenergyd applied, with the scaling_max_freq (kHz)\n"
+			       " it found before.  The next start restores these if it did not exit cleanly.",
+			       NULL);
+	g_hash_table_iter_init(&it, a->held);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct held *h = v;
+
+		if (!h->cpus->len)
+			continue;
+		any = true;
+		g_key_file_set_string(kf, k, "name", h->name);
+		for (guint i = 0; i < h->cpus->len; i++) {
+			const struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
+			char key[32];
+
+			snprintf(key, sizeof(key), "cpu%u", c->cpu);
+			g_key_file_set_uint64(kf, k, key, c->orig_khz);
+		}
+	}
+	if (!any) {
+		if (g_unlink(a->path) < 0 && errno != ENOENT) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "cannot remove %s: %s", a->path, g_strerror(errno));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	data = g_key_file_to_data(kf, &len, NULL);
+	return g_file_set_contents_full(a->path, data, (gssize)len,
+					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+					0600, error);
+}
+
+/* Which VM holds @cpu (NULL: none); *ret_c gets its entry. */
+static const char *holder(struct ve_cpufreq *a, unsigned int cpu, struct held_cpu **ret_c)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, a->held);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct held *h = v;
+
+		for (guint i = 0; i < h->cpus->len; i++) {
+			struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
+
+			if (c->cpu == cpu) {
+				if (ret_c)
+					*ret_c = c;
+				return k;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void load_record(struct ve_cpufreq *a, GString *report)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) groups = NULL;
+
+	if (!g_key_file_load_from_file(kf, a->path, G_KEY_FILE_NONE, &err)) {
+		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT) && report)
+			g_string_append_printf(report, "cannot read %s: %s; ", a->path, err->message);
+		return;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (size_t i = 0; groups[i]; i++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, NULL);
+		g_autofree char *name = g_key_file_get_string(kf, groups[i], "name", NULL);
+		struct held *h;
+
+		if (!g_uuid_string_is_valid(groups[i])) {
+			if (report)
+				g_string_append_printf(report, "bad cpufreq record '%s' in %s: not a UUID; ",
+						       groups[i], a->path);
+			continue;
+		}
+		h = held_new(name);
+		for (size_t j = 0; keys && keys[j]; j++) {
+			g_autofree char *val = NULL;
+			struct held_cpu c = { 0 };
+			guint64 cpu;
+
+			if (strcmp(keys[j], "name") == 0)
+				continue;
+			val = g_key_file_get_value(kf, groups[i], keys[j], NULL);
+			if (!g_str_has_prefix(keys[j], "cpu") ||
+			    !g_ascii_string_to_unsigned(keys[j] + 3, 10, 0, 65535, &cpu, NULL) || !val ||
+			    parse_khz(val, strlen(val), &c.orig_khz) < 0 || holder(a, (unsigned int)cpu, NULL)) {
+				if (report)
+					g_string_append_printf(report, "bad cpufreq record %s=%s for '%s' in %s; ",
+							       keys[j], val ? val : "", groups[i], a->path);
+				continue;
+			}
+			c.cpu = (unsigned int)cpu;
+			g_array_append_val(h->cpus, c);
+		}
+		g_hash_table_replace(a->held, g_strdup(groups[i]), h);
+	}
+}
+
+/* ---- the actuator ------------------------------------------------------------ */
+
+struct ve_cpufreq *ve_cpufreq_new(int root_fd, const char *state_dir, bool dry_run,
+				  ve_act_log_fn log, void *ud, GString *report,
+				  unsigned int *ret_restored)
+{
+	struct ve_cpufreq *a = g_new0(struct ve_cpufreq, 1);
+	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer k, v;
+	unsigned int restored = 0;
+
+	a->root_fd = root_fd >= 0 ? fcntl(root_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	a->path = g_build_filename(state_dir, RECORD, NULL);
+	a->dry_run = dry_run;
+	a->log = log;
+	a->ud = ud;
+	a->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, held_free);
+	load_record(a, report);
+	g_hash_table_iter_init(&it, a->held);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		restored += ((struct held *)v)->cpus->len;
+		g_ptr_array_add(uuids, g_strdup(k));
+	}
+	for (guint i = 0; i < uuids->len; i++) {
+		g_autoptr(GError) err = NULL;
+
+		if (!ve_cpufreq_restore(a, g_ptr_array_index(uuids, i), &err) && report)
+			g_string_append_printf(report, "%s; ", err->message);
+	}
+	/* what is still held could not be put back */
+	g_hash_table_iter_init(&it, a->held);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		restored -= ((struct held *)v)->cpus->len;
+	if (!uuids->len) {
+		/* a record with nothing usable in it: it has been reported, drop it */
+		g_autoptr(GError) err = NULL;
+
+		if (!dry_run && !save_record(a, &err) && report)
+			g_string_append_printf(report, "%s; ", err->message);
+	}
+	if (ret_restored)
+		*ret_restored = restored;
+	return a;
+}
+
+void ve_cpufreq_free(struct ve_cpufreq *a)
+{
+	if (!a)
+		return;
+	if (a->root_fd >= 0)
+		close(a->root_fd);
+	g_hash_table_destroy(a->held);
+	g_free(a->path);
+	g_free(a);
+}
+
+double ve_cpufreq_current(struct ve_cpufreq *a, const char *uuid)
+{
+	struct held *h = a ? g_hash_table_lookup(a->held, uuid) : NULL;
+
+	return h && h->cpus->len ? h->ratio : 0.0;
+}
+
+/* What one CPU can do, read and checked before anything is written. */
+struct plan {
+	unsigned int cpu;
+	bool is_new;             /* not yet on record */
+	uint64_t ceiling_khz, floor_khz, want_khz, before_khz;
+};
+
+static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cpu, double u,
+			 struct plan *p, GError **error)
+{
+	g_autoptr(GArray) avail = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	struct held_cpu *c = NULL;
+	const char *who = holder(a, cpu, &c);
+	uint64_t cmin, cmax, smin = 0, cur, target;
+
+	if (who && strcmp(who, uuid) != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			    "CPU %u is already held for VM %s", cpu, who);
+		return FALSE;
+	}
+	if (!read_khz(a->root_fd, cpu, "cpuinfo_min_freq", &cmin, error) ||
+	    !read_khz(a->root_fd, cpu, "cpuinfo_max_freq", &cmax, error) ||
+	    !read_khz(a->root_fd, cpu, "scaling_max_freq", &cur, error) ||
+	    !read_available(a->root_fd, cpu, avail, error))
+		return FALSE;
+	{
+		g_autoptr(GError) e = NULL;
+
+		/* optional: where it exists it must make sense */
+		if (!read_khz(a->root_fd, cpu, "scaling_min_freq", &smin, &e) &&
+		    !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			g_propagate_error(error, g_steal_pointer(&e));
+			return FALSE;
+		}
+	}
+	p->cpu = cpu;
+	p->is_new = !c;
+	p->before_khz = cur;
+	p->ceiling_khz = c ? c->orig_khz : cur;
+	if (cmin > cmax || p->ceiling_khz < cmin || p->ceiling_khz > cmax) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "CPU %u: scaling_max_freq %" G_GUINT64_FORMAT " kHz is outside cpuinfo_min_freq"
+			    "..cpuinfo_max_freq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT " kHz",
+			    cpu, p->ceiling_khz, cmin, cmax);
+		return FALSE;
+	}
+	p->floor_khz = MIN(MAX(cmin, smin), p->ceiling_khz);
+	target = (uint64_t)llround(u * (double)p->ceiling_khz);
+	if (avail->len) {
+		/* the lowest listed frequency at or above the target, within [floor, ceiling] */
+		p->want_khz = 0;
+		for (guint i = 0; i < avail->len; i++) {
+			uint64_t f = g_array_index(avail, uint64_t, i);
+
+			if (f >= p->floor_khz && f <= p->ceiling_khz && f >= target) {
+				p->want_khz = f;
+				break;
+			}
+		}
+		if (!p->want_khz)
+			p->want_khz = p->ceiling_khz;
+		/* the floor itself may not be listed: the lowest listed one above it is */
+		for (guint i = 0; i < avail->len && target <= p->floor_khz; i++) {
+			uint64_t f = g_array_index(avail, uint64_t, i);
+
+			if (f >= p->floor_khz) {
+				p->want_khz = MIN(f, p->ceiling_khz);
+				break;
+			}
+		}
+	} else {
+		p->want_khz = CLAMP(target, p->floor_khz, p->ceiling_khz);
+	}
+	return TRUE;
+}
+
+static struct held_cpu *find_cpu(struct held *h, unsigned int cpu, guint *ret_i)
+{
+	for (guint i = 0; h && i < h->cpus->len; i++) {
+		struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
+
+		if (c->cpu == cpu) {
+			if (ret_i)
+				*ret_i = i;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Write @cpu's original back (or say so in dry-run) and drop it from @h. */
+static gboolean release_cpu(struct ve_cpufreq *a, const char *uuid, struct held *h, guint i,
+			    GError **error)
+{
+	struct held_cpu c = g_array_index(h->cpus, struct held_cpu, i);
+
+	if (a->dry_run)
+		say(a, uuid, h->name, "dry run: would restore CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+		    c.cpu, c.orig_khz);
+	else if (!write_khz(a->root_fd, c.cpu, c.orig_khz, error))
+		return FALSE;
+	g_array_remove_index(h->cpus, i);
+	return TRUE;
+}
+
+gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name,
+			const unsigned int *cpus, size_t n, double u, double *ret_ratio,
+			GError **error)
+{
+	g_autofree struct plan *plan = NULL;
+	struct held *h = g_hash_table_lookup(a->held, uuid);
+	bool created = false, recorded = false;
+	double ratio = 0.0;
+	size_t written = 0;
+
+	if (!(u > 0.0 && u <= 1.0) || !n || !cpus) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "frequency fraction %g for %zu CPU(s): need 0 < u <= 1 and at least one CPU", u, n);
+		return FALSE;
+	}
+	if (a->root_fd < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "no sysfs root for cpufreq");
+		return FALSE;
+	}
+	plan = g_new0(struct plan, n);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (cpus[j] == cpus[i]) {
+				g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+					    "CPU %u given twice", cpus[i]);
+				return FALSE;
+			}
+		}
+		if (!plan_cpu(a, uuid, cpus[i], u, &plan[i], error))
+			return FALSE;
+		ratio = MAX(ratio, (double)plan[i].want_khz / (double)plan[i].ceiling_khz);
+	}
+
+	/* record first: a change is never made without its original on record */
+	if (!h) {
+		h = held_new(name);
+		g_hash_table_insert(a->held, g_strdup(uuid), h);
+		created = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (plan[i].is_new) {
+			struct held_cpu c = { .cpu = plan[i].cpu, .orig_khz = plan[i].ceiling_khz };
+
+			g_array_append_val(h->cpus, c);
+			recorded = true;
+			if (a->dry_run)
+				say(a, uuid, h->name, "dry run: would record CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+				    c.cpu, c.orig_khz);
+		}
+	}
+	if (recorded && !a->dry_run && !save_record(a, error))
+		goto undo_record;
+
+	for (written = 0; written < n; written++) {
+		struct plan *p = &plan[written];
+		struct held_cpu *c = find_cpu(h, p->cpu, NULL);
+
+		if (c->applied_khz == p->want_khz && p->before_khz == p->want_khz)
+			continue;
+		if (a->dry_run)
+			say(a, uuid, h->name, "dry run: would set CPU %u scaling_max_freq=%" G_GUINT64_FORMAT
+			    " kHz (%.0f %% of %" G_GUINT64_FORMAT ")", p->cpu, p->want_khz,
+			    100.0 * (double)p->want_khz / (double)p->ceiling_khz, p->ceiling_khz);
+		else if (!write_khz(a->root_fd, p->cpu, p->want_khz, error))
+			goto undo_writes;
+	}
+	for (size_t i = 0; i < n; i++)
+		find_cpu(h, plan[i].cpu, NULL)->applied_khz = plan[i].want_khz;
+	h->ratio = ratio;
+	g_free(h->name);
+	h->name = g_strdup(name ? name : "");
+
+	/* CPUs no longer the VM's own go back now */
+	for (guint i = h->cpus->len; i-- > 0;) {
+		struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
+		bool keep = false;
+		g_autoptr(GError) e = NULL;
+
+		for (size_t j = 0; j < n && !keep; j++)
+			keep = cpus[j] == c->cpu;
+		if (!keep && release_cpu(a, uuid, h, i, &e))
+			recorded = true;
+		else if (!keep)
+			say(a, uuid, h->name, "%s; kept on record for a later try", e->message);
+	}
+	if (recorded && !a->dry_run) {
+		g_autoptr(GError) e = NULL;
+
+		if (!save_record(a, &e))
+			say(a, uuid, h->name, "%s", e->message);
+	}
+	if (ret_ratio)
+		*ret_ratio = ratio;
+	return TRUE;
+
+undo_writes:
+	/* put back what this call wrote, then forget what it recorded */
+	while (written-- > 0) {
+		if (plan[written].before_khz != plan[written].want_khz)
+			write_khz(a->root_fd, plan[written].cpu, plan[written].before_khz, NULL);
+	}
+undo_record:
+	for (size_t i = 0; i < n; i++) {
+		guint idx;
+
+		if (plan[i].is_new && find_cpu(h, plan[i].cpu, &idx))
+			g_array_remove_index(h->cpus, idx);
+	}
+	if (created && !h->cpus->len)
+		g_hash_table_remove(a->held, uuid);
+	if (recorded && !a->dry_run)
+		save_record(a, NULL);
+	return FALSE;
+}
+
+gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **error)
+{
+	struct held *h = a ? g_hash_table_lookup(a->held, uuid) : NULL;
+	g_autoptr(GError) first = NULL;
+
+	if (!h)
+		return TRUE;
+	if (a->root_fd < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+			    "no sysfs root: CPU frequency of VM '%s' kept on record for later", h->name);
+		return FALSE;
+	}
+	for (guint i = h->cpus->len; i-- > 0;) {
+		g_autoptr(GError) e = NULL;
+
+		if (!release_cpu(a, uuid, h, i, &e) && !first)
+			first = g_steal_pointer(&e);
+	}
+	if (!h->cpus->len)
+		g_hash_table_remove(a->held, uuid);
+	if (!a->dry_run && !save_record(a, first ? NULL : &first)) {
+		g_propagate_error(error, g_steal_pointer(&first));
+		return FALSE;
+	}
+	if (first) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&first),
+					   "cannot restore CPU frequency: ");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a)
+{
+	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer k;
+	unsigned int failed = 0;
+
+	if (!a)
+		return 0;
+	g_hash_table_iter_init(&it, a->held);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_ptr_array_add(uuids, g_strdup(k));
+	for (guint i = 0; i < uuids->len; i++) {
+		if (!ve_cpufreq_restore(a, g_ptr_array_index(uuids, i), NULL))
+			failed++;
+	}
+	return failed;
+}
+
+/* ---- which CPUs are the VM's own --------------------------------------------- */
+
+size_t ve_cpufreq_dedicated(const unsigned char *own, const unsigned char *others, size_t maplen,
+			    size_t host_cpus, unsigned int *ret, size_t max)
+{
+	size_t n = 0, mine = 0;
+
+	host_cpus = MIN(host_cpus, maplen * 8);
+	for (size_t c = 0; c < host_cpus; c++) {
+		bool is_own = own[c / 8] & (1u << (c % 8));
+
+		if (!is_own)
+			continue;
+		mine++;
+		if (others[c / 8] & (1u << (c % 8)))
+			return 0;   /* one shared CPU and the vCPUs can run there */
+	}
+	if (mine == host_cpus)
+		return 0;           /* unpinned: runs anywhere, nothing is its own */
+	for (size_t c = 0; c < host_cpus && n < max; c++) {
+		if (own[c / 8] & (1u << (c % 8)))
+			ret[n++] = (unsigned int)c;
+	}
+	return n;
+}
+
+static const char *virt_error(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+/* OR every vCPU (and with @all, emulator and iothread) map of @dom into @map. */
+static gboolean union_maps(virDomainPtr dom, bool all, unsigned char *map, size_t maplen,
+			   GError **error)
+{
+	virDomainInfo info;
+	g_autofree unsigned char *maps = NULL;
+	int n;
+
+	if (virDomainGetInfo(dom, &info) < 0 || !info.nrVirtCpu) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain '%s': %s",
+			    virDomainGetName(dom), virt_error());
+		return FALSE;
+	}
+	maps = g_new0(unsigned char, (size_t)info.nrVirtCpu * maplen);
+	n = virDomainGetVcpuPinInfo(dom, info.nrVirtCpu, maps, (int)maplen, VIR_DOMAIN_AFFECT_LIVE);
+	if (n < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot read the vCPU pinning of '%s': %s", virDomainGetName(dom), virt_error());
+		return FALSE;
+	}
+	for (int v = 0; v < n; v++)
+		for (size_t b = 0; b < maplen; b++)
+			map[b] |= maps[(size_t)v * maplen + b];
+	if (all) {
+		g_autofree unsigned char *emu = g_new0(unsigned char, maplen);
+		virDomainIOThreadInfoPtr *io = NULL;
+		int nio;
+
+		/* a domain whose emulator pinning cannot be read may run anywhere */
+		if (virDomainGetEmulatorPinInfo(dom, emu, (int)maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
+			memset(emu, 0xff, maplen);
+		for (size_t b = 0; b < maplen; b++)
+			map[b] |= emu[b];
+		nio = virDomainGetIOThreadInfo(dom, &io, VIR_DOMAIN_AFFECT_LIVE);
+		for (int i = 0; i < nio; i++) {
+			for (size_t b = 0; b < maplen && b < (size_t)io[i]->cpumaplen; b++)
+				map[b] |= io[i]->cpumap[b];
+			virDomainIOThreadInfoFree(io[i]);
+		}
+		free(io);
+	}
+	return TRUE;
+}
+
+gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigned int **ret_cpus,
+				   size_t *ret_n, GError **error)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr *doms = NULL;
+	g_autofree unsigned char *own = NULL, *others = NULL;
+	g_autofree unsigned int *cpus = NULL;
+	int host_cpus = virNodeGetCPUMap(conn, NULL, NULL, 0);
+	size_t maplen;
+	int nd;
+	gboolean ok = TRUE;
+
+	if (host_cpus <= 0 || virDomainGetUUIDString(dom, uuid) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot count host CPUs: %s",
+			    virt_error());
+		return FALSE;
+	}
+	maplen = VIR_CPU_MAPLEN(host_cpus);
+	own = g_new0(unsigned char, maplen);
+	others = g_new0(unsigned char, maplen);
+	if (!union_maps(dom, false, own, maplen, error))
+		return FALSE;
+	nd = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (nd < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s", virt_error());
+		return FALSE;
+	}
+	for (int i = 0; i < nd; i++) {
+		char other[VIR_UUID_STRING_BUFLEN];
+
+		if (ok && virDomainGetUUIDString(doms[i], other) == 0 && strcmp(other, uuid) != 0 &&
+		    !union_maps(doms[i], true, others, maplen, error))
+			ok = FALSE;
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (!ok)
+		return FALSE;
+	cpus = g_new0(unsigned int, (size_t)host_cpus);
+	*ret_n = ve_cpufreq_dedicated(own, others, maplen, (size_t)host_cpus, cpus, (size_t)host_cpus);
+	*ret_cpus = g_steal_pointer(&cpus);
+	return TRUE;
+}
