@@ -228,9 +228,11 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 			n.sampler = VE_SAMPLER_PERF;
 		else if (strcmp(sampler, "schedstat") == 0)
 			n.sampler = VE_SAMPLER_SCHEDSTAT;
+		else if (strcmp(sampler, "kmod") == 0)
+			n.sampler = VE_SAMPLER_KMOD;
 		else {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-				    "[accounting] sampler '%s' is not one of auto, perf, schedstat",
+				    "[accounting] sampler '%s' is not one of auto, kmod, perf, schedstat",
 				    sampler);
 			goto bad;
 		}

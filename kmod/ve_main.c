@@ -186,7 +186,7 @@ static int ve_cmd_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, VE_A_NR_THREADS, ve_thread_count()) ||
 	    nla_put_u32(msg, VE_A_MAX_CGROUPS, ve_max_cgroups) ||
 	    nla_put_u32(msg, VE_A_NR_CGROUPS, ve_cgroup_count()) ||
-	    nla_put_u32(msg, VE_A_MAX_EVENTS, VE_MAX_EVENTS);
+	    nla_put_u32(msg, VE_A_MAX_EVENTS, VE_NL_MAX_EVENTS);
 	mutex_unlock(&ve_lock);
 	if (r) {
 		nlmsg_free(msg);

@@ -28,8 +28,8 @@ struct ve_thread {
 	struct task_struct *task;	/* a reference */
 	u64 last_run_ns;
 	unsigned int nr_events;
-	struct perf_event *ev[VE_MAX_EVENTS];
-	u64 last[VE_MAX_EVENTS];
+	struct perf_event *ev[VE_NL_MAX_EVENTS];
+	u64 last[VE_NL_MAX_EVENTS];
 };
 
 static DEFINE_HASHTABLE(ve_threads, 10);
@@ -188,8 +188,8 @@ int ve_thread_watch(struct genl_info *info, u32 tid, u64 account,
 	}
 	if (events) {
 		nla_for_each_nested(spec, events, rem) {
-			if (t->nr_events == VE_MAX_EVENTS) {
-				NL_SET_ERR_MSG_ATTR(info->extack, spec, "more than VE_MAX_EVENTS events");
+			if (t->nr_events == VE_NL_MAX_EVENTS) {
+				NL_SET_ERR_MSG_ATTR(info->extack, spec, "more than VE_NL_MAX_EVENTS events");
 				r = -E2BIG;
 				goto fail;
 			}
@@ -257,7 +257,7 @@ static size_t ve_thread_entry_size(unsigned int nr_events)
 
 void ve_thread_sample(struct ve_batch *b)
 {
-	u64 vals[VE_MAX_EVENTS];
+	u64 vals[VE_NL_MAX_EVENTS];
 	struct ve_thread *t, *n;
 	struct nlattr *nest;
 	unsigned int i;

@@ -278,12 +278,20 @@ int ve_sampler_open(enum ve_sampler_kind kind, const char *const *events, unsign
 		    int root_fd, struct ve_sampler **ret, char *ret_why, size_t why_len)
 {
 	struct ve_sampler *s;
-	char perf_why[128] = "";
+	char perf_why[128] = "", kmod_why[128] = "";
 	int r;
 
 	if (n > VE_MAX_EVENTS - 1) {
 		why(ret_why, why_len, "at most %d events, not %u", VE_MAX_EVENTS - 1, n);
 		return -EINVAL;
+	}
+	if (kind == VE_SAMPLER_KMOD || kind == VE_SAMPLER_AUTO) {
+		r = ve_sampler_open_kmod(events, n, root_fd, ret, kmod_why, sizeof(kmod_why));
+		if (r == 0 || kind == VE_SAMPLER_KMOD || r == -EINVAL) {
+			if (r < 0)
+				why(ret_why, why_len, "%s", kmod_why);
+			return r;
+		}
 	}
 	if (kind != VE_SAMPLER_SCHEDSTAT) {
 		r = open_perf(events, n, root_fd, ret, perf_why, sizeof(perf_why));

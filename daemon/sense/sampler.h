@@ -15,8 +15,13 @@
  *   schedstat  /proc/<pid>/task/<tid>/schedstat run time, where
  *              perf_event_open is not allowed at all.
  *
- * The kernel module's sampler (issue 4) will be a fourth implementation of
- * the same ops.  ve_sampler_mode() says in words which one is active.
+ *   kmod       virtenergy.ko (kmod/): the module samples every watched
+ *              thread in the kernel each period and multicasts the deltas
+ *              over generic netlink; tried first when it is loaded, and
+ *              if it goes away at run time the sampler continues with
+ *              perf from the counts it had (sampler_kmod.c).
+ *
+ * ve_sampler_mode() says in words which one is active.
  *
  * Counters are cumulative from watch(); the caller keeps the previous
  * reading and takes deltas.  A thread that has exited reads -ESRCH (or its
@@ -55,9 +60,10 @@ struct ve_sampler {
 };
 
 enum ve_sampler_kind {
-	VE_SAMPLER_AUTO,      /* perf, else perf-time, else schedstat */
+	VE_SAMPLER_AUTO,      /* kmod, else perf, else perf-time, else schedstat */
 	VE_SAMPLER_PERF,      /* perf or perf-time, fail otherwise */
 	VE_SAMPLER_SCHEDSTAT,
+	VE_SAMPLER_KMOD,      /* virtenergy.ko, fail when it is not loaded */
 };
 
 /*
@@ -66,13 +72,17 @@ enum ve_sampler_kind {
  * and the mode string says which and why.  @root_fd is the root that procfs
  * paths are relative to (borrowed, must outlive the sampler).
  * Returns 0, -EINVAL (too many events, an event libpfm4 does not know: the
- * message in @ret_why), -EOPNOTSUPP (perf asked for and not available),
+ * message in @ret_why), -EOPNOTSUPP (perf or kmod asked for and not available),
  * -ENOMEM.  @ret_why (may be NULL, @why_len bytes) explains a failure.
  */
 int ve_sampler_open(enum ve_sampler_kind kind, const char *const *events, unsigned int n,
 		    int root_fd, struct ve_sampler **ret, char *ret_why, size_t why_len);
 
 void ve_sampler_free(struct ve_sampler *s);
+
+/* The kmod sampler alone; -ENOENT when the module is not loaded. */
+int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
+			 struct ve_sampler **ret, char *ret_why, size_t why_len);
 
 static inline const char *ve_sampler_mode(const struct ve_sampler *s)
 {

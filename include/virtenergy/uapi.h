@@ -13,7 +13,7 @@
  *                             NR_THREADS, MAX_CGROUPS, NR_CGROUPS, MAX_EVENTS
  *   VE_CMD_WATCH_THREAD    TID, ACCOUNT, [EVENTS] -> TID, EVENTS
  *       Follow thread TID (in the caller's pid namespace), tagging its
- *       samples with ACCOUNT.  EVENTS nests up to VE_MAX_EVENTS VE_A_EVENT
+ *       samples with ACCOUNT.  EVENTS nests up to VE_NL_MAX_EVENTS VE_A_EVENT
  *       entries of perf type and config (as perf_event_open(2) takes them;
  *       the daemon encodes them with libpfm4).  The reply lists the events
  *       in use: an event the machine cannot count is replaced by the
@@ -52,7 +52,7 @@
 #define VE_MCGRP_SAMPLES	"samples"
 
 /* Events per thread besides run time. */
-#define VE_MAX_EVENTS		4
+#define VE_NL_MAX_EVENTS	7
 
 #define VE_PERIOD_MS_MIN	10
 #define VE_PERIOD_MS_MAX	60000

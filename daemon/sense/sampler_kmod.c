@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * sampler_kmod.c: the sampler that reads virtenergy.ko (see sampler.h).
+ *
+ * The module multicasts each watched thread's deltas every period; this
+ * sampler drains the socket when it is read (at most once per 2 ms, so a
+ * period's reads cost one drain, not a system call per thread) and adds
+ * the deltas to each watch's cumulative counts, which is what the sampler
+ * interface hands out.  Events are encoded with libpfm4 and probed once on
+ * our own thread: those the module had to replace by the task clock are
+ * dropped, and the mode says so.
+ *
+ * If the module goes away (unloaded, or its family is gone) while threads
+ * are watched, the sampler opens the perf sampler, watches the same
+ * threads there and continues each watch's counts from where the module
+ * left them: the daemon's accounting goes on, and the mode says what
+ * happened.
+ */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <perfmon/pfmlib_perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmodnl.h"
+#include "sampler.h"
+
+#define BUCKETS 1024
+
+struct kmod_watch {
+	struct kmod_watch *next;     /* in its bucket */
+	pid_t pid, tid;
+	bool exited;
+	uint64_t total[VE_MAX_EVENTS];
+	struct ve_watch *fb;         /* after a fallback: the perf watch ... */
+	uint64_t fb_start[VE_MAX_EVENTS];   /* ... and its counts when it began */
+};
+
+struct kmod_sampler {
+	struct ve_sampler base;
+	struct ve_kmod *k;
+	struct ve_kmod_event ev[VE_MAX_EVENTS - 1];
+	unsigned int n_ev;
+	char *events[VE_MAX_EVENTS - 1];    /* names, for the fallback */
+	unsigned int n_names;
+	struct kmod_watch *bucket[BUCKETS];
+	unsigned int n_watches;
+	uint64_t last_drain_ns, last_period_ns, period_ns;
+	unsigned int lost;
+	struct ve_sampler *fb;              /* the perf sampler, once the module is gone */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct kmod_watch **slot(struct kmod_sampler *ks, pid_t tid)
+{
+	struct kmod_watch **p = &ks->bucket[(unsigned int)tid % BUCKETS];
+
+	while (*p && (*p)->tid != tid)
+		p = &(*p)->next;
+	return p;
+}
+
+static void on_thread(void *ud, uint64_t seq, const struct ve_kmod_thread_sample *s)
+{
+	struct kmod_sampler *ks = ud;
+	struct kmod_watch *w = *slot(ks, (pid_t)s->tid);
+
+	(void)seq;
+	if (!w)
+		return;          /* unwatched since */
+	w->total[VE_SAMPLER_COL_RUN_NS] += s->run_ns;
+	for (unsigned int i = 0; i < s->n && i + 1 < ks->base.n_cols; i++)
+		w->total[i + 1] += s->v[i];
+	if (s->flags & VE_TS_EXITED)
+		w->exited = true;
+}
+
+static void on_period(void *ud, uint64_t seq, uint64_t period_ns)
+{
+	struct kmod_sampler *ks = ud;
+
+	(void)seq;
+	(void)period_ns;
+	ks->last_period_ns = now_ns();
+}
+
+static const struct ve_kmod_handlers handlers_template = {
+	.thread = on_thread,
+	.period_end = on_period,
+};
+
+/* The module is gone: go on with perf from every watch's current counts. */
+static void fall_back(struct kmod_sampler *ks)
+{
+	char why[256] = "";
+	int r;
+
+	r = ve_sampler_open(VE_SAMPLER_AUTO, (const char *const *)ks->events, ks->n_names,
+			    ks->base.root_fd, &ks->fb, why, sizeof(why));
+	if (r < 0) {
+		snprintf(ks->base.mode, sizeof(ks->base.mode),
+			 "kmod: virtenergy.ko went away and no fallback opened (%s)", why);
+		return;
+	}
+	for (unsigned int b = 0; b < BUCKETS; b++)
+		for (struct kmod_watch *w = ks->bucket[b]; w; w = w->next) {
+			uint64_t c[VE_MAX_EVENTS] = { 0 };
+
+			if (w->exited)
+				continue;
+			if (ks->fb->ops->watch(ks->fb, w->pid, w->tid, &w->fb) < 0) {
+				w->exited = true;       /* gone meanwhile: keep its totals */
+				continue;
+			}
+			if (ks->fb->ops->read(ks->fb, w->fb, c) == 0)
+				memcpy(w->fb_start, c, sizeof(c));
+		}
+	snprintf(ks->base.mode, sizeof(ks->base.mode), "%.400s (fallback: virtenergy.ko went away)",
+		 ve_sampler_mode(ks->fb));
+	ve_kmod_close(ks->k);
+	ks->k = NULL;
+}
+
+static void drain(struct kmod_sampler *ks)
+{
+	struct ve_kmod_handlers h = handlers_template;
+	uint64_t now = now_ns();
+	uint64_t quiet;
+
+	if (now - ks->last_drain_ns < 2000000u)
+		return;
+	ks->last_drain_ns = now;
+	h.ud = ks;
+	ve_kmod_receive(ks->k, &h, &ks->lost);
+	/* no period has ended for 10 periods (at least 1 s): is the module there? */
+	quiet = ks->period_ns * 10 > 1000000000u ? ks->period_ns * 10 : 1000000000u;
+	if (ks->n_watches && now - ks->last_period_ns > quiet) {
+		if (!ve_kmod_alive(ks->k))
+			fall_back(ks);
+		else
+			ks->last_period_ns = now;   /* alive, only slow: ask again later */
+	}
+}
+
+static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watch **ret_w)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct ve_kmod_event ev[VE_MAX_EVENTS - 1];
+	struct kmod_watch *w, **p;
+	int r;
+
+	if (!ks->k && !ks->fb)
+		return -ENODEV;
+	p = slot(ks, tid);
+	if (*p)
+		return -EEXIST;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->pid = pid;
+	w->tid = tid;
+	if (ks->fb) {
+		r = ks->fb->ops->watch(ks->fb, pid, tid, &w->fb);
+	} else {
+		memcpy(ev, ks->ev, sizeof(ev));
+		r = ve_kmod_watch_thread(ks->k, tid, (uint64_t)tid, ev, ks->n_ev);
+	}
+	if (r < 0) {
+		free(w);
+		return r;
+	}
+	*p = w;
+	ks->n_watches++;
+	*ret_w = (struct ve_watch *)w;
+	return 0;
+}
+
+static int kmod_read(struct ve_sampler *s, struct ve_watch *vw, uint64_t *ret_counts)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct kmod_watch *w = (struct kmod_watch *)vw;
+	uint64_t c[VE_MAX_EVENTS] = { 0 };
+
+	if (ks->k)
+		drain(ks);
+	if (w->fb) {
+		if (ks->fb->ops->read(ks->fb, w->fb, c) < 0)
+			return -ESRCH;
+		for (unsigned int i = 0; i < s->n_cols; i++)
+			ret_counts[i] = w->total[i] + (c[i] - w->fb_start[i]);
+		return 0;
+	}
+	if (!ks->k && !w->exited)
+		return -ESRCH;
+	memcpy(ret_counts, w->total, s->n_cols * sizeof(uint64_t));
+	return 0;
+}
+
+static void kmod_unwatch(struct ve_sampler *s, struct ve_watch *vw)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct kmod_watch *w = (struct kmod_watch *)vw, **p;
+
+	if (!w)
+		return;
+	if (w->fb)
+		ks->fb->ops->unwatch(ks->fb, w->fb);
+	else if (ks->k && !w->exited)
+		ve_kmod_unwatch_thread(ks->k, w->tid);   /* ENOENT if it just exited */
+	p = slot(ks, w->tid);
+	if (*p == w) {
+		*p = w->next;
+		ks->n_watches--;
+	}
+	free(w);
+}
+
+static void kmod_free(struct ve_sampler *s)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+
+	for (unsigned int b = 0; b < BUCKETS; b++)
+		while (ks->bucket[b])
+			kmod_unwatch(s, (struct ve_watch *)ks->bucket[b]);
+	ve_sampler_free(ks->fb);
+	ve_kmod_close(ks->k);
+	for (unsigned int i = 0; i < ks->n_names; i++)
+		free(ks->events[i]);
+	free(ks);
+}
+
+static const struct ve_sampler_ops kmod_ops = {
+	.name = "kmod",
+	.watch = kmod_watch,
+	.read = kmod_read,
+	.unwatch = kmod_unwatch,
+	.free = kmod_free,
+};
+
+int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
+			 struct ve_sampler **ret, char *ret_why, size_t why_len)
+{
+	struct kmod_sampler *ks;
+	struct ve_kmod_info info;
+	char counted[160] = "", dropped[160] = "";
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	int r;
+
+	ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return -ENOMEM;
+	ks->base.ops = &kmod_ops;
+	ks->base.root_fd = root_fd;
+	r = ve_kmod_open(&ks->k);
+	if (r < 0) {
+		snprintf(ret_why, why_len, r == -ENOENT ? "virtenergy.ko is not loaded"
+							: "cannot reach virtenergy.ko: %s",
+			 strerror(-r));
+		free(ks);
+		return r == -ENOENT ? -ENOENT : -EOPNOTSUPP;
+	}
+	r = ve_kmod_info(ks->k, &info);
+	if (r < 0 || info.version != VE_GENL_VERSION) {
+		if (r < 0)
+			snprintf(ret_why, why_len, "virtenergy.ko refused GET_INFO: %s",
+				 ve_kmod_error(ks->k)[0] ? ve_kmod_error(ks->k) : strerror(-r));
+		else
+			snprintf(ret_why, why_len, "virtenergy.ko speaks protocol %u, not %u",
+				 info.version, VE_GENL_VERSION);
+		kmod_free(&ks->base);
+		return -EOPNOTSUPP;
+	}
+	ks->period_ns = (uint64_t)info.period_ms * 1000000u;
+	snprintf(ks->base.col_name[0], VE_EVENT_NAME_MAX, "task-clock");
+	ks->base.n_cols = 1;
+
+	if (n && pfm_initialize() != PFM_SUCCESS) {
+		snprintf(ret_why, why_len, "libpfm4 cannot start");
+		kmod_free(&ks->base);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct perf_event_attr a = { 0 };
+		pfm_perf_encode_arg_t arg = { .attr = &a, .size = sizeof(arg) };
+		struct ve_kmod_event probe;
+
+		ks->events[ks->n_names++] = strdup(events[i]);
+		r = pfm_get_os_event_encoding(events[i], PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT, &arg);
+		if (r != PFM_SUCCESS) {
+			snprintf(ret_why, why_len, "event '%s': %s", events[i], pfm_strerror(r));
+			kmod_free(&ks->base);
+			return -EINVAL;
+		}
+		/* does the module count it here?  ask on our own thread */
+		probe.type = a.type;
+		probe.config = a.config;
+		r = ve_kmod_watch_thread(ks->k, self, 0, &probe, 1);
+		if (r == 0)
+			ve_kmod_unwatch_thread(ks->k, self);
+		if (r < 0 || probe.status != VE_EV_COUNTED) {
+			snprintf(dropped + strlen(dropped), sizeof(dropped) - strlen(dropped), "%s%s",
+				 dropped[0] ? "," : "", events[i]);
+			continue;
+		}
+		ks->ev[ks->n_ev].type = a.type;
+		ks->ev[ks->n_ev].config = a.config;
+		ks->n_ev++;
+		snprintf(ks->base.col_name[ks->base.n_cols++], VE_EVENT_NAME_MAX, "%s", events[i]);
+		snprintf(counted + strlen(counted), sizeof(counted) - strlen(counted), ",%s", events[i]);
+	}
+	r = ve_kmod_subscribe(ks->k);
+	if (r < 0) {
+		snprintf(ret_why, why_len, "cannot join virtenergy.ko's samples group");
+		kmod_free(&ks->base);
+		return -EOPNOTSUPP;
+	}
+	ks->last_period_ns = now_ns();
+	snprintf(ks->base.mode, sizeof(ks->base.mode),
+		 "kmod: virtenergy.ko, run time%s every %u ms%s%s%s", counted, info.period_ms,
+		 dropped[0] ? " (not counted here: " : "", dropped, dropped[0] ? ")" : "");
+	*ret = &ks->base;
+	return 0;
+}
