@@ -915,3 +915,8 @@ ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid)
 	}
 	return -1;
 }
+
+int ve_engine_root_fd(struct ve_engine *e)
+{
+	return e->root_fd;
+}

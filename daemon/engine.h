@@ -101,3 +101,6 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret);
 
 /* The running VM whose QEMU process is @pid: its index, or -1. */
 ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid);
+
+/* The root the engine reads under (borrowed; `--root`), for actuators that write sysfs. */
+int ve_engine_root_fd(struct ve_engine *e);

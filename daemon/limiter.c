@@ -2,10 +2,15 @@
 /*
  * limiter.c: power limits in a feedback loop (see limiter.h).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include "blockdev.h"
 #include "limiter.h"
+#include "model.h"
 #include "powerctl.h"
 #include "share.h"
 
@@ -22,10 +27,17 @@ struct limited {
 	uint64_t alloc_uw;           /* its share of the host cap */
 	uint64_t limit_uw;           /* the limit in force */
 	bool throttled;              /* held below full bandwidth, as last reported */
+	bool freq_warned;            /* told why its frequency cannot be lowered */
+	uint64_t disk_failed_uw;     /* the disk limit that could not be applied (told once) */
 };
 
 struct ve_limiter {
 	struct ve_cpubw *bw;
+	struct ve_cpufreq *freq;     /* made at the first tick, when the engine's root is known */
+	struct ve_blkio *blk;
+	char *state_dir;
+	bool dry_run;
+	int root_fd;                 /* the engine's, borrowed; -1 before the first tick */
 	uint64_t period_us;
 	uint64_t last_us;
 	ve_limiter_log_fn log;
@@ -70,6 +82,10 @@ struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t 
 	struct ve_limiter *l = g_new0(struct ve_limiter, 1);
 
 	l->bw = ve_cpubw_new(state_dir, dry_run, act_log, l);
+	l->blk = ve_blkio_new(state_dir, dry_run, act_log, l);
+	l->state_dir = g_strdup(state_dir);
+	l->dry_run = dry_run;
+	l->root_fd = -1;
 	l->period_us = period_us;
 	l->log = log;
 	l->ud = ud;
@@ -87,6 +103,9 @@ void ve_limiter_free(struct ve_limiter *l)
 	if (!l)
 		return;
 	ve_cpubw_free(l->bw);
+	ve_cpufreq_free(l->freq);
+	ve_blkio_free(l->blk);
+	g_free(l->state_dir);
 	g_hash_table_destroy(l->vms);
 	g_free(l);
 }
@@ -106,26 +125,64 @@ static void say(struct ve_limiter *l, const char *uuid, const char *name, const 
 		l->log(l->ud, uuid, name, msg);
 }
 
-static void restore(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
+/* The VM's CPU back to its own: frequency and bandwidth. */
+static void restore_cpu(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GError) ferr = NULL;
+
+	if (!ve_cpufreq_restore(l->freq, uuid, &ferr))
+		say(l, uuid, name, "%s; its CPUs stay slowed until the next try", ferr->message);
+	if (!ve_cpubw_restore(l->bw, conn, uuid, &err))
+		say(l, uuid, name, "%s; the VM stays throttled until the next try", err->message);
+}
+
+static void restore_disk(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
 {
 	g_autoptr(GError) err = NULL;
 
-	if (!ve_cpubw_restore(l->bw, conn, uuid, &err))
-		say(l, uuid, name, "%s; the VM stays throttled until the next try", err->message);
+	if (!ve_blkio_restore(l->blk, conn, uuid, &err))
+		say(l, uuid, name, "%s; its disks stay throttled until the next try", err->message);
+}
+
+static void restore(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
+{
+	restore_cpu(l, conn, uuid, name);
+	restore_disk(l, conn, uuid, name);
+}
+
+static bool cpu_limited(const struct ve_limits *lim)
+{
+	return lim && (lim->power_limit_uw || lim->budget_uj);
 }
 
 void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name,
 		    const struct ve_limits *lim)
 {
 	struct limited *v = g_hash_table_lookup(l->vms, uuid);
-	uint64_t old = v ? v->lim.power_limit_uw | v->lim.budget_uj : 0;
+	bool cpu_before = v && cpu_limited(&v->lim), cpu_now = cpu_limited(lim);
+	uint64_t disk_before = v ? v->lim.disk_power_limit_uw : 0;
+	uint64_t disk_now = lim ? lim->disk_power_limit_uw : 0;
 
-	if (!lim || (!lim->power_limit_uw && !lim->budget_uj)) {
-		if (v && (v->lim.power_limit_uw || v->lim.budget_uj))
-			say(l, uuid, name, "VM '%s': power limit lifted%s", name,
-			    l->host_cap_uw ? "; it stays under the host cap" : ", its CPU bandwidth restored");
+	if (cpu_before && !cpu_now) {
+		say(l, uuid, name, "VM '%s': power limit lifted%s", name,
+		    l->host_cap_uw ? "; it stays under the host cap" : ", its CPU restored");
+		if (!l->host_cap_uw) {
+			restore_cpu(l, conn, uuid, name);
+			ve_pctl_init(&v->ctl, &v->ctl.p, 1.0);
+			v->limit_uw = 0;
+			v->throttled = false;
+		}
+	}
+	if (disk_before && disk_before != disk_now) {
+		if (!disk_now)
+			say(l, uuid, name, "VM '%s': disk power limit lifted, its disks' I/O limits restored",
+			    name);
+		restore_disk(l, conn, uuid, name);
+		v->disk_failed_uw = 0;
+	}
+	if (!cpu_now && !disk_now) {
 		if (v && !l->host_cap_uw) {
-			restore(l, conn, uuid, name);
 			g_hash_table_remove(l->vms, uuid);
 		} else if (v) {
 			ve_limits_init(&v->lim);
@@ -144,9 +201,11 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	}
 	g_free(v->name);
 	v->name = g_strdup(name);
-	if (memcmp(&v->lim, lim, sizeof(*lim)) != 0 || !old)
+	if (cpu_now && (memcmp(&v->lim, lim, sizeof(*lim)) != 0 || !cpu_before))
 		say(l, uuid, name, "VM '%s': power limit %.3f W%s", name,
 		    (double)lim->power_limit_uw / 1e6, lim->budget_uj ? " and an energy budget" : "");
+	if (disk_now && disk_now != disk_before)
+		say(l, uuid, name, "VM '%s': disk power limit %.3f W", name, (double)disk_now / 1e6);
 	if (v->lim.budget_window_s != lim->budget_window_s || v->lim.budget_uj != lim->budget_uj)
 		v->window_start_us = 0;   /* a new budget starts a new window */
 	v->lim = *lim;
@@ -205,6 +264,16 @@ static bool measure(struct limited *v, const struct ve_vm_view *vm, uint64_t now
 	return true;
 }
 
+/* The fraction of its full speed a VM is held to (frequency × bandwidth), 0 when free. */
+static double held_fraction(struct ve_limiter *l, const char *uuid)
+{
+	double f = ve_cpufreq_current(l->freq, uuid), b = ve_cpubw_current(l->bw, uuid);
+
+	if (f <= 0.0 && b <= 0.0)
+		return 0.0;
+	return (f > 0.0 ? f : 1.0) * (b > 0.0 ? b : 1.0);
+}
+
 /*
  * What the VM would draw if nobody held it: its measured power when it runs
  * free (with a tenth of headroom so it can grow into a cap), its static
@@ -243,7 +312,7 @@ static void split_cap(struct ve_limiter *l)
 			continue;
 		in[n] = (struct ve_share_vm){ .limit_uw = v->lim.power_limit_uw,
 					      .guarantee_uw = v->lim.guarantee_uw,
-					      .demand_uw = demand(v, ve_cpubw_current(l->bw, k)),
+					      .demand_uw = demand(v, held_fraction(l, k)),
 					      .weight = v->lim.weight ? v->lim.weight : 100 };
 		who[n++] = v;
 	}
@@ -260,11 +329,117 @@ static void split_cap(struct ve_limiter *l)
 	}
 }
 
+/*
+ * The disk model of the host disk a VM disk's image lives on, chosen as
+ * the engine chooses its disks' profiles (NVMe, rotational, else SSD).
+ * Images on a file system with no disk of its own (tmpfs, overlay, NFS)
+ * and network disks get the SSD profile; the log says which was used.
+ */
+static bool disk_model_for(void *ud, const char *source, struct ve_disk_model *ret)
+{
+	struct ve_limiter *l = ud;
+	struct ve_disks disks = { 0 };
+	const char *profile = "ssd", *host = NULL;
+	struct stat st;
+	int i = -1;
+
+	if (source && source[0] == '/' && l->root_fd >= 0 &&
+	    fstatat(l->root_fd, source + 1, &st, 0) == 0 && ve_disks_scan(l->root_fd, &disks) == 0) {
+		dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+
+		i = ve_disks_find(&disks, major(dev), minor(dev));
+		if (i >= 0) {
+			host = disks.disk[i].name;
+			profile = g_str_has_prefix(host, "nvme") ? "nvme" : disks.disk[i].rotational ? "hdd" : "ssd";
+		}
+	}
+	say(l, NULL, NULL, "disk image %s: %s%s, %s disk model", source ? source : "(network)",
+	    host ? "on host disk " : "no host disk found", host ? host : "", profile);
+	ve_disks_clear(&disks);
+	return ve_disk_model_profile(profile, ret) == 0;
+}
+
+/* The first tick knows the engine's root: bring up cpufreq and restore what a previous run left. */
+static void ensure_freq(struct ve_limiter *l, struct ve_engine *e)
+{
+	g_autoptr(GString) report = g_string_new("");
+	unsigned int n = 0;
+
+	if (l->freq)
+		return;
+	l->root_fd = ve_engine_root_fd(e);
+	l->freq = ve_cpufreq_new(l->root_fd, l->state_dir, l->dry_run, act_log, l, report, &n);
+	if (n)
+		say(l, NULL, NULL, "restored the frequency of %u CPU(s) a previous run left lowered", n);
+	if (report->len)
+		say(l, NULL, NULL, "%s", report->str);
+}
+
+/*
+ * Frequency first: where the VM has CPUs of its own, run them at u of
+ * their top frequency and return the ratio applied (bandwidth makes up the
+ * rest: at the floor, or between two listed frequencies).  0 where the
+ * frequency cannot be used; what it held is then given back.
+ */
+static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr dom,
+			 const char *uuid, struct limited *v, double u)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree unsigned int *cpus = NULL;
+	size_t n = 0;
+	double ratio = 0.0;
+	bool held = ve_cpufreq_current(l->freq, uuid) > 0.0;
+
+	if (!l->freq || (u >= 1.0 && !held))
+		return 0.0;
+	if (u < 1.0 && ve_cpufreq_dedicated_cpus(conn, dom, &cpus, &n, &err) && n &&
+	    ve_cpufreq_set(l->freq, uuid, v->name, cpus, n, u, &ratio, &err)) {
+		v->freq_warned = false;
+		return ratio;
+	}
+	if (u < 1.0 && !v->freq_warned) {
+		say(l, uuid, v->name, "VM '%s': %s; holding it by CPU bandwidth alone", v->name,
+		    err ? err->message : "its vCPUs have no host CPUs of their own (vcpupin), so no CPU frequency is lowered");
+		v->freq_warned = true;
+	}
+	if (held) {
+		g_autoptr(GError) rerr = NULL;
+
+		if (!ve_cpufreq_restore(l->freq, uuid, &rerr))
+			say(l, uuid, v->name, "%s; its CPUs stay slowed until the next try", rerr->message);
+	}
+	return 0.0;
+}
+
+/* Hold the VM's disks to its disk power limit when that is not done yet. */
+static void apply_disk(struct ve_limiter *l, virConnectPtr conn, const char *uuid, struct limited *v)
+{
+	uint64_t want = v->lim.disk_power_limit_uw;
+	g_autoptr(GError) err = NULL;
+	virDomainPtr dom;
+
+	if (!want || ve_blkio_current(l->blk, uuid) == want || v->disk_failed_uw == want || !conn)
+		return;
+	dom = virDomainLookupByUUIDString(conn, uuid);
+	if (!dom)
+		return;   /* libvirt away: try again next period */
+	if (!ve_blkio_set(l->blk, dom, want, disk_model_for, l, &err)) {
+		say(l, uuid, v->name, "VM '%s': disk power limit %.3f W not applied: %s; its disks are left as they were",
+		    v->name, (double)want / 1e6, err->message);
+		v->disk_failed_uw = want;
+	} else {
+		say(l, uuid, v->name, "VM '%s': its disks held to %.3f W by block I/O tuning", v->name,
+		    (double)want / 1e6);
+	}
+	virDomainFree(dom);
+}
+
 void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn, uint64_t now_us)
 {
 	GHashTableIter it;
 	gpointer k, val;
 
+	ensure_freq(l, e);
 	if (now_us - l->last_us < l->period_us)
 		return;
 	l->last_us = now_us;
@@ -283,8 +458,11 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 	while (g_hash_table_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 		struct ve_vm_view vm;
+		bool running = find_vm(e, k, &vm) && vm.running;
 
-		v->measured_now = find_vm(e, k, &vm) && vm.running && measure(v, &vm, now_us);
+		v->measured_now = running && measure(v, &vm, now_us);
+		if (running)
+			apply_disk(l, conn, k, v);
 	}
 	if (l->host_cap_uw)
 		split_cap(l);
@@ -295,7 +473,7 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		uint64_t limit;
 		g_autoptr(GError) err = NULL;
 		virDomainPtr dom;
-		double u;
+		double u, ratio, bw;
 
 		if (!v->measured_now)
 			continue;
@@ -324,15 +502,18 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		} else if (!v->ctl.cannot_hold) {
 			v->warned_hold = false;
 		}
-		/* a change below half a percent of bandwidth is not worth a libvirt call */
-		if (fabs(u - ve_cpubw_current(l->bw, k)) < 0.005 && ve_cpubw_current(l->bw, k) > 0.0)
-			continue;
-		if (u >= 1.0 && ve_cpubw_current(l->bw, k) == 0.0)
-			continue;   /* unthrottled and staying so */
 		dom = conn ? virDomainLookupByUUIDString(conn, k) : NULL;
 		if (!dom)
 			continue;   /* libvirt away: try again next period */
-		if (!ve_cpubw_set(l->bw, dom, u, &err))
+		ratio = apply_freq(l, conn, dom, k, v, u);
+		bw = ratio > 0.0 ? fmin(1.0, u / ratio) : u;
+		/* a change below half a percent of bandwidth is not worth a libvirt call */
+		if ((fabs(bw - ve_cpubw_current(l->bw, k)) < 0.005 && ve_cpubw_current(l->bw, k) > 0.0) ||
+		    (bw >= 1.0 && ve_cpubw_current(l->bw, k) == 0.0)) {
+			virDomainFree(dom);
+			continue;
+		}
+		if (!ve_cpubw_set(l->bw, dom, bw, &err))
 			say(l, k, v->name, "VM '%s': %s; its bandwidth is left as it was", v->name,
 			    err->message);
 		virDomainFree(dom);
@@ -382,10 +563,18 @@ uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid)
 
 unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report)
 {
-	return ve_cpubw_reconcile(l->bw, conn, report);
+	unsigned int n = ve_cpubw_reconcile(l->bw, conn, report);
+	unsigned int d = ve_blkio_reconcile(l->blk, conn, report);
+
+	/* the CPU frequency record is restored at the first tick, which knows the sysfs root */
+	if (d)
+		g_string_append_printf(report, "restored the disk I/O limits of %u VM(s) a previous run left throttled; ",
+				       d);
+	return n;
 }
 
 unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn)
 {
-	return ve_cpubw_restore_all(l->bw, conn);
+	return ve_cpubw_restore_all(l->bw, conn) + ve_cpufreq_restore_all(l->freq) +
+	       ve_blkio_restore_all(l->blk, conn);
 }

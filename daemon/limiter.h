@@ -4,10 +4,18 @@
  *
  * Each VM with a power limit in its metadata (energylimits.h) gets a
  * controller (powerctl.h) that runs every control period on the VM's
- * power as the accounting measured it over that period, and sets the VM's
- * CPU bandwidth through the actuator (act/cpubw.h).  Lifting the limit,
+ * power as the accounting measured it over that period.  Its output u (the
+ * fraction of its full-speed dynamic power) goes first to the frequency of
+ * the host CPUs the VM has to itself (act/cpufreq.h), and only what the
+ * frequency cannot do (below its floor, between two listed frequencies, or
+ * everything where the VM shares its CPUs) to its CPU bandwidth
+ * (act/cpubw.h): bandwidth = u / (frequency applied / top frequency).
+ * A disk power limit is turned into block I/O tuning of the VM's disks
+ * (act/blkio.h) once, when it is set or the VM starts.  Lifting a limit,
  * the VM stopping and the daemon exiting restore the VM's own settings;
- * a record left by a daemon that died is reconciled at the next start.
+ * records left by a daemon that died are reconciled at the next start
+ * (bandwidth and disks when libvirt is first reached, frequencies at the
+ * first tick, which knows the engine's sysfs root).
  *
  * Not thread-safe; the main loop owns it.
  */
@@ -16,7 +24,9 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
+#include "blkio.h"
 #include "cpubw.h"
+#include "cpufreq.h"
 #include "energylimits.h"
 #include "engine.h"
 
@@ -49,10 +59,16 @@ void ve_limiter_free(struct ve_limiter *l);
 void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name,
 		    const struct ve_limits *lim);
 
-/* The VM stopped: its throttle went with its cgroups; forget it. */
+/*
+ * The VM stopped: its quota and disk limits went with its QEMU process;
+ * its CPUs' frequencies are put back.
+ */
 void ve_limiter_stopped(struct ve_limiter *l, virConnectPtr conn, const char *uuid);
 
-/* Run the controllers if a control period has passed. */
+/*
+ * Run the controllers if a control period has passed.  The first call
+ * also brings up the frequency actuator under the engine's root.
+ */
 void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn,
 		     uint64_t now_us);
 
@@ -68,6 +84,10 @@ uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid);
  */
 void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t cap_uw);
 
-/* At start: restore what a previous run left throttled.  At exit: restore all. */
+/*
+ * At start: restore what a previous run left throttled (returns the VMs
+ * whose bandwidth was restored; disks are reported in @report).  At exit:
+ * restore all; returns how many restores failed.
+ */
 unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report);
 unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn);
