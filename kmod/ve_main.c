@@ -35,6 +35,7 @@ MODULE_PARM_DESC(batch, "Entries per samples message at load (default 128)");
 DEFINE_MUTEX(ve_lock);
 
 static u64 ve_seq;
+static u64 ve_work_ns, ve_entries, ve_bytes;	/* our own cost, since load */
 static u64 ve_last_ns;
 static bool ve_unloading;
 static void ve_period_work(struct work_struct *work);
@@ -61,6 +62,8 @@ static void ve_batch_flush(struct ve_batch *b, bool last)
 		goto out;
 	}
 	genlmsg_end(b->skb, b->hdr);
+	ve_bytes += b->skb->len;
+	ve_entries += b->entries;
 	r = genlmsg_multicast(&ve_family, b->skb, 0, VE_MCGRP_SAMPLES_ID, GFP_KERNEL);
 	if (r && r != -ESRCH)
 		b->dropped++;
@@ -137,6 +140,7 @@ static void ve_period_work(struct work_struct *work)
 		if (!b.skb && ve_batch_begin(&b, 0))
 			b.dropped++;
 		ve_batch_flush(&b, true);
+		ve_work_ns += ktime_get_ns() - now;
 		if (b.dropped)
 			pr_warn_ratelimited("virtenergy: period %llu: %u samples or messages lost\n",
 					    b.seq, b.dropped);
@@ -146,6 +150,20 @@ static void ve_period_work(struct work_struct *work)
 	if (!ve_unloading)
 		schedule_delayed_work(&ve_work, msecs_to_jiffies(period));
 	mutex_unlock(&ve_lock);
+}
+
+/*
+ * GENL_REQ_ATTR_CHECK, with words for people who read the message; @msg is
+ * a string literal (static storage, as NL_SET_ERR_MSG needs).
+ */
+static bool ve_missing(struct genl_info *info, int attr, const char *msg)
+{
+	if (info->attrs[attr])
+		return false;
+	GENL_REQ_ATTR_CHECK(info, attr);
+	if (info->extack)
+		info->extack->_msg = msg;
+	return true;
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -186,7 +204,10 @@ static int ve_cmd_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, VE_A_NR_THREADS, ve_thread_count()) ||
 	    nla_put_u32(msg, VE_A_MAX_CGROUPS, ve_max_cgroups) ||
 	    nla_put_u32(msg, VE_A_NR_CGROUPS, ve_cgroup_count()) ||
-	    nla_put_u32(msg, VE_A_MAX_EVENTS, VE_NL_MAX_EVENTS);
+	    nla_put_u32(msg, VE_A_MAX_EVENTS, VE_NL_MAX_EVENTS) ||
+	    nla_put_u64_64bit(msg, VE_A_WORK_NS, ve_work_ns, VE_A_PAD) ||
+	    nla_put_u64_64bit(msg, VE_A_ENTRIES, ve_entries, VE_A_PAD) ||
+	    nla_put_u64_64bit(msg, VE_A_BYTES, ve_bytes, VE_A_PAD);
 	mutex_unlock(&ve_lock);
 	if (r) {
 		nlmsg_free(msg);
@@ -203,7 +224,8 @@ static int ve_cmd_watch_thread(struct sk_buff *skb, struct genl_info *info)
 	u32 tid;
 	int r;
 
-	if (GENL_REQ_ATTR_CHECK(info, VE_A_TID) || GENL_REQ_ATTR_CHECK(info, VE_A_ACCOUNT))
+	if (ve_missing(info, VE_A_TID, "VE_A_TID missing") ||
+	    ve_missing(info, VE_A_ACCOUNT, "VE_A_ACCOUNT missing"))
 		return -EINVAL;
 	tid = nla_get_u32(info->attrs[VE_A_TID]);
 	r = ve_reply(info, &msg, &hdr, VE_CMD_WATCH_THREAD);
@@ -229,7 +251,7 @@ static int ve_cmd_unwatch_thread(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (GENL_REQ_ATTR_CHECK(info, VE_A_TID))
+	if (ve_missing(info, VE_A_TID, "VE_A_TID missing"))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_thread_unwatch(nla_get_u32(info->attrs[VE_A_TID]), info->snd_portid);
@@ -243,7 +265,8 @@ static int ve_cmd_watch_cgroup(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (GENL_REQ_ATTR_CHECK(info, VE_A_CGROUP_ID) || GENL_REQ_ATTR_CHECK(info, VE_A_ACCOUNT))
+	if (ve_missing(info, VE_A_CGROUP_ID, "VE_A_CGROUP_ID missing") ||
+	    ve_missing(info, VE_A_ACCOUNT, "VE_A_ACCOUNT missing"))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_cgroup_watch(info, nla_get_u64(info->attrs[VE_A_CGROUP_ID]),
@@ -256,7 +279,7 @@ static int ve_cmd_unwatch_cgroup(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (GENL_REQ_ATTR_CHECK(info, VE_A_CGROUP_ID))
+	if (ve_missing(info, VE_A_CGROUP_ID, "VE_A_CGROUP_ID missing"))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_cgroup_unwatch(nla_get_u64(info->attrs[VE_A_CGROUP_ID]), info->snd_portid);

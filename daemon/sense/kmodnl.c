@@ -57,6 +57,9 @@ static struct nla_policy attr_policy[VE_A_MAX + 1] = {
 	[VE_A_THREAD] = { .type = NLA_NESTED },
 	[VE_A_CGROUP] = { .type = NLA_NESTED },
 	[VE_A_FLAGS] = { .type = NLA_U32 },
+	[VE_A_WORK_NS] = { .type = NLA_U64 },
+	[VE_A_ENTRIES] = { .type = NLA_U64 },
+	[VE_A_BYTES] = { .type = NLA_U64 },
 };
 
 static struct nla_policy event_policy[VE_EV_MAX + 1] = {
@@ -279,6 +282,9 @@ static int parse_info(struct nlattr **tb, void *ud)
 	i->max_cgroups = get_u32(tb, VE_A_MAX_CGROUPS);
 	i->nr_cgroups = get_u32(tb, VE_A_NR_CGROUPS);
 	i->max_events = get_u32(tb, VE_A_MAX_EVENTS);
+	i->work_ns = tb[VE_A_WORK_NS] ? nla_get_u64(tb[VE_A_WORK_NS]) : 0;
+	i->entries = tb[VE_A_ENTRIES] ? nla_get_u64(tb[VE_A_ENTRIES]) : 0;
+	i->bytes = tb[VE_A_BYTES] ? nla_get_u64(tb[VE_A_BYTES]) : 0;
 	return 0;
 }
 
@@ -460,6 +466,13 @@ static void parse_cgroup(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
 		k->h->cgroup(k->h->ud, seq, &s);
 }
 
+static int no_seq_check(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_OK;
+}
+
 static int on_samples(struct nl_msg *msg, void *arg)
 {
 	struct ve_kmod *k = arg;
@@ -525,6 +538,8 @@ int ve_kmod_subscribe(struct ve_kmod *k)
 	if (r < 0 || nl_socket_set_nonblocking(k->mc) < 0)
 		goto fail;
 	nl_cb_set(k->mc_cb, NL_CB_VALID, NL_CB_CUSTOM, on_samples, k);
+	/* multicast messages carry no sequence numbers of ours */
+	nl_cb_set(k->mc_cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	return nl_socket_get_fd(k->mc);
 fail:
 	if (k->mc_cb)

@@ -23,6 +23,7 @@ struct ve_kmod;
 struct ve_kmod_info {
 	uint32_t version, caps, period_ms, batch;
 	uint32_t max_threads, nr_threads, max_cgroups, nr_cgroups, max_events;
+	uint64_t work_ns, entries, bytes;    /* the module's cost since load */
 };
 
 struct ve_kmod_event {

@@ -14,7 +14,10 @@
  * are watched, the sampler opens the perf sampler, watches the same
  * threads there and continues each watch's counts from where the module
  * left them: the daemon's accounting goes on, and the mode says what
- * happened.
+ * happened.  Run time between the module's last period and the switch is
+ * not lost: the module's run time is the scheduler's sum_exec_runtime,
+ * which /proc/PID/task/TID/schedstat also shows, read once at watch time
+ * and once at the switch.  (Hardware event counts of that gap are lost.)
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "kmodnl.h"
+#include "procfs.h"
 #include "sampler.h"
 
 #define BUCKETS 1024
@@ -35,6 +39,8 @@ struct kmod_watch {
 	struct kmod_watch *next;     /* in its bucket */
 	pid_t pid, tid;
 	bool exited;
+	bool has_sched0;
+	uint64_t sched0;             /* schedstat run time when the watch began */
 	uint64_t total[VE_MAX_EVENTS];
 	struct ve_watch *fb;         /* after a fallback: the perf watch ... */
 	uint64_t fb_start[VE_MAX_EVENTS];   /* ... and its counts when it began */
@@ -119,6 +125,16 @@ static void fall_back(struct kmod_sampler *ks)
 
 			if (w->exited)
 				continue;
+			/*
+			 * The module's run time is the scheduler's sum_exec_runtime,
+			 * which /proc shows too: take what happened between its last
+			 * period and now from there, so nothing is lost.
+			 */
+			if (w->has_sched0 &&
+			    ve_proc_task_schedstat(ks->base.root_fd, w->pid, w->tid, &c[0]) == 0 &&
+			    c[0] - w->sched0 > w->total[VE_SAMPLER_COL_RUN_NS])
+				w->total[VE_SAMPLER_COL_RUN_NS] = c[0] - w->sched0;
+			c[0] = 0;
 			if (ks->fb->ops->watch(ks->fb, w->pid, w->tid, &w->fb) < 0) {
 				w->exited = true;       /* gone meanwhile: keep its totals */
 				continue;
@@ -173,6 +189,7 @@ static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watc
 	if (ks->fb) {
 		r = ks->fb->ops->watch(ks->fb, pid, tid, &w->fb);
 	} else {
+		w->has_sched0 = ve_proc_task_schedstat(s->root_fd, pid, tid, &w->sched0) == 0;
 		memcpy(ev, ks->ev, sizeof(ev));
 		r = ve_kmod_watch_thread(ks->k, tid, (uint64_t)tid, ev, ks->n_ev);
 	}

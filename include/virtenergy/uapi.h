@@ -10,7 +10,10 @@
  * Commands (request attributes -> reply attributes):
  *
  *   VE_CMD_GET_INFO        -> VERSION, CAPS, PERIOD_MS, BATCH, MAX_THREADS,
- *                             NR_THREADS, MAX_CGROUPS, NR_CGROUPS, MAX_EVENTS
+ *                             NR_THREADS, MAX_CGROUPS, NR_CGROUPS, MAX_EVENTS,
+ *                             WORK_NS, ENTRIES, BYTES (the module's own cost:
+ *                             time in the period work, entries and bytes
+ *                             multicast since load)
  *   VE_CMD_WATCH_THREAD    TID, ACCOUNT, [EVENTS] -> TID, EVENTS
  *       Follow thread TID (in the caller's pid namespace), tagging its
  *       samples with ACCOUNT.  EVENTS nests up to VE_NL_MAX_EVENTS VE_A_EVENT
@@ -102,6 +105,9 @@ enum ve_attr {
 	VE_A_THREAD,		/* nested: VE_TS_* */
 	VE_A_CGROUP,		/* nested: VE_CS_* */
 	VE_A_FLAGS,		/* u32, VE_MSG_* */
+	VE_A_WORK_NS,		/* u64 */
+	VE_A_ENTRIES,		/* u64 */
+	VE_A_BYTES,		/* u64 */
 	__VE_A_MAX,
 };
 #define VE_A_MAX (__VE_A_MAX - 1)
