@@ -9,6 +9,8 @@
 #                             define a persistent TCG guest, MODE busy, idle or
 #                             export (busy, and prints the energy_uj it reads from
 #                             EXPORT_DIR/<uuid>, shared over 9p, every second)
+#   guests_add_disk NAME [MIB]  give a defined guest a sparse raw disk image as
+#                             virtio disk vda (MIB, default 16; before it starts)
 #   guests_start NAME         start it and wait until it runs
 #   guests_wait_booted NAME [S]  wait (up to S s, 60) for the guest's init to have started
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
@@ -138,6 +140,14 @@ guests_define() { # NAME MODE [VCPUS] [EXPORT_DIR: share EXPORT_DIR/<uuid> as 9p
 XML
 	guests__virsh define "$xml" >/dev/null || return 1
 	GUESTS_DEFINED+=("$name")
+}
+
+guests_add_disk() { # NAME [MIB]: the guest never reads it; QEMU opens it, which is what I/O tuning needs
+	local name=$1 img="$GUESTS_DIR/$1-disk.raw"
+	truncate -s "${2:-16}M" "$img" || return 1
+	chmod 644 "$img"
+	guests__virsh attach-disk "$name" "$img" vda --config --driver qemu --subdriver raw \
+		--targetbus virtio >/dev/null
 }
 
 guests_start() {
