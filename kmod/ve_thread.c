@@ -266,8 +266,8 @@ void ve_thread_sample(struct ve_batch *b)
 
 	lockdep_assert_held(&ve_lock);
 	list_for_each_entry_safe(t, n, &ve_thread_list, link) {
-		/* exit_state first: the counts read after it are final */
 		exited = READ_ONCE(t->task->exit_state) != 0;
+		/* exit_state before the counts: read after it, they are final */
 		smp_rmb();
 		run = READ_ONCE(t->task->se.sum_exec_runtime);
 		for (i = 0; i < t->nr_events; i++) {
