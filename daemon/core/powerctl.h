@@ -25,6 +25,26 @@
  * Steps are rate-limited to max_step per period, and u never goes below
  * u_min so a throttled guest stays responsive.
  *
+ * Why no proportional term (issue 5 asks for "PI"): in this velocity
+ * form a PI controller is Δu/u = α·e + k_p·(e − e_prev), e = (L − S)/(P − S) − 1.
+ * The plant has no dynamics of its own within a control period (a quota
+ * or frequency set now shows in the next period's power in full), so the
+ * integral step with α = 1 is already deadbeat: e is ~0 after one period.
+ * A proportional term then only sees e − e_prev = −e_prev, the correction
+ * just made: k_p > 0 takes back part of every step (slower settling,
+ * beyond the 3 s the tests require for small α), k_p < 0 overshoots, and
+ * either way it passes the period-to-period difference of the measurement
+ * noise (twice its variance) straight into the quota, which the ±10 %
+ * noise requirement rules out.  The noise case is what the reduced α on a
+ * sign flip handles instead.  With a lagging plant (a sensor averaging
+ * over several periods) a proportional term would earn its place.
+ *
+ * The limiter applies u to CPU frequency first and bandwidth second
+ * (limiter.h); dynamic power then falls faster than u where voltage drops
+ * with frequency, which the per-period gain estimate (P − S)/u absorbs:
+ * with power ∝ u^k the loop gain is α·k, and the reduced α on a sign flip
+ * keeps it stable up to k ≈ 6.
+ *
  * Pure: numbers in, numbers out.
  */
 #pragma once
