@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "blockdev.h"
 #include "limiter.h"
@@ -38,6 +39,7 @@ struct ve_limiter {
 	char *state_dir;
 	bool dry_run;
 	int root_fd;                 /* the engine's, borrowed; -1 before the first tick */
+	bool have_cpufreq;           /* the root has cpu0/cpufreq */
 	uint64_t period_us;
 	uint64_t last_us;
 	ve_limiter_log_fn log;
@@ -368,6 +370,7 @@ static void ensure_freq(struct ve_limiter *l, struct ve_engine *e)
 	if (l->freq)
 		return;
 	l->root_fd = ve_engine_root_fd(e);
+	l->have_cpufreq = faccessat(l->root_fd, "sys/devices/system/cpu/cpu0/cpufreq", F_OK, 0) == 0;
 	l->freq = ve_cpufreq_new(l->root_fd, l->state_dir, l->dry_run, act_log, l, report, &n);
 	if (n)
 		say(l, NULL, NULL, "restored the frequency of %u CPU(s) a previous run left lowered", n);
@@ -392,6 +395,14 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 
 	if (!l->freq || (u >= 1.0 && !held))
 		return 0.0;
+	if (!l->have_cpufreq && !held) {
+		/* no libvirt calls every second for a host that cannot scale */
+		if (!v->freq_warned)
+			say(l, uuid, v->name, "VM '%s': the host has no cpufreq; holding it by CPU bandwidth alone",
+			    v->name);
+		v->freq_warned = true;
+		return 0.0;
+	}
 	if (u < 1.0 && ve_cpufreq_dedicated_cpus(conn, dom, &cpus, &n, &err) && n &&
 	    ve_cpufreq_set(l->freq, uuid, v->name, cpus, n, u, &ratio, &err)) {
 		v->freq_warned = false;
