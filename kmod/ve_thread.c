@@ -278,11 +278,13 @@ void ve_thread_sample(struct ve_batch *b)
 		}
 		nest = ve_batch_entry(b, VE_A_THREAD, ve_thread_entry_size(t->nr_events));
 		if (nest) {
+			/* VALUES only with events, FLAGS only when set */
 			if (nla_put_u32(b->skb, VE_TS_TID, t->tid) ||
 			    nla_put_u64_64bit(b->skb, VE_TS_ACCOUNT, t->account, VE_TS_PAD) ||
 			    nla_put_u64_64bit(b->skb, VE_TS_RUN_NS, run - t->last_run_ns, VE_TS_PAD) ||
-			    nla_put(b->skb, VE_TS_VALUES, t->nr_events * sizeof(u64), vals) ||
-			    nla_put_u32(b->skb, VE_TS_FLAGS, exited ? VE_TS_EXITED : 0))
+			    (t->nr_events &&
+			     nla_put(b->skb, VE_TS_VALUES, t->nr_events * sizeof(u64), vals)) ||
+			    (exited && nla_put_u32(b->skb, VE_TS_FLAGS, VE_TS_EXITED)))
 				ve_batch_cancel(b, nest);
 			else
 				ve_batch_entry_end(b, nest);

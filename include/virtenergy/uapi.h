@@ -136,8 +136,8 @@ enum ve_thread_sample_attr {
 	VE_TS_TID,		/* u32 */
 	VE_TS_ACCOUNT,		/* u64 */
 	VE_TS_RUN_NS,		/* u64, delta */
-	VE_TS_VALUES,		/* binary: __u64[n], deltas, n = events watched */
-	VE_TS_FLAGS,		/* u32, VE_TS_* */
+	VE_TS_VALUES,		/* binary: __u64[n], deltas, n = events watched (absent: none) */
+	VE_TS_FLAGS,		/* u32, VE_TS_* (absent: 0) */
 	__VE_TS_MAX,
 };
 #define VE_TS_MAX (__VE_TS_MAX - 1)
