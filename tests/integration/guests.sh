@@ -191,5 +191,13 @@ guests_down() {
 	for d in "${GUESTS_STARTED_DAEMONS[@]}"; do
 		pkill -x "$d" 2>/dev/null
 	done
+	# wait until they are gone: the next test would otherwise find a
+	# libvirtd that is still shutting down and not start its own
+	for d in "${GUESTS_STARTED_DAEMONS[@]}"; do
+		for _ in $(seq 1 100); do
+			pgrep -x "$d" >/dev/null || break
+			sleep 0.1
+		done
+	done
 	GUESTS_STARTED_DAEMONS=()
 }
