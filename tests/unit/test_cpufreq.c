@@ -17,7 +17,7 @@
 
 struct env {
 	struct fx fx;
-	char state[PATH_MAX];
+	char state[PATH_MAX + 16];
 	GString *log;
 };
 
