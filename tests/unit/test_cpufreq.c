@@ -74,9 +74,8 @@ static void env_down(struct env *e)
 
 static bool record_exists(struct env *e)
 {
-	char path[PATH_MAX + 16];
+	g_autofree char *path = g_build_filename(e->state, "cpufreq", NULL);
 
-	snprintf(path, sizeof(path), "%s/cpufreq", e->state);
 	return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
