@@ -32,6 +32,13 @@ part() { # name command...: renumber its TAP into ours
 	fi
 }
 
+daemon_mode() { # what sampler virtenergyd says it uses (libvirt's test driver: no libvirtd needed)
+	mkdir -p /tmp/vestate
+	"$build/daemon/virtenergyd" --once --uri test:///default --state-dir /tmp/vestate \
+		--export-dir "" --vmsr-socket "" --prom-file "" 2>&1 |
+		sed -n 's/.*threads sampled by \([^;]*\);.*/\1/p' | head -n 1
+}
+
 load() { # params...
 	if insmod "$ko" "$@"; then return 0; fi
 	emit not-ok "insmod $*"
@@ -51,11 +58,19 @@ if load; then
 	part stress "$t" stress
 	part fuzz "$t" fuzz 10000
 	part sampler "$t" sampler
+	mode=$(daemon_mode)
+	echo "# virtenergyd: $mode"
+	case $mode in kmod:*) r=ok ;; *) r=not-ok ;; esac
+	emit $r "virtenergyd prefers the loaded module and says so"
 	part fallback "$t" fallback    # unloads the module itself
 	if grep -q '^virtenergy ' /proc/modules; then
 		emit not-ok "the fallback part left the module loaded"
 		rmmod virtenergy
 	fi
+	mode=$(daemon_mode)
+	echo "# virtenergyd: $mode"
+	case $mode in perf*) r=ok ;; *) r=not-ok ;; esac
+	emit $r "without the module virtenergyd uses perf"
 fi
 
 # Load and unload 50 times, each time with a client holding watches.
