@@ -5,7 +5,8 @@
  *   virtenergyctl [--json] status      the host: power, energy, sensor, sampler
  *   virtenergyctl [--json] list        every VM: power and energy
  *   virtenergyctl [--json] show VM     one VM (name or UUID), energy by component
- *   virtenergyctl top [--once]         VMs sorted by power, refreshed every second
+ *   virtenergyctl top [--once] [-n N]  VMs sorted by power, refreshed every second
+ *                                      (N times, or until interrupted)
  *   virtenergyctl set-limit VM 40W     a VM's power limit, written to its libvirt metadata
  *   virtenergyctl clear-limit VM       remove it
  *   virtenergyctl host-cap 300W|none   the host-wide cap split among VMs
@@ -30,6 +31,7 @@
 enum { EXIT_DBUS = 1, EXIT_USAGE = 2, EXIT_NO_VM = 3 };
 
 static gboolean opt_json, opt_once;
+static int opt_iterations;
 static char *opt_bus;
 
 static void human(char *buf, size_t len, double v, const char *unit)
@@ -73,10 +75,23 @@ static GDBusProxy *connect_daemon(GError **error)
 					     BUS_NAME, OBJECT_PATH, IFACE, NULL, error);
 }
 
+/*
+ * A property as it is now (not the proxy's cache, which only a running main
+ * loop would keep current: top refreshes without one).  NULL when the
+ * daemon does not answer.
+ */
 static GVariant *prop(GDBusProxy *p, const char *name)
 {
-	GVariant *v = g_dbus_proxy_get_cached_property(p, name);
+	g_autoptr(GVariant) r = NULL;
+	GVariant *v = NULL;
 
+	r = g_dbus_connection_call_sync(g_dbus_proxy_get_connection(p), BUS_NAME, OBJECT_PATH,
+					"org.freedesktop.DBus.Properties", "Get",
+					g_variant_new("(ss)", IFACE, name), G_VARIANT_TYPE("(v)"),
+					G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, NULL);
+	if (!r)
+		return NULL;
+	g_variant_get(r, "(v)", &v);
 	return v;
 }
 
@@ -342,7 +357,7 @@ static int cmd_top(GDBusProxy *p)
 {
 	gboolean tty = isatty(STDOUT_FILENO);
 
-	for (;;) {
+	for (int n = 1;; n++) {
 		int r;
 
 		if (tty && !opt_once)
@@ -353,7 +368,7 @@ static int cmd_top(GDBusProxy *p)
 			r = cmd_list(p, TRUE);
 		}
 		fflush(stdout);
-		if (r || opt_once)
+		if (r || opt_once || (opt_iterations > 0 && n >= opt_iterations))
 			return r;
 		sleep(1);
 	}
@@ -364,6 +379,8 @@ int main(int argc, char **argv)
 	GOptionEntry entries[] = {
 		{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, "machine-readable output", NULL },
 		{ "once", 0, 0, G_OPTION_ARG_NONE, &opt_once, "top: print once and exit", NULL },
+		{ "iterations", 'n', 0, G_OPTION_ARG_INT, &opt_iterations,
+		  "top: refresh N times, then exit", "N" },
 		{ "bus", 0, 0, G_OPTION_ARG_STRING, &opt_bus, "system (default) or session", "BUS" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
@@ -413,6 +430,10 @@ int main(int argc, char **argv)
 	}
 	if (opt_bus && strcmp(opt_bus, "system") != 0 && strcmp(opt_bus, "session") != 0) {
 		fprintf(stderr, "virtenergyctl: --bus '%s' is not system or session\n", opt_bus);
+		return EXIT_USAGE;
+	}
+	if (opt_iterations < 0) {
+		fprintf(stderr, "virtenergyctl: --iterations %d: give a positive count\n", opt_iterations);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "set-limit") == 0 || (strcmp(cmd, "host-cap") == 0 && strcmp(argv[2], "none"))) {

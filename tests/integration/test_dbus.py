@@ -196,6 +196,11 @@ def main(build, source):
             r = run([ctl, "top", "--once"], env)
             expect(r.returncode == 0 and "test" in r.stdout and "power:" in r.stdout,
                    "virtenergyctl top --once")
+            r = run([ctl, "top", "-n", "2"], env)
+            expect(r.returncode == 0 and r.stdout.count("power:") == 2,
+                   "virtenergyctl top -n 2: two refreshes, then exits")
+            r = run([ctl, "top", "-n", "-1"], env)
+            expect(r.returncode == 2 and "--iterations" in r.stderr, "top -n -1: exit 2")
             r = run([ctl, "show", "nosuch"], env)
             expect(r.returncode == 3 and "no VM 'nosuch'" in r.stderr, "unknown VM: exit 3 and says so")
             r = run([ctl, "frobnicate"], env)
