@@ -14,6 +14,8 @@
 #define DEFAULT_URI "qemu:///system"
 #define DEFAULT_STATE_DIR "/var/lib/virtenergy"
 #define DEFAULT_EXPORT_DIR "/run/virtenergy/guests"
+/* where conf/guest-export.md mounts the export inside a guest */
+#define DEFAULT_GUEST_SOURCE "/mnt/virtenergy"
 #define DEFAULT_VMSR_SOCKET "/run/virtenergy/vmsr-helper.sock"
 #define DEFAULT_PROM_TEXTFILE "/var/lib/prometheus/node-exporter/virtenergy.prom"
 
@@ -42,6 +44,8 @@ void ve_config_defaults(struct ve_config *c)
 	c->vmsr_socket = g_strdup(DEFAULT_VMSR_SOCKET);
 	c->prom_textfile = g_strdup(DEFAULT_PROM_TEXTFILE);
 	c->dbus_bus = g_strdup("system");
+	c->guest_source = g_strdup(DEFAULT_GUEST_SOURCE);
+	c->guest_cgroup_parent = g_strdup("/sys/fs/cgroup");
 }
 
 void ve_config_clear(struct ve_config *c)
@@ -53,6 +57,9 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->prom_textfile, g_free);
 	g_clear_pointer(&c->dbus_bus, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
+	g_clear_pointer(&c->guest_source, g_free);
+	g_clear_pointer(&c->guest_cgroup_parent, g_free);
+	g_clear_pointer(&c->guest_limits, g_strfreev);
 }
 
 /* An optional unsigned key in [lo, hi]; missing keys leave *ret alone. */
@@ -101,6 +108,7 @@ static const char *const known[][12] = {
 	{ "prometheus", "textfile", NULL },
 	{ "dbus", "bus", NULL },
 	{ "limits", "host-cap", NULL },
+	{ "guest", "source", "cgroup-parent", "limits", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -142,7 +150,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_autoptr(GError) e = NULL;
 	struct ve_config n = *c;
 	g_autofree char *uri = NULL, *state_dir = NULL, *policy = NULL, *sampler = NULL;
-	g_auto(GStrv) events = NULL;
+	g_auto(GStrv) events = NULL, guest_limits = NULL;
+	g_autofree char *guest_source = NULL, *guest_parent = NULL;
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
 	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t export_ms = c->export_interval_us / 1000;
@@ -211,6 +220,26 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 			    "[prometheus] textfile '%s' is not an absolute path (empty turns it off)",
 			    prom);
 		goto bad;
+	}
+	guest_source = g_key_file_get_string(kf, "guest", "source", NULL);
+	guest_parent = g_key_file_get_string(kf, "guest", "cgroup-parent", NULL);
+	if ((guest_source && !g_path_is_absolute(g_strstrip(guest_source))) ||
+	    (guest_parent && !g_path_is_absolute(g_strstrip(guest_parent)))) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[guest] source and cgroup-parent must be absolute paths");
+		goto bad;
+	}
+	guest_limits = g_key_file_get_string_list(kf, "guest", "limits", NULL, NULL);
+	for (size_t i = 0; guest_limits && guest_limits[i]; i++) {
+		const char *eq = strchr(g_strstrip(guest_limits[i]), '=');
+		uint64_t uw;
+
+		if (!eq || eq == guest_limits[i] || !ve_parse_power_uw(eq + 1, &uw, &e) || !uw) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[guest] limits: '%s' is not CGROUP=POWER with a power above zero%s%s",
+				    guest_limits[i], e ? ": " : "", e ? e->message : "");
+			goto bad;
+		}
 	}
 	policy = g_key_file_get_string(kf, "accounting", "idle-policy", NULL);
 	if (policy && ve_idle_policy_from_name(g_strstrip(policy), &n.idle_policy) < 0) {
@@ -281,6 +310,18 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (events) {
 		n.events = g_steal_pointer(&events);
 		g_strfreev(c->events);
+	}
+	if (guest_source) {
+		n.guest_source = g_steal_pointer(&guest_source);
+		g_free(c->guest_source);
+	}
+	if (guest_parent) {
+		n.guest_cgroup_parent = g_steal_pointer(&guest_parent);
+		g_free(c->guest_cgroup_parent);
+	}
+	if (guest_limits) {
+		n.guest_limits = g_steal_pointer(&guest_limits);
+		g_strfreev(c->guest_limits);
 	}
 	*c = n;
 	return TRUE;

@@ -42,6 +42,10 @@ struct ve_config {
 	uint64_t host_cap_uw;           /* power cap split among VMs; 0: none */
 	/* calibration against RAPL */
 	unsigned int calib_window_periods;
+	/* virtenergyd --guest */
+	char *guest_source;             /* the VM's export, shared in (holds intel-rapl:0/) */
+	char *guest_cgroup_parent;      /* accounts: its child cgroups */
+	char **guest_limits;            /* "CGROUP=POWER", NULL-terminated, NULL: none */
 };
 
 void ve_config_defaults(struct ve_config *c);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
+#include "guestmode.h"
 #include "energylimits.h"
 #include "guestexport.h"
 #include "limiter.h"
@@ -619,7 +620,9 @@ int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL, *bus = NULL;
-	gboolean dry_run = FALSE;
+	gboolean dry_run = FALSE, guest = FALSE;
+	g_autofree char *guest_source = NULL, *cgroup_parent = NULL;
+	g_auto(GStrv) guest_limits = NULL;
 	struct daemon d = { .export_fd = -1, .root_fd = -1 };
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -643,6 +646,15 @@ int main(int argc, char **argv)
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
 		  "change nothing on the host: actuators only log what they would do", NULL },
 		{ "once", '1', 0, G_OPTION_ARG_NONE, &d.once, "account one period, print, exit", NULL },
+		{ "guest", 'g', 0, G_OPTION_ARG_NONE, &guest,
+		  "guest mode: inside a VM, attribute the VM's energy to its cgroups and hold their limits",
+		  NULL },
+		{ "guest-source", 0, 0, G_OPTION_ARG_FILENAME, &guest_source,
+		  "guest mode: the VM's export as mounted in the guest (default /mnt/virtenergy)", "DIR" },
+		{ "cgroup-parent", 0, 0, G_OPTION_ARG_FILENAME, &cgroup_parent,
+		  "guest mode: account each child cgroup of DIR (default /sys/fs/cgroup)", "DIR" },
+		{ "guest-limit", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guest_limits,
+		  "guest mode: hold a cgroup to a power, e.g. batch=5W (repeatable)", "CGROUP=POWER" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- per-VM energy accounting");
@@ -677,6 +689,34 @@ int main(int argc, char **argv)
 	if (config_path && !ve_config_load(&d.cfg, config_path, &err)) {
 		logmsg("%s; not starting", err->message);
 		return 2;
+	}
+	if (state_dir) {
+		g_free(d.cfg.state_dir);
+		d.cfg.state_dir = g_strdup(state_dir);
+	}
+	if (guest) {
+		struct ve_guest_opts go = {
+			.source = guest_source ? guest_source : d.cfg.guest_source,
+			.cgroup_parent = cgroup_parent ? cgroup_parent : d.cfg.guest_cgroup_parent,
+			.state_dir = d.cfg.state_dir,
+			.limits = guest_limits ? guest_limits : d.cfg.guest_limits,
+			.dry_run = dry_run,
+		};
+		int status;
+
+		go.root_fd = open_dir(root ? root : "/", O_RDONLY, &err);
+		if (go.root_fd < 0) {
+			logmsg("%s", err->message);
+			return 2;
+		}
+		if (g_mkdir_with_parents(d.cfg.state_dir, 0755) < 0) {
+			logmsg("cannot create %s: %s", d.cfg.state_dir, g_strerror(errno));
+			return 2;
+		}
+		status = ve_guest_main(&go, d.foreground, d.once);
+		close(go.root_fd);
+		ve_config_clear(&d.cfg);
+		return status;
 	}
 	if (uri) {
 		g_free(d.cfg.uri);

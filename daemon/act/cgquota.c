@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cgquota.c: cgroup CPU bandwidth (see cgquota.h).
+ */
+#include <errno.h>
+#include <gio/gio.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cgquota.h"
+
+#define CFS_PERIOD_US 100000u
+
+struct throttled {
+	char *orig;        /* the file's text before our first change */
+	char *file;        /* cpu.max or cpu.cfs_quota_us */
+	double u;
+};
+
+struct ve_cgquota {
+	char *record;      /* STATE_DIR/cgquota */
+	bool dry_run;
+	ve_cgquota_log_fn log;
+	void *ud;
+	GHashTable *cg;    /* dir -> struct throttled */
+};
+
+static void throttled_free(gpointer p)
+{
+	struct throttled *t = p;
+
+	g_free(t->orig);
+	g_free(t->file);
+	g_free(t);
+}
+
+struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquota_log_fn log,
+				  void *ud)
+{
+	struct ve_cgquota *q = g_new0(struct ve_cgquota, 1);
+
+	q->record = g_build_filename(state_dir, "cgquota", NULL);
+	q->dry_run = dry_run;
+	q->log = log;
+	q->ud = ud;
+	q->cg = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, throttled_free);
+	return q;
+}
+
+void ve_cgquota_free(struct ve_cgquota *q)
+{
+	if (!q)
+		return;
+	g_hash_table_destroy(q->cg);
+	g_free(q->record);
+	g_free(q);
+}
+
+/* The record: one group per cgroup directory, its file and original text. */
+static gboolean save_record(struct ve_cgquota *q, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree char *data = NULL;
+	GHashTableIter it;
+	gpointer k, v;
+	gsize len;
+
+	if (g_hash_table_size(q->cg) == 0) {
+		if (remove(q->record) < 0 && errno != ENOENT) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "cannot remove %s: %s", q->record, g_strerror(errno));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	g_hash_table_iter_init(&it, q->cg);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct throttled *t = v;
+
+		g_key_file_set_string(kf, k, "file", t->file);
+		g_key_file_set_string(kf, k, "original", t->orig);
+	}
+	data = g_key_file_to_data(kf, &len, NULL);
+	return g_file_set_contents_full(q->record, data, (gssize)len,
+					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+					0644, error);
+}
+
+static gboolean write_text(const char *path, const char *text, GError **error)
+{
+	FILE *f = fopen(path, "we");
+	int r;
+
+	if (!f) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s",
+			    path, g_strerror(errno));
+		return FALSE;
+	}
+	r = fputs(text, f);
+	if (fclose(f) != 0 || r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot write '%s' to %s: %s", text, path, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigned int ncpus,
+			GError **error)
+{
+	g_autofree char *v2 = g_build_filename(dir, "cpu.max", NULL);
+	g_autofree char *v1 = g_build_filename(dir, "cpu.cfs_quota_us", NULL);
+	g_autofree char *orig = NULL, *text = NULL, *path = NULL;
+	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+	long long quota;
+
+	if (!(u > 0 && u <= 1) || ncpus == 0 || ncpus > 65536) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "%s: CPU share %g of %u CPUs is out of range", dir, u, ncpus);
+		return FALSE;
+	}
+	quota = llround(u * ncpus * CFS_PERIOD_US);
+	if (quota < 1000)
+		quota = 1000;           /* the kernel's minimum is 1 ms */
+	if (g_file_test(v2, G_FILE_TEST_EXISTS)) {
+		path = g_steal_pointer(&v2);
+		text = g_strdup_printf("%lld %u\n", quota, CFS_PERIOD_US);
+	} else if (g_file_test(v1, G_FILE_TEST_EXISTS)) {
+		path = g_steal_pointer(&v1);
+		text = g_strdup_printf("%lld\n", quota * 100000 / CFS_PERIOD_US);
+	} else {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			    "%s has no CPU controller (no cpu.max or cpu.cfs_quota_us): enable it "
+			    "with '+cpu' in its parent's cgroup.subtree_control", dir);
+		return FALSE;
+	}
+	if (!t) {
+		if (!g_file_get_contents(path, &orig, NULL, error))
+			return FALSE;
+		g_strchomp(orig);
+	}
+	if (q->dry_run) {
+		if (q->log) {
+			g_autofree char *msg = g_strdup_printf("dry run: would write '%s' to %s",
+							       g_strchomp(text), path);
+			q->log(q->ud, dir, msg);
+		}
+		return TRUE;
+	}
+	if (!t) {
+		t = g_new0(struct throttled, 1);
+		t->orig = g_steal_pointer(&orig);
+		t->file = g_strdup(path);
+		g_hash_table_insert(q->cg, g_strdup(dir), t);
+		if (!save_record(q, error)) {
+			g_hash_table_remove(q->cg, dir);
+			return FALSE;
+		}
+	}
+	if (!write_text(path, text, error))
+		return FALSE;
+	t->u = u;
+	return TRUE;
+}
+
+double ve_cgquota_current(struct ve_cgquota *q, const char *dir)
+{
+	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+
+	return t ? t->u : 0.0;
+}
+
+gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **error)
+{
+	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+	g_autofree char *text = NULL;
+
+	if (!t)
+		return TRUE;
+	if (g_file_test(t->file, G_FILE_TEST_EXISTS)) {
+		text = g_strdup_printf("%s\n", t->orig);
+		if (!write_text(t->file, text, error))
+			return FALSE;
+	}
+	g_hash_table_remove(q->cg, dir);
+	return save_record(q, error);
+}
+
+unsigned int ve_cgquota_restore_all(struct ve_cgquota *q)
+{
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer k;
+	unsigned int failed = 0;
+
+	g_hash_table_iter_init(&it, q->cg);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		g_ptr_array_add(dirs, g_strdup(k));
+	for (guint i = 0; i < dirs->len; i++) {
+		g_autoptr(GError) err = NULL;
+
+		if (!ve_cgquota_restore(q, dirs->pdata[i], &err)) {
+			failed++;
+			if (q->log)
+				q->log(q->ud, dirs->pdata[i], err->message);
+		}
+	}
+	return failed;
+}
+
+unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) groups = NULL;
+	unsigned int n = 0;
+
+	if (!g_key_file_load_from_file(kf, q->record, G_KEY_FILE_NONE, &err)) {
+		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			g_string_append_printf(report, "%s: %s; ", q->record, err->message);
+		return 0;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (size_t i = 0; groups[i]; i++) {
+		g_autofree char *file = g_key_file_get_string(kf, groups[i], "file", NULL);
+		g_autofree char *orig = g_key_file_get_string(kf, groups[i], "original", NULL);
+		struct throttled *t;
+
+		if (!file || !orig) {
+			g_string_append_printf(report, "%s: [%s] lacks file or original; ", q->record,
+					       groups[i]);
+			continue;
+		}
+		t = g_new0(struct throttled, 1);
+		t->file = g_steal_pointer(&file);
+		t->orig = g_steal_pointer(&orig);
+		g_hash_table_insert(q->cg, g_strdup(groups[i]), t);
+	}
+	n = g_hash_table_size(q->cg);
+	n -= ve_cgquota_restore_all(q);
+	if (g_hash_table_size(q->cg) == 0)
+		remove(q->record);
+	return n;
+}
