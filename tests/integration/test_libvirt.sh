@@ -114,6 +114,22 @@ else
 	not_ok "inside the guest, energy_uj rises at the rate the host attributes (2 %): $(cat "$tmp/rate.out")"
 	grep -a "VE-EXPORT" "$tmp/$reader.console" | tail -3 | sed 's/^/# /'
 fi
+# the guest sees its limit change when virsh metadata changes it (and go again)
+last_limit() { grep -a "VE-EXPORT" "$tmp/$reader.console" | tail -n 1 | sed -n 's/.*limit_uw=\([0-9]*\).*/\1/p'; }
+wait_limit() { # µW: the guest's last line shows it within 10 s
+	local i
+	for i in $(seq 1 20); do
+		[ "$(last_limit)" = "$1" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+guests__virsh metadata "$reader" http://virtenergy.org/xmlns/energy/1 --key energy --live \
+	--set '<energy><power-limit>33 W</power-limit></energy>' >/dev/null
+expect "inside the guest, constraint_0_power_limit_uw shows the 33 W set with virsh metadata" wait_limit 33000000
+guests__virsh metadata "$reader" http://virtenergy.org/xmlns/energy/1 --key energy --live --remove >/dev/null
+expect "and 0 again once virsh metadata --remove lifted it" wait_limit 0
+echo "# the guest's last line: $(grep -a "VE-EXPORT" "$tmp/$reader.console" | tail -n 1)"
 guests__virsh destroy "$reader" >/dev/null
 
 # the guest export: the busy VM's powercap tree rises at the rate the host attributes
