@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtenergyd --guest (daemon/guestmode.c) and its actuator
+ * (daemon/act/cgquota.c) against fixture trees: an export directory, a
+ * cgroup parent with a v2-style and a v1-style child, proc/stat.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "cgquota.h"
+#include "fixture.h"
+#include "guestmode.h"
+
+struct env {
+	struct fx fx;
+	char src[PATH_MAX + 16], cg[PATH_MAX + 16], state[PATH_MAX + 16];
+	uint64_t tick_ns;
+};
+
+static void env_up(struct env *e)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	fx_make(&e->fx);
+	snprintf(e->src, sizeof(e->src), "%s/export", e->fx.path);
+	snprintf(e->cg, sizeof(e->cg), "%s/cgroup", e->fx.path);
+	snprintf(e->state, sizeof(e->state), "%s/state", e->fx.path);
+	e->tick_ns = 1000000000u / (uint64_t)hz;
+	fx_write(&e->fx, "export/intel-rapl:0/energy_uj", "1000\n");
+	fx_write(&e->fx, "export/intel-rapl:0/max_energy_range_uj", "1000000\n");
+	fx_write(&e->fx, "export/intel-rapl:0/constraint_0_power_limit_uw", "0\n");
+	/* a: cgroup v2 files; b: v1 (cpuacct and cpu co-mounted) */
+	fx_write(&e->fx, "cgroup/a/cgroup.procs", "");
+	fx_write(&e->fx, "cgroup/a/cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
+	fx_write(&e->fx, "cgroup/a/cpu.max", "max 100000\n");
+	fx_write(&e->fx, "cgroup/b/cgroup.procs", "");
+	fx_write(&e->fx, "cgroup/b/cpuacct.usage", "0\n");
+	fx_write(&e->fx, "cgroup/b/cpu.cfs_quota_us", "-1\n");
+	fx_write(&e->fx, "cgroup/notacgroup", "a file\n");
+	fx_write(&e->fx, "proc/stat", "cpu  0 0 0 100 0 0 0 0 0 0\ncpu0 0 0 0 100 0 0 0 0 0 0\n");
+	fx_mkdir(&e->fx, "state");
+}
+
+static void set_busy_ticks(struct env *e, uint64_t ticks)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text),
+		 "cpu  %llu 0 0 100 0 0 0 0 0 0\ncpu0 %llu 0 0 100 0 0 0 0 0 0\n",
+		 (unsigned long long)ticks, (unsigned long long)ticks);
+	fx_write(&e->fx, "proc/stat", text);
+}
+
+static void set_u64(struct env *e, const char *rel, uint64_t v)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)v);
+	fx_write(&e->fx, rel, text);
+}
+
+static char *slurp(struct env *e, const char *rel)
+{
+	g_autofree char *path = g_build_filename(e->fx.path, rel, NULL);
+	char *text = NULL;
+
+	check(g_file_get_contents(path, &text, NULL, NULL), "read %s", path);
+	return g_strchomp(text);
+}
+
+static struct ve_guest *guest(struct env *e, char **limits, GError **err)
+{
+	struct ve_guest_opts o = {
+		.source = e->src, .cgroup_parent = e->cg, .state_dir = e->state, .limits = limits,
+		.root_fd = e->fx.fd, .control_periods = 1, .ncpus = 2,
+	};
+
+	return ve_guest_new(&o, err);
+}
+
+static const struct ve_guest_cg *cg_named(struct ve_guest *g, const char *name,
+					  struct ve_guest_cg *buf)
+{
+	for (size_t i = 0; i < ve_guest_n_cgroups(g); i++) {
+		ve_guest_cgroup(g, i, buf);
+		if (strcmp(buf->name, name) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* a ran 300 ms, b 100 ms, the guest 500 ms in all: 0.5 J splits 3:1:1. */
+static void test_attribution(void **state)
+{
+	struct env e;
+	struct ve_guest *g;
+	struct ve_guest_cg a, b;
+	g_autoptr(GError) err = NULL;
+	uint64_t ticks;
+
+	(void)state;
+	env_up(&e);
+	g = guest(&e, NULL, &err);
+	check(g != NULL, "new: %s", err ? err->message : "");
+	check(ve_guest_period(g, 1000000, &err), "prime: %s", err ? err->message : "");
+	check_u64(ve_guest_energy_uj(g), 0, "nothing before the second period");
+	fx_write(&e.fx, "cgroup/a/cpu.stat", "usage_usec 300000\nuser_usec 0\nsystem_usec 0\n");
+	set_u64(&e, "cgroup/b/cpuacct.usage", 100000000u);
+	ticks = 500000000u / e.tick_ns;
+	set_busy_ticks(&e, ticks);
+	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "501000\n");
+	check(ve_guest_period(g, 1100000, &err), "period: %s", err ? err->message : "");
+	check_u64(ve_guest_n_cgroups(g), 2, "two cgroups (a file is not one)");
+	check(cg_named(g, "a", &a) && cg_named(g, "b", &b), "both named");
+	check_u64(ve_guest_energy_uj(g), 500000, "the VM's energy");
+	check_u64(a.energy_uj, 300000, "a by CPU time");
+	check_u64(b.energy_uj, 100000, "b by CPU time");
+	check_u64(ve_guest_own_uj(g), 100000, "the guest's own, outside the cgroups");
+
+	/* the counter wraps at max_energy_range_uj */
+	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "1500\n");   /* 501000 -> 1e6 -> 1500 */
+	fx_write(&e.fx, "cgroup/a/cpu.stat", "usage_usec 400000\n");
+	check(ve_guest_period(g, 1200000, &err), "wrap: %s", err ? err->message : "");
+	check_u64(ve_guest_energy_uj(g), 500000 + 500500, "wrapped delta");
+	check(cg_named(g, "a", &a), "a");
+	check_u64(ve_guest_energy_uj(g), a.energy_uj + cg_named(g, "b", &b)->energy_uj +
+					 ve_guest_own_uj(g), "conservation");
+
+	/* a bad reading is refused and counts nothing */
+	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "lots\n");
+	check(!ve_guest_period(g, 1300000, &err), "a bad energy_uj is refused");
+	check(err && strstr(err->message, "energy_uj"), "naming the file: %s", err->message);
+	check_u64(ve_guest_energy_uj(g), 1000500, "and changes nothing");
+	ve_guest_free(g);
+	fx_remove(&e.fx);
+}
+
+/* A limit lowers the cgroup's bandwidth; freeing restores it. */
+static void test_limit(void **state)
+{
+	struct env e;
+	struct ve_guest *g;
+	struct ve_guest_cg a;
+	g_autoptr(GError) err = NULL;
+	char *limits[] = { "a=1W", NULL };
+	g_autofree char *max = NULL, *after = NULL;
+
+	(void)state;
+	env_up(&e);
+	fx_write(&e.fx, "export/intel-rapl:0/max_energy_range_uj", "100000000\n");
+	g = guest(&e, limits, &err);
+	check(g != NULL, "new: %s", err ? err->message : "");
+	check(ve_guest_period(g, 1000000, &err), "prime");
+	/* over 1 s, a takes all of 4 J: 4 W against 1 W */
+	fx_write(&e.fx, "cgroup/a/cpu.stat", "usage_usec 1000000\n");
+	set_busy_ticks(&e, 1000000000u / e.tick_ns);
+	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "4001000\n");
+	check(ve_guest_period(g, 2000000, &err), "period: %s", err ? err->message : "");
+	check(cg_named(g, "a", &a), "a");
+	check_near(a.power_w, 4.0, 1e-6, "a's power");
+	check_u64(a.limit_uw, 1000000, "a's limit");
+	check(a.u > 0 && a.u < 1, "a throttled (u %g)", a.u);
+	max = slurp(&e, "cgroup/a/cpu.max");
+	check(strcmp(max, "max 100000") != 0 && g_str_has_suffix(max, " 100000"), "cpu.max '%s'", max);
+	check(g_file_test(e.state, G_FILE_TEST_IS_DIR), "state dir");
+	ve_guest_free(g);
+	after = slurp(&e, "cgroup/a/cpu.max");
+	check(strcmp(after, "max 100000") == 0, "restored on exit: '%s'", after);
+	fx_remove(&e.fx);
+}
+
+static void test_bad_limits(void **state)
+{
+	static const char *const bad[] = { "a", "=5W", "a=0W", "a=5 parsecs", "a=-1W", "x/y=1W" };
+	struct env e;
+
+	(void)state;
+	env_up(&e);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		g_autoptr(GError) err = NULL;
+		char *limits[] = { (char *)bad[i], NULL };
+		struct ve_guest *g = guest(&e, limits, &err);
+
+		check(g == NULL && err, "'%s' refused", bad[i]);
+		check(strstr(err->message, "limit"), "with a message: %s", err->message);
+	}
+	{
+		g_autoptr(GError) err = NULL;
+		struct ve_guest_opts o = { .source = "/nonexistent", .cgroup_parent = e.cg,
+					   .state_dir = e.state, .root_fd = e.fx.fd };
+
+		check(ve_guest_new(&o, &err) == NULL && strstr(err->message, "/nonexistent"),
+		      "a missing export is named");
+	}
+	fx_remove(&e.fx);
+}
+
+/* cgquota on v1 files; a crash leaves a record that the next start restores. */
+static void test_cgquota_v1_and_crash(void **state)
+{
+	struct env e;
+	struct ve_cgquota *q;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GString) report = g_string_new("");
+	g_autofree char *bdir = NULL, *v = NULL, *back = NULL, *rec = NULL;
+
+	(void)state;
+	env_up(&e);
+	bdir = g_build_filename(e.cg, "b", NULL);
+	rec = g_build_filename(e.state, "cgquota", NULL);
+	q = ve_cgquota_new(e.state, false, NULL, NULL);
+	check(ve_cgquota_set(q, bdir, 0.25, 2, &err), "set: %s", err ? err->message : "");
+	v = slurp(&e, "cgroup/b/cpu.cfs_quota_us");
+	check(strcmp(v, "50000") == 0, "quota 0.25 x 2 CPUs x 100 ms: '%s'", v);
+	check(g_file_test(rec, G_FILE_TEST_EXISTS), "recorded");
+	ve_cgquota_free(q);          /* a crash: nothing restored */
+	q = ve_cgquota_new(e.state, false, NULL, NULL);
+	check_u64(ve_cgquota_reconcile(q, report), 1, "one restored from the record");
+	back = slurp(&e, "cgroup/b/cpu.cfs_quota_us");
+	check(strcmp(back, "-1") == 0, "back to '-1': '%s'", back);
+	check(!g_file_test(rec, G_FILE_TEST_EXISTS), "record gone");
+
+	/* bad input changes nothing */
+	check(!ve_cgquota_set(q, bdir, 0.0, 2, &err), "u 0 refused");
+	g_clear_error(&err);
+	check(!ve_cgquota_set(q, bdir, 1.5, 2, &err), "u 1.5 refused");
+	g_clear_error(&err);
+	check(!ve_cgquota_set(q, e.cg, 0.5, 2, &err) && strstr(err->message, "+cpu"),
+	      "no controller: says how to enable it");
+	back = (g_free(back), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
+	check(strcmp(back, "-1") == 0, "untouched");
+	ve_cgquota_free(q);
+
+	/* dry run writes nothing */
+	q = ve_cgquota_new(e.state, true, NULL, NULL);
+	check(ve_cgquota_set(q, bdir, 0.5, 2, &err), "dry run");
+	back = (g_free(back), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
+	check(strcmp(back, "-1") == 0 && !g_file_test(rec, G_FILE_TEST_EXISTS), "nothing written");
+	ve_cgquota_free(q);
+	fx_remove(&e.fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attribution),
+		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_bad_limits),
+		cmocka_unit_test(test_cgquota_v1_and_crash),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
