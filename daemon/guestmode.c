@@ -288,10 +288,13 @@ static gboolean scan_cgroups(struct ve_guest *g, GError **error)
 	return TRUE;
 }
 
-/* Hold each limited cgroup to its limit, scaled into the VM's own limit. */
-static void control(struct ve_guest *g, uint64_t now_us)
+/*
+ * The limits in force: each configured one, scaled down in proportion when
+ * their sum is above the VM's own limit.  Every period, so that a change of
+ * the VM's limit shows at once, not only at the next control step.
+ */
+static void effective_limits(struct ve_guest *g)
 {
-	double dt = (double)(now_us - g->ctl_last_us) / 1e6;
 	uint64_t sum = 0;
 	double scale = 1.0;
 
@@ -305,6 +308,18 @@ static void control(struct ve_guest *g, uint64_t now_us)
 		scale = (double)g->vm_limit_uw / (double)sum;
 	for (guint i = 0; i < g->cgs->len; i++) {
 		struct cg *c = g->cgs->pdata[i];
+
+		c->eff_limit_uw = (uint64_t)((double)c->limit_uw * scale);
+	}
+}
+
+/* Hold each limited cgroup to its limit in force. */
+static void control(struct ve_guest *g, uint64_t now_us)
+{
+	double dt = (double)(now_us - g->ctl_last_us) / 1e6;
+
+	for (guint i = 0; i < g->cgs->len; i++) {
+		struct cg *c = g->cgs->pdata[i];
 		uint64_t total = c->slot < g->ledger.n ? g->ledger.e[c->slot].total_uj : 0;
 		uint64_t measured;
 		double u;
@@ -313,7 +328,6 @@ static void control(struct ve_guest *g, uint64_t now_us)
 		c->ctl_energy_uj = total;
 		if (!c->present || !c->limit_uw)
 			continue;
-		c->eff_limit_uw = (uint64_t)((double)c->limit_uw * scale);
 		measured = (uint64_t)(c->power_w * 1e6);
 		u = ve_pctl_step(&c->ctl, c->eff_limit_uw, measured, 0);
 		if (u >= 1.0 && ve_cgquota_current(g->quota, c->dir) == 0.0)
@@ -354,6 +368,7 @@ gboolean ve_guest_period(struct ve_guest *g, uint64_t now_us, GError **error)
 	}
 	if (!scan_cgroups(g, error))
 		return FALSE;
+	effective_limits(g);
 	g_array_set_size(g->samples, 0);
 	for (guint i = 0; i < g->cgs->len; i++) {
 		struct cg *c = g->cgs->pdata[i];
@@ -431,7 +446,7 @@ void ve_guest_cgroup(const struct ve_guest *g, size_t i, struct ve_guest_cg *ret
 	ret->name = c->name;
 	ret->energy_uj = c->slot < g->ledger.n ? g->ledger.e[c->slot].total_uj : 0;
 	ret->power_w = c->power_w;
-	ret->limit_uw = c->limit_uw ? c->eff_limit_uw ? c->eff_limit_uw : c->limit_uw : 0;
+	ret->limit_uw = c->eff_limit_uw;
 	ret->u = ve_cgquota_current(g->quota, c->dir);
 }
 

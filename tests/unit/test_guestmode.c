@@ -174,6 +174,35 @@ static void test_limit(void **state)
 	fx_remove(&e.fx);
 }
 
+/* The VM's own limit below the sum of the cgroups' scales them down, from the first period. */
+static void test_vm_limit_scales(void **state)
+{
+	struct env e;
+	struct ve_guest *g;
+	struct ve_guest_cg a, b;
+	g_autoptr(GError) err = NULL;
+	char *limits[] = { "a=6W", "b=2W", NULL };
+
+	(void)state;
+	env_up(&e);
+	fx_write(&e.fx, "export/intel-rapl:0/constraint_0_power_limit_uw", "4000000\n");
+	g = guest(&e, limits, &err);
+	check(g != NULL, "new: %s", err ? err->message : "");
+	check(ve_guest_period(g, 1000000, &err), "prime: %s", err ? err->message : "");
+	check_u64(ve_guest_vm_limit_uw(g), 4000000, "the VM's limit");
+	check(cg_named(g, "a", &a) && cg_named(g, "b", &b), "both");
+	check_u64(a.limit_uw, 3000000, "a: 6 W x 4/8");
+	check_u64(b.limit_uw, 1000000, "b: 2 W x 4/8");
+	/* lifted: the configured limits again */
+	fx_write(&e.fx, "export/intel-rapl:0/constraint_0_power_limit_uw", "0\n");
+	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "2000\n");
+	check(ve_guest_period(g, 1100000, &err), "period: %s", err ? err->message : "");
+	check(cg_named(g, "a", &a), "a");
+	check_u64(a.limit_uw, 6000000, "a: 6 W once the VM's limit is gone");
+	ve_guest_free(g);
+	fx_remove(&e.fx);
+}
+
 static void test_bad_limits(void **state)
 {
 	static const char *const bad[] = { "a", "=5W", "a=0W", "a=5 parsecs", "a=-1W", "x/y=1W" };
@@ -250,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_vm_limit_scales),
 		cmocka_unit_test(test_bad_limits),
 		cmocka_unit_test(test_cgquota_v1_and_crash),
 	};
