@@ -19,6 +19,7 @@
 #include "guestmode.h"
 #include "ledger.h"
 #include "powerctl.h"
+#include "prom.h"
 #include "units.h"
 
 #define PERIOD_US 100000u
@@ -465,6 +466,93 @@ uint64_t ve_guest_vm_limit_uw(const struct ve_guest *g)
 	return g->vm_limit_uw;
 }
 
+/* ---- Prometheus ------------------------------------------------------------ */
+
+/* µ-units as a decimal with six places, exactly. */
+static void prom_micro(GString *out, uint64_t v)
+{
+	g_string_append_printf(out, "%" G_GUINT64_FORMAT ".%06" G_GUINT64_FORMAT, v / 1000000,
+			       v % 1000000);
+}
+
+/* {cgroup="NAME"}: \, " and newline escaped as the exposition format asks. */
+static void prom_cgroup(GString *out, const char *name)
+{
+	g_string_append(out, "{cgroup=\"");
+	for (const char *p = name; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			g_string_append_c(out, '\\');
+		if (*p == '\n')
+			g_string_append(out, "\\n");
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append(out, "\"} ");
+}
+
+static void prom_head(GString *out, const char *name, const char *type, const char *help)
+{
+	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *ve_guest_prom_render(const struct ve_guest *g)
+{
+	GString *out = g_string_new("");
+	struct ve_guest_cg c;
+	size_t n = ve_guest_n_cgroups(g);
+	bool any_limit = false;
+
+	prom_head(out, "virtenergy_guest_energy_joules_total", "counter",
+		  "Energy of this VM since the guest daemon started, as the host attributes it.");
+	g_string_append(out, "virtenergy_guest_energy_joules_total ");
+	prom_micro(out, ve_guest_energy_uj(g));
+	g_string_append_c(out, '\n');
+	prom_head(out, "virtenergy_guest_own_energy_joules_total", "counter",
+		  "The part of the VM's energy spent outside the accounted cgroups.");
+	g_string_append(out, "virtenergy_guest_own_energy_joules_total ");
+	prom_micro(out, ve_guest_own_uj(g));
+	g_string_append_c(out, '\n');
+	if (g->vm_limit_uw) {
+		prom_head(out, "virtenergy_guest_power_limit_watts", "gauge",
+			  "The VM's own power limit, set on the host.");
+		g_string_append(out, "virtenergy_guest_power_limit_watts ");
+		prom_micro(out, g->vm_limit_uw);
+		g_string_append_c(out, '\n');
+	}
+	prom_head(out, "virtenergy_cgroup_energy_joules_total", "counter",
+		  "Energy attributed to each cgroup since the guest daemon started.");
+	for (size_t i = 0; i < n; i++) {
+		ve_guest_cgroup(g, i, &c);
+		g_string_append(out, "virtenergy_cgroup_energy_joules_total");
+		prom_cgroup(out, c.name);
+		prom_micro(out, c.energy_uj);
+		g_string_append_c(out, '\n');
+		any_limit |= c.limit_uw != 0;
+	}
+	prom_head(out, "virtenergy_cgroup_power_watts", "gauge",
+		  "Power of each cgroup over the last control period.");
+	for (size_t i = 0; i < n; i++) {
+		ve_guest_cgroup(g, i, &c);
+		g_string_append(out, "virtenergy_cgroup_power_watts");
+		prom_cgroup(out, c.name);
+		g_string_append_printf(out, "%.6f\n", c.power_w);
+	}
+	if (any_limit) {
+		prom_head(out, "virtenergy_cgroup_power_limit_watts", "gauge",
+			  "The power limit in force for each limited cgroup.");
+		for (size_t i = 0; i < n; i++) {
+			ve_guest_cgroup(g, i, &c);
+			if (!c.limit_uw)
+				continue;
+			g_string_append(out, "virtenergy_cgroup_power_limit_watts");
+			prom_cgroup(out, c.name);
+			prom_micro(out, c.limit_uw);
+			g_string_append_c(out, '\n');
+		}
+	}
+	return g_string_free(out, FALSE);
+}
+
 /* ---- the daemon ------------------------------------------------------------ */
 
 struct loop {
@@ -473,7 +561,28 @@ struct loop {
 	bool foreground;
 	unsigned int ticks;
 	int status;
+	const char *prom_file;
+	char *prom_error;            /* the last one logged, so it is logged once */
 };
+
+static void write_prom(struct loop *l)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (!l->prom_file)
+		return;
+	text = ve_guest_prom_render(l->g);
+	if (!ve_prom_write(l->prom_file, text, &err)) {
+		if (g_strcmp0(l->prom_error, err->message) != 0)
+			fprintf(stderr, "virtenergyd: %s; the Prometheus textfile is stale\n",
+				err->message);
+		g_free(l->prom_error);
+		l->prom_error = g_strdup(err->message);
+	} else {
+		g_clear_pointer(&l->prom_error, g_free);
+	}
+}
 
 static uint64_t mono_us(void)
 {
@@ -511,8 +620,11 @@ static gboolean on_tick(gpointer data)
 
 	if (!ve_guest_period(l->g, mono_us(), &err))
 		fprintf(stderr, "virtenergyd: %s\n", err->message);
-	if (l->foreground && ++l->ticks % 10 == 0)
-		print_table(l->g);
+	if (++l->ticks % 10 == 0) {
+		if (l->foreground)
+			print_table(l->g);
+		write_prom(l);
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -527,7 +639,8 @@ static gboolean on_signal(gpointer data)
 int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 {
 	g_autoptr(GError) err = NULL;
-	struct loop l = { .foreground = foreground };
+	struct loop l = { .foreground = foreground,
+			  .prom_file = o->prom_file && o->prom_file[0] ? o->prom_file : NULL };
 	guint sigterm, sigint;
 
 	l.g = ve_guest_new(o, &err);
@@ -547,6 +660,8 @@ int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 			return 1;
 		}
 		print_table(l.g);
+		write_prom(&l);
+		g_free(l.prom_error);
 		ve_guest_free(l.g);
 		return 0;
 	}
@@ -558,6 +673,8 @@ int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
 	g_main_loop_unref(l.main);
+	write_prom(&l);
+	g_free(l.prom_error);
 	ve_guest_free(l.g);      /* restores every throttled cgroup */
 	fprintf(stderr, "virtenergyd: guest mode stopped; throttles restored\n");
 	return 0;

@@ -34,6 +34,7 @@ struct ve_guest_opts {
 	bool dry_run;
 	unsigned int control_periods; /* periods per control step (default 10) */
 	unsigned int ncpus;          /* 0: the machine's online CPUs */
+	const char *prom_file;       /* Prometheus textfile, written every second; NULL: none */
 };
 
 struct ve_guest;
@@ -60,6 +61,21 @@ void ve_guest_cgroup(const struct ve_guest *g, size_t i, struct ve_guest_cg *ret
 uint64_t ve_guest_energy_uj(const struct ve_guest *g);
 uint64_t ve_guest_own_uj(const struct ve_guest *g);
 uint64_t ve_guest_vm_limit_uw(const struct ve_guest *g);
+
+/*
+ * The Prometheus text exposition (format 0.0.4) of the guest's ledger; caller
+ * frees.  Joules and watts here only:
+ *
+ *   virtenergy_guest_energy_joules_total        counter, the VM's energy since start
+ *   virtenergy_guest_own_energy_joules_total    counter, the part outside the cgroups
+ *   virtenergy_guest_power_limit_watts          gauge, only while the VM has a limit
+ *   virtenergy_cgroup_energy_joules_total{cgroup}     counter
+ *   virtenergy_cgroup_power_watts{cgroup}             gauge, last control period
+ *   virtenergy_cgroup_power_limit_watts{cgroup}       gauge, limited cgroups only (in force)
+ *
+ * Counters start at 0 with the daemon (Prometheus takes that as a reset).
+ */
+char *ve_guest_prom_render(const struct ve_guest *g);
 
 /*
  * The daemon's main for --guest: a period every 100 ms until SIGTERM or

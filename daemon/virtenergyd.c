@@ -701,6 +701,8 @@ int main(int argc, char **argv)
 			.state_dir = d.cfg.state_dir,
 			.limits = guest_limits ? guest_limits : d.cfg.guest_limits,
 			.dry_run = dry_run,
+			/* the host's default textfile path is no guest's: only when asked */
+			.prom_file = prom_file,
 		};
 		int status;
 

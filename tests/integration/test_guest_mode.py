@@ -157,7 +157,8 @@ def main():
 
         # 2. a limit on a
         limit_w = 6.0
-        rc, out, err, tables, usage = run_daemon(16, "--guest-limit", f"a={limit_w:g}W")
+        rc, out, err, tables, usage = run_daemon(16, "--guest-limit", f"a={limit_w:g}W",
+                                                 "--prom-file", "/tmp/guest.prom")
         seen_max = [u[2] for u in usage[-1:]]
         after = read(f"{CG}/a/cpu.max").strip()
         if len(tables) >= 10:
@@ -172,6 +173,15 @@ def main():
                f"cpu.max lowered while limited ('{seen_max[0] if seen_max else ''}')")
         expect(rc == 0 and after == "max 100000", f"SIGTERM put cpu.max back ('{after}')")
         expect(not os.path.exists("/tmp/gstate/cgquota"), "and left no throttle record")
+
+        prom = read("/tmp/guest.prom") if os.path.exists("/tmp/guest.prom") else ""
+        m = re.search(r'^virtenergy_cgroup_power_limit_watts\{cgroup="a"\} ([\d.]+)$', prom, re.M)
+        expect(m is not None and abs(float(m.group(1)) - limit_w) < 1e-6,
+               f"the Prometheus textfile shows a's limit ({m.group(0) if m else prom[:300]})")
+        pt = subprocess.run(["promtool", "check", "metrics"], input=prom, capture_output=True,
+                            text=True)
+        expect(pt.returncode == 0 and not (pt.stdout + pt.stderr).strip(),
+               f"promtool check metrics is clean ({(pt.stdout + pt.stderr).strip()[:300]})")
 
         # 3. the VM's own limit is below the cgroup's: it is scaled down
         write(ZONE + "/constraint_0_power_limit_uw", "3000000\n")

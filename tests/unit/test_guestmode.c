@@ -131,6 +131,21 @@ static void test_attribution(void **state)
 	check_u64(ve_guest_energy_uj(g), a.energy_uj + cg_named(g, "b", &b)->energy_uj +
 					 ve_guest_own_uj(g), "conservation");
 
+	/* the Prometheus text carries the same figures, in joules */
+	{
+		g_autofree char *text = ve_guest_prom_render(g);
+
+		check_u64(a.energy_uj, 800500, "a took the whole wrapped period (b and own idle)");
+		check(strstr(text, "\nvirtenergy_guest_energy_joules_total 1.000500\n") != NULL,
+		      "the VM's energy in J: %s", text);
+		check(strstr(text, "\nvirtenergy_cgroup_energy_joules_total{cgroup=\"a\"} 0.800500\n"),
+		      "a's energy in J: %s", text);
+		check(strstr(text, "\nvirtenergy_guest_own_energy_joules_total 0.100000\n"),
+		      "the guest's own in J: %s", text);
+		check(strstr(text, "# TYPE virtenergy_cgroup_power_watts gauge\n") != NULL, "a gauge");
+		check(strstr(text, "power_limit") == NULL, "no limits, no limit metrics: %s", text);
+	}
+
 	/* a bad reading is refused and counts nothing */
 	fx_write(&e.fx, "export/intel-rapl:0/energy_uj", "lots\n");
 	check(!ve_guest_period(g, 1300000, &err), "a bad energy_uj is refused");
@@ -168,6 +183,13 @@ static void test_limit(void **state)
 	max = slurp(&e, "cgroup/a/cpu.max");
 	check(strcmp(max, "max 100000") != 0 && g_str_has_suffix(max, " 100000"), "cpu.max '%s'", max);
 	check(g_file_test(e.state, G_FILE_TEST_IS_DIR), "state dir");
+	{
+		g_autofree char *text = ve_guest_prom_render(g);
+
+		check(strstr(text, "\nvirtenergy_cgroup_power_limit_watts{cgroup=\"a\"} 1.000000\n") &&
+		      !strstr(text, "power_limit_watts{cgroup=\"b\"}"),
+		      "a's limit, and only a's, in the Prometheus text: %s", text);
+	}
 	ve_guest_free(g);
 	after = slurp(&e, "cgroup/a/cpu.max");
 	check(strcmp(after, "max 100000") == 0, "restored on exit: '%s'", after);
