@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "cgquota.h"
+#include "config.h"
 #include "fixture.h"
 #include "guestmode.h"
 
@@ -225,6 +226,66 @@ static void test_vm_limit_scales(void **state)
 	fx_remove(&e.fx);
 }
 
+/* The [guest] group of the configuration: what it holds reaches guest mode; bad values are named. */
+static void test_guest_config(void **state)
+{
+	static const char *const bad[] = {
+		"[guest]\nsource=mnt/virtenergy\n",
+		"[guest]\ncgroup-parent=sys/fs/cgroup\n",
+		"[guest]\nlimits=batch\n",
+		"[guest]\nlimits=batch=0W\n",
+		"[guest]\nlimits=batch=5W;web=lots\n",
+		"[guest]\nlimits==5W\n",
+	};
+	struct env e;
+	struct ve_config c;
+	struct ve_guest *g;
+	struct ve_guest_cg a;
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+
+	(void)state;
+	env_up(&e);
+	text = g_strdup_printf("[guest]\nsource=%s\ncgroup-parent=%s\nlimits=a=2W;b=500mW\n", e.src,
+			       e.cg);
+	ve_config_defaults(&c);
+	check(ve_config_load_data(&c, text, strlen(text), "test", &err), "load: %s",
+	      err ? err->message : "");
+	check(strcmp(c.guest_source, e.src) == 0 && strcmp(c.guest_cgroup_parent, e.cg) == 0,
+	      "source and parent");
+	check(c.guest_limits && g_strv_length(c.guest_limits) == 2, "two limits");
+	{
+		struct ve_guest_opts o = {
+			.source = c.guest_source, .cgroup_parent = c.guest_cgroup_parent,
+			.state_dir = e.state, .limits = c.guest_limits, .root_fd = e.fx.fd, .ncpus = 2,
+		};
+
+		g = ve_guest_new(&o, &err);
+	}
+	check(g != NULL, "new from the configuration: %s", err ? err->message : "");
+	check(ve_guest_period(g, 1000000, &err), "prime: %s", err ? err->message : "");
+	check(cg_named(g, "a", &a), "a");
+	check_u64(a.limit_uw, 2000000, "a's 2 W from the configuration");
+	check(cg_named(g, "b", &a), "b");
+	check_u64(a.limit_uw, 500000, "b's 500 mW from the configuration");
+	ve_guest_free(g);
+	ve_config_clear(&c);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		g_autoptr(GError) berr = NULL;
+
+		ve_config_defaults(&c);
+		check(!ve_config_load_data(&c, bad[i], strlen(bad[i]), "test", &berr),
+		      "accepted: %s", bad[i]);
+		check(berr && strstr(berr->message, "[guest]"), "names the group: %s",
+		      berr ? berr->message : "");
+		check(strcmp(c.guest_source, "/mnt/virtenergy") == 0 && c.guest_limits == NULL,
+		      "and changes nothing (%s)", bad[i]);
+		ve_config_clear(&c);
+	}
+	fx_remove(&e.fx);
+}
+
 static void test_bad_limits(void **state)
 {
 	static const char *const bad[] = { "a", "=5W", "a=0W", "a=5 parsecs", "a=-1W", "x/y=1W" };
@@ -302,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_vm_limit_scales),
+		cmocka_unit_test(test_guest_config),
 		cmocka_unit_test(test_bad_limits),
 		cmocka_unit_test(test_cgquota_v1_and_crash),
 	};
