@@ -15,11 +15,10 @@
  * before libvirt is asked (as in cpubw.c): a crash in between leaves a
  * record whose restore rewrites the values the disk still has.
  */
-#include <errno.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,45 +118,14 @@ void ve_blkio_free(struct ve_blkio *a)
 	g_free(a);
 }
 
-static void say(struct ve_blkio *a, const char *uuid, const char *name, const char *fmt, ...)
-	G_GNUC_PRINTF(4, 5);
-
-static void say(struct ve_blkio *a, const char *uuid, const char *name, const char *fmt, ...)
-{
-	g_autofree char *msg = NULL;
-	va_list ap;
-
-	if (!a->log)
-		return;
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	a->log(a->ud, uuid, name, msg);
-}
-
-static const char *virt_error(void)
-{
-	virErrorPtr e = virGetLastError();
-
-	return e && e->message ? e->message : "unknown libvirt error";
-}
-
 static gboolean save_record(struct ve_blkio *a, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree char *data = NULL;
 	GHashTableIter it;
 	gpointer k, v;
-	gsize len;
 
-	if (!g_hash_table_size(a->held)) {
-		if (g_unlink(a->path) < 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "cannot remove %s: %s", a->path, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
+	if (!g_hash_table_size(a->held))
+		return ve_act_record_save(a->path, kf, true, error);
 	g_key_file_set_comment(kf, NULL, NULL,
 			       " Disk I/O limits virtenergyd applied, with each disk's values before.\n"
 			       " The next start restores these if the daemon did not exit cleanly.",
@@ -181,10 +149,7 @@ static gboolean save_record(struct ve_blkio *a, GError **error)
 		g_key_file_set_string_list(kf, k, "disks", (const char *const *)targets->pdata,
 					   targets->len);
 	}
-	data = g_key_file_to_data(kf, &len, NULL);
-	return g_file_set_contents_full(a->path, data, (gssize)len,
-					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-					0600, error);
+	return ve_act_record_save(a->path, kf, false, error);
 }
 
 /* The disk's six values as libvirt reports them now. */
@@ -196,13 +161,13 @@ static gboolean read_tune(virDomainPtr dom, const char *target, uint64_t ret[N_F
 
 	if (virDomainGetBlockIoTune(dom, target, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0 || n <= 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-			    "cannot read the I/O tuning of disk %s: %s", target, virt_error());
+			    "cannot read the I/O tuning of disk %s: %s", target, ve_act_virt_error());
 		return FALSE;
 	}
 	params = g_new0(virTypedParameter, n);
 	if (virDomainGetBlockIoTune(dom, target, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "cannot read the I/O tuning of disk %s: %s", target, virt_error());
+			    "cannot read the I/O tuning of disk %s: %s", target, ve_act_virt_error());
 		g_free(params);
 		return FALSE;
 	}
@@ -243,7 +208,7 @@ static gboolean write_tune(virDomainPtr dom, const char *target, const uint64_t 
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			    "libvirt refused I/O tuning of disk %s (total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT "): %s",
-			    target, v[T_BYTES], v[T_IOPS], virt_error());
+			    target, v[T_BYTES], v[T_IOPS], ve_act_virt_error());
 		return FALSE;
 	}
 	return TRUE;
@@ -263,7 +228,7 @@ static gboolean list_disks(virDomainPtr dom, GPtrArray *targets, GPtrArray *sour
 
 	if (n < 1) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list the disks: %s",
-			    virt_error());
+			    ve_act_virt_error());
 		if (rec)
 			virDomainStatsRecordListFree(rec);
 		return FALSE;
@@ -375,7 +340,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		g_array_append_val(h->disks, d);
 		recorded = true;
 		if (a->dry_run)
-			say(a, uuid, name, "dry run: would record disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+			ve_act_say(a->log, a->ud, uuid, name, "dry run: would record disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d.target, d.orig[T_BYTES], d.orig[T_IOPS]);
 	}
 	if (recorded && !a->dry_run && !save_record(a, error))
@@ -387,7 +352,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		    before[done].v[T_IOPS] == want[done].v[T_IOPS])
 			continue;
 		if (a->dry_run)
-			say(a, uuid, name, "dry run: would set disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+			ve_act_say(a->log, a->ud, uuid, name, "dry run: would set disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, t, want[done].v[T_BYTES], want[done].v[T_IOPS]);
 		else if (!write_tune(dom, t, want[done].v, TOTALS, error))
 			goto undo;
@@ -432,7 +397,7 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 		for (guint i = 0; i < h->disks->len; i++) {
 			const struct disk *d = &g_array_index(h->disks, struct disk, i);
 
-			say(a, uuid, h->name, "dry run: would restore disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+			ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would restore disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d->target, d->orig[T_BYTES], d->orig[T_IOPS]);
 		}
 		g_hash_table_remove(a->held, uuid);

@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cpubw.h"
+#include "act.h"
 #include "model.h"
 
 /* QEMU refuses throttle values above 10^15 (THROTTLE_VALUE_MAX). */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "act.h"
 #include "cgquota.h"
 
 #define CFS_PERIOD_US 100000u
@@ -61,19 +62,9 @@ void ve_cgquota_free(struct ve_cgquota *q)
 static gboolean save_record(struct ve_cgquota *q, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree char *data = NULL;
 	GHashTableIter it;
 	gpointer k, v;
-	gsize len;
 
-	if (g_hash_table_size(q->cg) == 0) {
-		if (remove(q->record) < 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "cannot remove %s: %s", q->record, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
 	g_hash_table_iter_init(&it, q->cg);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		const struct throttled *t = v;
@@ -81,10 +72,7 @@ static gboolean save_record(struct ve_cgquota *q, GError **error)
 		g_key_file_set_string(kf, k, "file", t->file);
 		g_key_file_set_string(kf, k, "original", t->orig);
 	}
-	data = g_key_file_to_data(kf, &len, NULL);
-	return g_file_set_contents_full(q->record, data, (gssize)len,
-					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-					0644, error);
+	return ve_act_record_save(q->record, kf, g_hash_table_size(q->cg) == 0, error);
 }
 
 static gboolean write_text(const char *path, const char *text, GError **error)
@@ -239,7 +227,7 @@ unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report)
 	}
 	n = g_hash_table_size(q->cg);
 	n -= ve_cgquota_restore_all(q);
-	if (g_hash_table_size(q->cg) == 0)
-		remove(q->record);
+	if (g_hash_table_size(q->cg) == 0)      /* also a record of malformed groups only */
+		ve_act_record_save(q->record, NULL, true, NULL);
 	return n;
 }

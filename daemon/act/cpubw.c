@@ -9,11 +9,10 @@
  * leaves a record of a change that may not have happened, which restores
  * harmlessly, and never a change without a record.
  */
-#include <errno.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,20 +64,11 @@ void ve_cpubw_free(struct ve_cpubw *a)
 	g_free(a);
 }
 
-static const char *virt_error(void)
-{
-	virErrorPtr e = virGetLastError();
-
-	return e && e->message ? e->message : "unknown libvirt error";
-}
-
 static gboolean save_record(struct ve_cpubw *a, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree char *data = NULL;
 	GHashTableIter it;
 	gpointer k, v;
-	gsize len;
 
 	g_key_file_set_comment(kf, NULL, NULL,
 			       " CPU throttles virtenergyd applied, with the values it found before.\n"
@@ -92,18 +82,7 @@ static gboolean save_record(struct ve_cpubw *a, GError **error)
 		g_key_file_set_int64(kf, k, "vcpu_quota", o->quota);
 		g_key_file_set_uint64(kf, k, "vcpu_period", o->period);
 	}
-	data = g_key_file_to_data(kf, &len, NULL);
-	if (!g_hash_table_size(a->orig)) {
-		if (g_unlink(a->path) < 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "cannot remove %s: %s", a->path, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	return g_file_set_contents_full(a->path, data, (gssize)len,
-					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-					0600, error);
+	return ve_act_record_save(a->path, kf, g_hash_table_size(a->orig) == 0, error);
 }
 
 /* The VM's vcpu_quota and vcpu_period as libvirt reports them now. */
@@ -119,13 +98,13 @@ static gboolean read_params(virDomainPtr dom, long long *ret_quota, unsigned lon
 	free(type);
 	if (!type || n <= 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-			    "no scheduler parameters: %s", virt_error());
+			    "no scheduler parameters: %s", ve_act_virt_error());
 		return FALSE;
 	}
 	params = g_new0(virTypedParameter, n);
 	if (virDomainGetSchedulerParametersFlags(dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "cannot read scheduler parameters: %s", virt_error());
+			    "cannot read scheduler parameters: %s", ve_act_virt_error());
 		g_free(params);
 		return FALSE;
 	}
@@ -155,7 +134,7 @@ static gboolean write_quota(virDomainPtr dom, long long quota, GError **error)
 	p.value.l = quota;
 	if (virDomainSetSchedulerParametersFlags(dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libvirt refused vcpu_quota=%lld: %s",
-			    quota, virt_error());
+			    quota, ve_act_virt_error());
 		return FALSE;
 	}
 	return TRUE;

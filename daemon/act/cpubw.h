@@ -24,9 +24,9 @@
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
 
-struct ve_cpubw;
+#include "act.h"
 
-typedef void (*ve_act_log_fn)(void *ud, const char *uuid, const char *name, const char *msg);
+struct ve_cpubw;
 
 /* @state_dir (copied) holds the record; @log (may be NULL) hears dry-run actions. */
 struct ve_cpubw *ve_cpubw_new(const char *state_dir, bool dry_run, ve_act_log_fn log, void *ud);

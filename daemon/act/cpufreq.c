@@ -19,9 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,22 +70,6 @@ static struct held *held_new(const char *name)
 	h->name = g_strdup(name ? name : "");
 	h->cpus = g_array_new(FALSE, TRUE, sizeof(struct held_cpu));
 	return h;
-}
-
-static void say(struct ve_cpufreq *a, const char *uuid, const char *name, const char *fmt, ...)
-	G_GNUC_PRINTF(4, 5);
-
-static void say(struct ve_cpufreq *a, const char *uuid, const char *name, const char *fmt, ...)
-{
-	g_autofree char *msg = NULL;
-	va_list ap;
-
-	if (!a->log)
-		return;
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	a->log(a->ud, uuid, name, msg);
 }
 
 /* ---- sysfs ---------------------------------------------------------------- */
@@ -236,10 +220,8 @@ static gboolean write_khz(int root_fd, unsigned int cpu, uint64_t khz, GError **
 static gboolean save_record(struct ve_cpufreq *a, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree char *data = NULL;
 	GHashTableIter it;
 	gpointer k, v;
-	gsize len;
 	bool any = false;
 
 	g_key_file_set_comment(kf, NULL, NULL,
@@ -262,18 +244,7 @@ static gboolean save_record(struct ve_cpufreq *a, GError **error)
 			g_key_file_set_uint64(kf, k, key, c->orig_khz);
 		}
 	}
-	if (!any) {
-		if (g_unlink(a->path) < 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    "cannot remove %s: %s", a->path, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	data = g_key_file_to_data(kf, &len, NULL);
-	return g_file_set_contents_full(a->path, data, (gssize)len,
-					G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-					0600, error);
+	return ve_act_record_save(a->path, kf, !any, error);
 }
 
 /* Which VM holds @cpu (NULL: none); *ret_c gets its entry. */
@@ -507,7 +478,7 @@ static gboolean release_cpu(struct ve_cpufreq *a, const char *uuid, struct held 
 	struct held_cpu c = g_array_index(h->cpus, struct held_cpu, i);
 
 	if (a->dry_run)
-		say(a, uuid, h->name, "dry run: would restore CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+		ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would restore CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
 		    c.cpu, c.orig_khz);
 	else if (!write_khz(a->root_fd, c.cpu, c.orig_khz, error))
 		return FALSE;
@@ -561,7 +532,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 			g_array_append_val(h->cpus, c);
 			recorded = true;
 			if (a->dry_run)
-				say(a, uuid, h->name, "dry run: would record CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+				ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would record CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
 				    c.cpu, c.orig_khz);
 		}
 	}
@@ -575,7 +546,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 		if (c->applied_khz == p->want_khz && p->before_khz == p->want_khz)
 			continue;
 		if (a->dry_run)
-			say(a, uuid, h->name, "dry run: would set CPU %u scaling_max_freq=%" G_GUINT64_FORMAT
+			ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would set CPU %u scaling_max_freq=%" G_GUINT64_FORMAT
 			    " kHz (%.0f %% of %" G_GUINT64_FORMAT ")", p->cpu, p->want_khz,
 			    100.0 * (double)p->want_khz / (double)p->ceiling_khz, p->ceiling_khz);
 		else if (!write_khz(a->root_fd, p->cpu, p->want_khz, error))
@@ -598,13 +569,13 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 		if (!keep && release_cpu(a, uuid, h, i, &e))
 			recorded = true;
 		else if (!keep)
-			say(a, uuid, h->name, "%s; kept on record for a later try", e->message);
+			ve_act_say(a->log, a->ud, uuid, h->name, "%s; kept on record for a later try", e->message);
 	}
 	if (recorded && !a->dry_run) {
 		g_autoptr(GError) e = NULL;
 
 		if (!save_record(a, &e))
-			say(a, uuid, h->name, "%s", e->message);
+			ve_act_say(a->log, a->ud, uuid, h->name, "%s", e->message);
 	}
 	if (ret_ratio)
 		*ret_ratio = ratio;
@@ -707,13 +678,6 @@ size_t ve_cpufreq_dedicated(const unsigned char *own, const unsigned char *other
 	return n;
 }
 
-static const char *virt_error(void)
-{
-	virErrorPtr e = virGetLastError();
-
-	return e && e->message ? e->message : "unknown libvirt error";
-}
-
 /* OR every vCPU (and with @all, emulator and iothread) map of @dom into @map. */
 static gboolean union_maps(virDomainPtr dom, bool all, unsigned char *map, size_t maplen,
 			   GError **error)
@@ -724,14 +688,14 @@ static gboolean union_maps(virDomainPtr dom, bool all, unsigned char *map, size_
 
 	if (virDomainGetInfo(dom, &info) < 0 || !info.nrVirtCpu) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain '%s': %s",
-			    virDomainGetName(dom), virt_error());
+			    virDomainGetName(dom), ve_act_virt_error());
 		return FALSE;
 	}
 	maps = g_new0(unsigned char, (size_t)info.nrVirtCpu * maplen);
 	n = virDomainGetVcpuPinInfo(dom, info.nrVirtCpu, maps, (int)maplen, VIR_DOMAIN_AFFECT_LIVE);
 	if (n < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-			    "cannot read the vCPU pinning of '%s': %s", virDomainGetName(dom), virt_error());
+			    "cannot read the vCPU pinning of '%s': %s", virDomainGetName(dom), ve_act_virt_error());
 		return FALSE;
 	}
 	for (int v = 0; v < n; v++)
@@ -772,7 +736,7 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 
 	if (host_cpus <= 0 || virDomainGetUUIDString(dom, uuid) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot count host CPUs: %s",
-			    virt_error());
+			    ve_act_virt_error());
 		return FALSE;
 	}
 	maplen = VIR_CPU_MAPLEN(host_cpus);
@@ -782,7 +746,7 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 		return FALSE;
 	nd = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (nd < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s", virt_error());
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s", ve_act_virt_error());
 		return FALSE;
 	}
 	for (int i = 0; i < nd; i++) {
