@@ -468,31 +468,12 @@ uint64_t ve_guest_vm_limit_uw(const struct ve_guest *g)
 
 /* ---- Prometheus ------------------------------------------------------------ */
 
-/* µ-units as a decimal with six places, exactly. */
-static void prom_micro(GString *out, uint64_t v)
-{
-	g_string_append_printf(out, "%" G_GUINT64_FORMAT ".%06" G_GUINT64_FORMAT, v / 1000000,
-			       v % 1000000);
-}
-
-/* {cgroup="NAME"}: \, " and newline escaped as the exposition format asks. */
+/* {cgroup="NAME"} and the space before the value */
 static void prom_cgroup(GString *out, const char *name)
 {
 	g_string_append(out, "{cgroup=\"");
-	for (const char *p = name; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			g_string_append_c(out, '\\');
-		if (*p == '\n')
-			g_string_append(out, "\\n");
-		else
-			g_string_append_c(out, *p);
-	}
+	ve_prom_label(out, name);
 	g_string_append(out, "\"} ");
-}
-
-static void prom_head(GString *out, const char *name, const char *type, const char *help)
-{
-	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 char *ve_guest_prom_render(const struct ve_guest *g)
@@ -502,34 +483,34 @@ char *ve_guest_prom_render(const struct ve_guest *g)
 	size_t n = ve_guest_n_cgroups(g);
 	bool any_limit = false;
 
-	prom_head(out, "virtenergy_guest_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_guest_energy_joules_total", "counter",
 		  "Energy of this VM since the guest daemon started, as the host attributes it.");
 	g_string_append(out, "virtenergy_guest_energy_joules_total ");
-	prom_micro(out, ve_guest_energy_uj(g));
+	ve_prom_micro(out, ve_guest_energy_uj(g));
 	g_string_append_c(out, '\n');
-	prom_head(out, "virtenergy_guest_own_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_guest_own_energy_joules_total", "counter",
 		  "The part of the VM's energy spent outside the accounted cgroups.");
 	g_string_append(out, "virtenergy_guest_own_energy_joules_total ");
-	prom_micro(out, ve_guest_own_uj(g));
+	ve_prom_micro(out, ve_guest_own_uj(g));
 	g_string_append_c(out, '\n');
 	if (g->vm_limit_uw) {
-		prom_head(out, "virtenergy_guest_power_limit_watts", "gauge",
+		ve_prom_head(out, "virtenergy_guest_power_limit_watts", "gauge",
 			  "The VM's own power limit, set on the host.");
 		g_string_append(out, "virtenergy_guest_power_limit_watts ");
-		prom_micro(out, g->vm_limit_uw);
+		ve_prom_micro(out, g->vm_limit_uw);
 		g_string_append_c(out, '\n');
 	}
-	prom_head(out, "virtenergy_cgroup_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_cgroup_energy_joules_total", "counter",
 		  "Energy attributed to each cgroup since the guest daemon started.");
 	for (size_t i = 0; i < n; i++) {
 		ve_guest_cgroup(g, i, &c);
 		g_string_append(out, "virtenergy_cgroup_energy_joules_total");
 		prom_cgroup(out, c.name);
-		prom_micro(out, c.energy_uj);
+		ve_prom_micro(out, c.energy_uj);
 		g_string_append_c(out, '\n');
 		any_limit |= c.limit_uw != 0;
 	}
-	prom_head(out, "virtenergy_cgroup_power_watts", "gauge",
+	ve_prom_head(out, "virtenergy_cgroup_power_watts", "gauge",
 		  "Power of each cgroup over the last control period.");
 	for (size_t i = 0; i < n; i++) {
 		ve_guest_cgroup(g, i, &c);
@@ -538,7 +519,7 @@ char *ve_guest_prom_render(const struct ve_guest *g)
 		g_string_append_printf(out, "%.6f\n", c.power_w);
 	}
 	if (any_limit) {
-		prom_head(out, "virtenergy_cgroup_power_limit_watts", "gauge",
+		ve_prom_head(out, "virtenergy_cgroup_power_limit_watts", "gauge",
 			  "The power limit in force for each limited cgroup.");
 		for (size_t i = 0; i < n; i++) {
 			ve_guest_cgroup(g, i, &c);
@@ -546,7 +527,7 @@ char *ve_guest_prom_render(const struct ve_guest *g)
 				continue;
 			g_string_append(out, "virtenergy_cgroup_power_limit_watts");
 			prom_cgroup(out, c.name);
-			prom_micro(out, c.limit_uw);
+			ve_prom_micro(out, c.limit_uw);
 			g_string_append_c(out, '\n');
 		}
 	}

@@ -4,8 +4,7 @@
  */
 #include "prom.h"
 
-/* A label value: \ " and newline escaped (exposition format 0.0.4). */
-static void label(GString *out, const char *v)
+void ve_prom_label(GString *out, const char *v)
 {
 	for (const char *p = v ? v : ""; *p; p++) {
 		if (*p == '\\')
@@ -19,14 +18,13 @@ static void label(GString *out, const char *v)
 	}
 }
 
-/* µ-units to a decimal with six places, exactly: no rounding through a double. */
-static void micro(GString *out, uint64_t v)
+void ve_prom_micro(GString *out, uint64_t v)
 {
 	g_string_append_printf(out, "%" G_GUINT64_FORMAT ".%06" G_GUINT64_FORMAT, v / 1000000,
 			       v % 1000000);
 }
 
-static void head(GString *out, const char *name, const char *type, const char *help)
+void ve_prom_head(GString *out, const char *name, const char *type, const char *help)
 {
 	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -34,9 +32,9 @@ static void head(GString *out, const char *name, const char *type, const char *h
 static void vm_labels(GString *out, const struct ve_prom_vm *vm)
 {
 	g_string_append(out, "uuid=\"");
-	label(out, vm->uuid);
+	ve_prom_label(out, vm->uuid);
 	g_string_append(out, "\",name=\"");
-	label(out, vm->name);
+	ve_prom_label(out, vm->name);
 	g_string_append_c(out, '"');
 }
 
@@ -44,7 +42,7 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 {
 	GString *out = g_string_new(NULL);
 
-	head(out, "virtenergy_vm_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_vm_energy_joules_total", "counter",
 	     "Energy attributed to a VM since it was first seen, by component.");
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < VE_COMP__MAX; c++) {
@@ -54,24 +52,24 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 			vm_labels(out, &vms[i]);
 			g_string_append_printf(out, ",component=\"%s\"} ",
 					       ve_component_name((enum ve_component)c));
-			micro(out, vms[i].ledger->comp_uj[c]);
+			ve_prom_micro(out, vms[i].ledger->comp_uj[c]);
 			g_string_append_c(out, '\n');
 		}
-	head(out, "virtenergy_vm_power_watts", "gauge", "A VM's power over the last second.");
+	ve_prom_head(out, "virtenergy_vm_power_watts", "gauge", "A VM's power over the last second.");
 	for (size_t i = 0; i < n; i++) {
 		g_string_append(out, "virtenergy_vm_power_watts{");
 		vm_labels(out, &vms[i]);
 		g_string_append(out, "} ");
-		micro(out, vms[i].power_uw);
+		ve_prom_micro(out, vms[i].power_uw);
 		g_string_append_c(out, '\n');
 	}
-	head(out, "virtenergy_vm_running", "gauge", "1 while libvirt runs the VM.");
+	ve_prom_head(out, "virtenergy_vm_running", "gauge", "1 while libvirt runs the VM.");
 	for (size_t i = 0; i < n; i++) {
 		g_string_append(out, "virtenergy_vm_running{");
 		vm_labels(out, &vms[i]);
 		g_string_append_printf(out, "} %d\n", vms[i].running ? 1 : 0);
 	}
-	head(out, "virtenergy_vm_power_limit_watts", "gauge",
+	ve_prom_head(out, "virtenergy_vm_power_limit_watts", "gauge",
 	     "The power limit a VM is held to (its own or its share of the host cap).");
 	for (size_t i = 0; i < n; i++) {
 		if (!vms[i].limit_uw)
@@ -79,37 +77,37 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		g_string_append(out, "virtenergy_vm_power_limit_watts{");
 		vm_labels(out, &vms[i]);
 		g_string_append(out, "} ");
-		micro(out, vms[i].limit_uw);
+		ve_prom_micro(out, vms[i].limit_uw);
 		g_string_append_c(out, '\n');
 	}
-	head(out, "virtenergy_host_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_host_energy_joules_total", "counter",
 	     "All energy attributed: VMs and the host.");
 	g_string_append(out, "virtenergy_host_energy_joules_total ");
-	micro(out, h->energy_uj);
+	ve_prom_micro(out, h->energy_uj);
 	g_string_append_c(out, '\n');
-	head(out, "virtenergy_host_own_energy_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_host_own_energy_joules_total", "counter",
 	     "Energy of the host's own processes and I/O.");
 	for (int c = 0; c < VE_COMP__MAX; c++) {
 		if (c != VE_COMP_CPU && c != VE_COMP_DISK)
 			continue;
 		g_string_append_printf(out, "virtenergy_host_own_energy_joules_total{component=\"%s\"} ",
 				       ve_component_name((enum ve_component)c));
-		micro(out, h->ledger->comp_uj[c]);
+		ve_prom_micro(out, h->ledger->comp_uj[c]);
 		g_string_append_c(out, '\n');
 	}
-	head(out, "virtenergy_host_unattributed_joules_total", "counter",
+	ve_prom_head(out, "virtenergy_host_unattributed_joules_total", "counter",
 	     "Energy that could not be charged to a VM, by reason.");
 	for (int r = 0; r < VE_REASON__MAX; r++) {
 		g_string_append_printf(out, "virtenergy_host_unattributed_joules_total{reason=\"%s\"} ",
 				       ve_reason_name((enum ve_reason)r));
-		micro(out, h->reason_uj[r]);
+		ve_prom_micro(out, h->reason_uj[r]);
 		g_string_append_c(out, '\n');
 	}
-	head(out, "virtenergy_host_power_watts", "gauge", "The host's power over the last second.");
+	ve_prom_head(out, "virtenergy_host_power_watts", "gauge", "The host's power over the last second.");
 	g_string_append(out, "virtenergy_host_power_watts ");
-	micro(out, h->power_uw);
+	ve_prom_micro(out, h->power_uw);
 	g_string_append_c(out, '\n');
-	head(out, "virtenergy_estimated", "gauge",
+	ve_prom_head(out, "virtenergy_estimated", "gauge",
 	     "1 when CPU energy comes from the host power model rather than a sensor.");
 	g_string_append_printf(out, "virtenergy_estimated %d\n", h->estimated ? 1 : 0);
 	return g_string_free(out, FALSE);

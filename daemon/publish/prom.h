@@ -45,5 +45,13 @@ struct ve_prom_host {
 /* The exposition text; caller frees. */
 char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms, size_t n);
 
+/* Pieces for other expositions (virtenergyd --guest): */
+/* a label value with \, " and newline escaped (format 0.0.4); NULL as "" */
+void ve_prom_label(GString *out, const char *v);
+/* µ-units as a decimal with six places, exactly: no rounding through a double */
+void ve_prom_micro(GString *out, uint64_t v);
+/* the # HELP and # TYPE lines of a metric */
+void ve_prom_head(GString *out, const char *name, const char *type, const char *help);
+
 /* Write it to @path atomically (GLib's consistent replacement). */
 gboolean ve_prom_write(const char *path, const char *text, GError **error);
