@@ -16,6 +16,9 @@
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
 #   guests_down               destroy and undefine every guest defined here,
 #                             stop the daemons guests_up started
+#   guests_test_env TAG       for a test script: $tmp, a fresh directory QEMU can
+#                             read (GUESTS_DIR), and on exit: kill -9 the daemon
+#                             in $dpid if set, guests_down, remove $tmp
 #
 # Guests boot the distribution kernel from /boot directly (no disk image,
 # no bootloader) under TCG, so they run on machines without /dev/kvm; the
@@ -200,4 +203,18 @@ guests_down() {
 		done
 	done
 	GUESTS_STARTED_DAEMONS=()
+}
+
+guests__test_cleanup() {
+	[ -n "${dpid:-}" ] && kill -9 "$dpid" 2>/dev/null
+	guests_down
+	rm -rf "$tmp"
+}
+
+guests_test_env() { # TAG
+	tmp=$(mktemp -d "/tmp/ve-$1-XXXXXX") || return 1
+	chmod 755 "$tmp"   # QEMU runs as libvirt-qemu and reads the initramfs from here
+	GUESTS_DIR=$tmp
+	dpid=
+	trap guests__test_cleanup EXIT
 }

@@ -19,23 +19,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 daemon=$build/daemon/virtenergyd
-tmp=$(mktemp -d /tmp/ve-blkio-XXXXXX)
-chmod 755 "$tmp"
-GUESTS_DIR=$tmp
 vm="vetest-$$-disk"
 ns=http://virtenergy.org/xmlns/energy/1
-dpid=
 
 # shellcheck source=tests/integration/guests.sh
 source "$here/guests.sh"
 # shellcheck source=tests/integration/tap.sh
 source "$here/tap.sh"
-cleanup() {
-	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-	guests_down
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+guests_test_env blkio || exit 1
 
 # one field of `virsh blkdeviotune` ("total_iops_sec : 0": names are padded)
 tune() { virsh -q blkdeviotune "$vm" vda | awk -F: -v k="$1" '{ gsub(/ /, "", $1); gsub(/ /, "", $2) } $1 == k { print $2 }'; }

@@ -19,26 +19,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 daemon=$build/daemon/virtenergyd
 vestate="python3 $here/vestate.py"
-tmp=$(mktemp -d /tmp/ve-libvirt-XXXXXX)
-chmod 755 "$tmp"   # QEMU runs as libvirt-qemu and reads the initramfs from here
-GUESTS_DIR=$tmp
 prefix="vetest-$$"
 busy="$prefix-busy"
 idle="$prefix-idle"
 reader="$prefix-reader"
-dpid=
 
 # shellcheck source=tests/integration/guests.sh
 source "$here/guests.sh"
 # shellcheck source=tests/integration/tap.sh
 source "$here/tap.sh"
 
-cleanup() {
-	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-	guests_down
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+guests_test_env libvirt || exit 1
 
 ge() { python3 -c "import sys; sys.exit(0 if int('$1') >= int('$2') else 1)"; }
 gt() { python3 -c "import sys; sys.exit(0 if int('$1') > int('$2') else 1)"; }

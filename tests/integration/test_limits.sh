@@ -19,23 +19,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 daemon=$build/daemon/virtenergyd
 vestate="python3 $here/vestate.py"
-tmp=$(mktemp -d /tmp/ve-limits-XXXXXX)
-chmod 755 "$tmp"
-GUESTS_DIR=$tmp
 vm="vetest-$$-limit"
 ns=http://virtenergy.org/xmlns/energy/1
-dpid=
 
 # shellcheck source=tests/integration/guests.sh
 source "$here/guests.sh"
 # shellcheck source=tests/integration/tap.sh
 source "$here/tap.sh"
-cleanup() {
-	[ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-	guests_down
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+guests_test_env limits || exit 1
 
 get() { $vestate "$tmp/state/state" get "$@"; }
 quota() { virsh -q schedinfo "$vm" | awk '/^vcpu_quota/ {print $3}'; }
