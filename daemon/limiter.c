@@ -112,21 +112,6 @@ void ve_limiter_free(struct ve_limiter *l)
 	g_free(l);
 }
 
-static void say(struct ve_limiter *l, const char *uuid, const char *name, const char *fmt, ...)
-	G_GNUC_PRINTF(4, 5);
-
-static void say(struct ve_limiter *l, const char *uuid, const char *name, const char *fmt, ...)
-{
-	g_autofree char *msg = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	if (l->log)
-		l->log(l->ud, uuid, name, msg);
-}
-
 /* The VM's CPU back to its own: frequency and bandwidth. */
 static void restore_cpu(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
 {
@@ -134,9 +119,9 @@ static void restore_cpu(struct ve_limiter *l, virConnectPtr conn, const char *uu
 	g_autoptr(GError) ferr = NULL;
 
 	if (!ve_cpufreq_restore(l->freq, uuid, &ferr))
-		say(l, uuid, name, "%s; its CPUs stay slowed until the next try", ferr->message);
+		ve_act_say(l->log, l->ud, uuid, name, "%s; its CPUs stay slowed until the next try", ferr->message);
 	if (!ve_cpubw_restore(l->bw, conn, uuid, &err))
-		say(l, uuid, name, "%s; the VM stays throttled until the next try", err->message);
+		ve_act_say(l->log, l->ud, uuid, name, "%s; the VM stays throttled until the next try", err->message);
 }
 
 static void restore_disk(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
@@ -144,7 +129,7 @@ static void restore_disk(struct ve_limiter *l, virConnectPtr conn, const char *u
 	g_autoptr(GError) err = NULL;
 
 	if (!ve_blkio_restore(l->blk, conn, uuid, &err))
-		say(l, uuid, name, "%s; its disks stay throttled until the next try", err->message);
+		ve_act_say(l->log, l->ud, uuid, name, "%s; its disks stay throttled until the next try", err->message);
 }
 
 static void restore(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
@@ -167,7 +152,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	uint64_t disk_now = lim ? lim->disk_power_limit_uw : 0;
 
 	if (cpu_before && !cpu_now) {
-		say(l, uuid, name, "VM '%s': power limit lifted%s", name,
+		ve_act_say(l->log, l->ud, uuid, name, "VM '%s': power limit lifted%s", name,
 		    l->host_cap_uw ? "; it stays under the host cap" : ", its CPU restored");
 		if (!l->host_cap_uw) {
 			restore_cpu(l, conn, uuid, name);
@@ -178,7 +163,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	}
 	if (disk_before && disk_before != disk_now) {
 		if (!disk_now)
-			say(l, uuid, name, "VM '%s': disk power limit lifted, its disks' I/O limits restored",
+			ve_act_say(l->log, l->ud, uuid, name, "VM '%s': disk power limit lifted, its disks' I/O limits restored",
 			    name);
 		restore_disk(l, conn, uuid, name);
 		v->disk_failed_uw = 0;
@@ -204,10 +189,10 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	g_free(v->name);
 	v->name = g_strdup(name);
 	if (cpu_now && (memcmp(&v->lim, lim, sizeof(*lim)) != 0 || !cpu_before))
-		say(l, uuid, name, "VM '%s': power limit %.3f W%s", name,
+		ve_act_say(l->log, l->ud, uuid, name, "VM '%s': power limit %.3f W%s", name,
 		    (double)lim->power_limit_uw / 1e6, lim->budget_uj ? " and an energy budget" : "");
 	if (disk_now && disk_now != disk_before)
-		say(l, uuid, name, "VM '%s': disk power limit %.3f W", name, (double)disk_now / 1e6);
+		ve_act_say(l->log, l->ud, uuid, name, "VM '%s': disk power limit %.3f W", name, (double)disk_now / 1e6);
 	if (v->lim.budget_window_s != lim->budget_window_s || v->lim.budget_uj != lim->budget_uj)
 		v->window_start_us = 0;   /* a new budget starts a new window */
 	v->lim = *lim;
@@ -323,7 +308,7 @@ static void split_cap(struct ve_limiter *l)
 	for (size_t i = 0; i < n; i++)
 		who[i]->alloc_uw = alloc[i] ? alloc[i] : 1;
 	if (r.guarantees_scaled && !l->warned_guarantees) {
-		say(l, NULL, NULL, "the VMs' guarantees exceed the host cap of %.3f W; scaled down in proportion",
+		ve_act_say(l->log, l->ud, NULL, NULL, "the VMs' guarantees exceed the host cap of %.3f W; scaled down in proportion",
 		    (double)l->host_cap_uw / 1e6);
 		l->warned_guarantees = true;
 	} else if (!r.guarantees_scaled) {
@@ -355,7 +340,7 @@ static bool disk_model_for(void *ud, const char *source, struct ve_disk_model *r
 			profile = g_str_has_prefix(host, "nvme") ? "nvme" : disks.disk[i].rotational ? "hdd" : "ssd";
 		}
 	}
-	say(l, NULL, NULL, "disk image %s: %s%s, %s disk model", source ? source : "(network)",
+	ve_act_say(l->log, l->ud, NULL, NULL, "disk image %s: %s%s, %s disk model", source ? source : "(network)",
 	    host ? "on host disk " : "no host disk found", host ? host : "", profile);
 	ve_disks_clear(&disks);
 	return ve_disk_model_profile(profile, ret) == 0;
@@ -373,9 +358,9 @@ static void ensure_freq(struct ve_limiter *l, struct ve_engine *e)
 	l->have_cpufreq = faccessat(l->root_fd, "sys/devices/system/cpu/cpu0/cpufreq", F_OK, 0) == 0;
 	l->freq = ve_cpufreq_new(l->root_fd, l->state_dir, l->dry_run, act_log, l, report, &n);
 	if (n)
-		say(l, NULL, NULL, "restored the frequency of %u CPU(s) a previous run left lowered", n);
+		ve_act_say(l->log, l->ud, NULL, NULL, "restored the frequency of %u CPU(s) a previous run left lowered", n);
 	if (report->len)
-		say(l, NULL, NULL, "%s", report->str);
+		ve_act_say(l->log, l->ud, NULL, NULL, "%s", report->str);
 }
 
 /*
@@ -398,7 +383,7 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 	if (!l->have_cpufreq && !held) {
 		/* no libvirt calls every second for a host that cannot scale */
 		if (!v->freq_warned)
-			say(l, uuid, v->name, "VM '%s': the host has no cpufreq; holding it by CPU bandwidth alone",
+			ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': the host has no cpufreq; holding it by CPU bandwidth alone",
 			    v->name);
 		v->freq_warned = true;
 		return 0.0;
@@ -409,7 +394,7 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 		return ratio;
 	}
 	if (u < 1.0 && !v->freq_warned) {
-		say(l, uuid, v->name, "VM '%s': %s; holding it by CPU bandwidth alone", v->name,
+		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': %s; holding it by CPU bandwidth alone", v->name,
 		    err ? err->message : "its vCPUs have no host CPUs of their own (vcpupin), so no CPU frequency is lowered");
 		v->freq_warned = true;
 	}
@@ -417,7 +402,7 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 		g_autoptr(GError) rerr = NULL;
 
 		if (!ve_cpufreq_restore(l->freq, uuid, &rerr))
-			say(l, uuid, v->name, "%s; its CPUs stay slowed until the next try", rerr->message);
+			ve_act_say(l->log, l->ud, uuid, v->name, "%s; its CPUs stay slowed until the next try", rerr->message);
 	}
 	return 0.0;
 }
@@ -435,11 +420,11 @@ static void apply_disk(struct ve_limiter *l, virConnectPtr conn, const char *uui
 	if (!dom)
 		return;   /* libvirt away: try again next period */
 	if (!ve_blkio_set(l->blk, dom, want, disk_model_for, l, &err)) {
-		say(l, uuid, v->name, "VM '%s': disk power limit %.3f W not applied: %s; its disks are left as they were",
+		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': disk power limit %.3f W not applied: %s; its disks are left as they were",
 		    v->name, (double)want / 1e6, err->message);
 		v->disk_failed_uw = want;
 	} else {
-		say(l, uuid, v->name, "VM '%s': its disks held to %.3f W by block I/O tuning", v->name,
+		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': its disks held to %.3f W by block I/O tuning", v->name,
 		    (double)want / 1e6);
 	}
 	virDomainFree(dom);
@@ -504,7 +489,7 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 					 v->name, limit, v->measured_uw);
 		}
 		if (v->ctl.cannot_hold && !v->warned_hold) {
-			say(l, k, v->name,
+			ve_act_say(l->log, l->ud, k, v->name,
 			    "VM '%s' cannot be held to %.3f W: at its CPU floor it still draws %.3f W",
 			    v->name, (double)limit / 1e6, (double)v->measured_uw / 1e6);
 			if (l->event)
@@ -525,7 +510,7 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 			continue;
 		}
 		if (!ve_cpubw_set(l->bw, dom, bw, &err))
-			say(l, k, v->name, "VM '%s': %s; its bandwidth is left as it was", v->name,
+			ve_act_say(l->log, l->ud, k, v->name, "VM '%s': %s; its bandwidth is left as it was", v->name,
 			    err->message);
 		virDomainFree(dom);
 	}
@@ -540,10 +525,10 @@ void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t 
 		return;
 	l->host_cap_uw = cap_uw;
 	if (cap_uw) {
-		say(l, NULL, NULL, "host cap %.3f W, split among running VMs", (double)cap_uw / 1e6);
+		ve_act_say(l->log, l->ud, NULL, NULL, "host cap %.3f W, split among running VMs", (double)cap_uw / 1e6);
 		return;
 	}
-	say(l, NULL, NULL, "host cap lifted");
+	ve_act_say(l->log, l->ud, NULL, NULL, "host cap lifted");
 	/* VMs held only for the cap go free */
 	g_hash_table_iter_init(&it, l->vms);
 	while (g_hash_table_iter_next(&it, &k, &val)) {

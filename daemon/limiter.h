@@ -33,7 +33,7 @@
 struct ve_limiter;
 
 /* Reports what it does to a person (VM lifecycle of limits, failures). */
-typedef void (*ve_limiter_log_fn)(void *ud, const char *uuid, const char *name, const char *msg);
+typedef ve_act_log_fn ve_limiter_log_fn;   /* (ud, uuid, name, msg) */
 
 /* A VM started or stopped being throttled (throttled), or cannot be held (!throttled is unused). */
 enum ve_limiter_event {

@@ -36,6 +36,7 @@ DEFINE_MUTEX(ve_lock);
 
 static u64 ve_seq;
 static u64 ve_work_ns, ve_entries, ve_bytes;	/* our own cost, since load */
+static bool ve_hw_events;	/* a hardware counter opened at load */
 static u64 ve_last_ns;
 static bool ve_unloading;
 static void ve_period_work(struct work_struct *work);
@@ -192,7 +193,7 @@ static int ve_cmd_get_info(struct sk_buff *skb, struct genl_info *info)
 	if (r)
 		return r;
 	mutex_lock(&ve_lock);
-	if (ve_hw_events_available())
+	if (ve_hw_events)
 		caps |= VE_CAP_HW_EVENTS;
 	if (ve_blkio_attached())
 		caps |= VE_CAP_BLOCK_IO;
@@ -371,6 +372,7 @@ static int __init ve_init(void)
 		       VE_PERIOD_MS_MIN, VE_PERIOD_MS_MAX, VE_BATCH_MIN, VE_BATCH_MAX);
 		return -EINVAL;
 	}
+	ve_hw_events = ve_hw_events_available();
 	r = ve_blkio_init();
 	if (r)
 		return r;
