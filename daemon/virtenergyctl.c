@@ -10,6 +10,7 @@
  *   virtenergyctl set-limit VM 40W     a VM's power limit, written to its libvirt metadata
  *   virtenergyctl clear-limit VM       remove it
  *   virtenergyctl host-cap 300W|none   the host-wide cap split among VMs
+ *   virtenergyctl --version            this program's version (the daemon's is in status)
  *
  * Exit codes: 0 done, 1 the daemon could not be asked, 2 bad usage,
  * 3 no such VM.  Figures come in joules and watts and are shown with
@@ -30,7 +31,7 @@
 
 enum { EXIT_DBUS = 1, EXIT_USAGE = 2, EXIT_NO_VM = 3 };
 
-static gboolean opt_json, opt_once;
+static gboolean opt_json, opt_once, opt_version;
 static int opt_iterations;
 static char *opt_bus;
 
@@ -99,7 +100,7 @@ static int cmd_status(GDBusProxy *p)
 {
 	static const char *const names[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
 					     "UnattributedEnergyJ", "Estimated", "Sensor", "Sampler",
-					     "Periods" };
+					     "Periods", "Version" };
 	g_autoptr(GVariant) power = prop(p, "PowerW");
 
 	if (!power) {
@@ -136,6 +137,7 @@ static int cmd_status(GDBusProxy *p)
 		g_autoptr(GVariant) energy = prop(p, "EnergyJ"), own = prop(p, "HostOwnEnergyJ");
 		g_autoptr(GVariant) un = prop(p, "UnattributedEnergyJ"), est = prop(p, "Estimated");
 		g_autoptr(GVariant) sensor = prop(p, "Sensor"), sampler = prop(p, "Sampler");
+		g_autoptr(GVariant) version = prop(p, "Version");
 		char pw[32], en[32], ow[32], ua[32];
 
 		human(pw, sizeof(pw), g_variant_get_double(power), "W");
@@ -146,6 +148,9 @@ static int cmd_status(GDBusProxy *p)
 		printf("energy:       %s attributed (host's own work %s, unattributed %s)\n", en, ow, ua);
 		printf("sensor:       %s\n", g_variant_get_string(sensor, NULL));
 		printf("sampler:      %s\n", g_variant_get_string(sampler, NULL));
+		/* a daemon older than the property has none: say nothing rather than guess */
+		if (version)
+			printf("version:      virtenergyd %s\n", g_variant_get_string(version, NULL));
 	}
 	return 0;
 }
@@ -382,6 +387,7 @@ int main(int argc, char **argv)
 		{ "iterations", 'n', 0, G_OPTION_ARG_INT, &opt_iterations,
 		  "top: refresh N times, then exit", "N" },
 		{ "bus", 0, 0, G_OPTION_ARG_STRING, &opt_bus, "system (default) or session", "BUS" },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version, "print the version and exit", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -395,6 +401,10 @@ int main(int argc, char **argv)
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		fprintf(stderr, "virtenergyctl: %s\n", err->message);
 		return EXIT_USAGE;
+	}
+	if (opt_version) {
+		printf("virtenergyctl %s\n", VE_VERSION);
+		return 0;
 	}
 	if (argc < 2) {
 		fprintf(stderr, "virtenergyctl: a command is needed: status, list, show VM, top\n");

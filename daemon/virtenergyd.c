@@ -620,7 +620,7 @@ int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL, *bus = NULL;
-	gboolean dry_run = FALSE, guest = FALSE;
+	gboolean dry_run = FALSE, guest = FALSE, version = FALSE;
 	g_autofree char *guest_source = NULL, *cgroup_parent = NULL;
 	g_auto(GStrv) guest_limits = NULL;
 	struct daemon d = { .export_fd = -1, .root_fd = -1 };
@@ -655,6 +655,7 @@ int main(int argc, char **argv)
 		  "guest mode: account each child cgroup of DIR (default /sys/fs/cgroup)", "DIR" },
 		{ "guest-limit", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guest_limits,
 		  "guest mode: hold a cgroup to a power, e.g. batch=5W (repeatable)", "CGROUP=POWER" },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- per-VM energy accounting");
@@ -667,6 +668,10 @@ int main(int argc, char **argv)
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
 		logmsg("%s (see --help)", err->message);
 		return 2;
+	}
+	if (version) {
+		printf("virtenergyd %s\n", VE_VERSION);
+		return 0;
 	}
 	if (argc > 1) {
 		logmsg("unexpected argument '%s' (see --help)", argv[1]);

@@ -72,6 +72,8 @@ static GVariant *get_property(GDBusConnection *conn, const char *sender, const c
 		return g_variant_new_uint64(h.periods);
 	if (strcmp(name, "HostCapW") == 0)
 		return g_variant_new_double(watts(d->ops ? d->ops->host_cap(d->ud) : 0));
+	if (strcmp(name, "Version") == 0)
+		return g_variant_new_string(VE_VERSION);
 	g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "no property %s", name);
 	return NULL;
 }
