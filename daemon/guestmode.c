@@ -531,6 +531,7 @@ char *ve_guest_prom_render(const struct ve_guest *g)
 			g_string_append_c(out, '\n');
 		}
 	}
+	ve_prom_build_info(out);
 	return g_string_free(out, FALSE);
 }
 

@@ -110,7 +110,17 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 	ve_prom_head(out, "virtenergy_estimated", "gauge",
 	     "1 when CPU energy comes from the host power model rather than a sensor.");
 	g_string_append_printf(out, "virtenergy_estimated %d\n", h->estimated ? 1 : 0);
+	ve_prom_build_info(out);
 	return g_string_free(out, FALSE);
+}
+
+void ve_prom_build_info(GString *out)
+{
+	ve_prom_head(out, "virtenergy_build_info", "gauge",
+		     "Always 1; the version label is virtenergyd's.");
+	g_string_append(out, "virtenergy_build_info{version=\"");
+	ve_prom_label(out, VE_VERSION);
+	g_string_append(out, "\"} 1\n");
 }
 
 gboolean ve_prom_write(const char *path, const char *text, GError **error)

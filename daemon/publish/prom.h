@@ -13,6 +13,7 @@
  *   virtenergy_host_unattributed_joules_total{reason}       counter, energy no VM could take
  *   virtenergy_host_power_watts                             gauge
  *   virtenergy_estimated                                    gauge, 1 without an energy sensor
+ *   virtenergy_build_info{version}                          gauge, always 1
  *
  * Label values are escaped as the format requires (backslash, double quote,
  * newline), so any VM name is safe.
@@ -52,6 +53,8 @@ void ve_prom_label(GString *out, const char *v);
 void ve_prom_micro(GString *out, uint64_t v);
 /* the # HELP and # TYPE lines of a metric */
 void ve_prom_head(GString *out, const char *name, const char *type, const char *help);
+/* virtenergy_build_info{version="VE_VERSION"} 1, with its HELP and TYPE */
+void ve_prom_build_info(GString *out);
 
 /* Write it to @path atomically (GLib's consistent replacement). */
 gboolean ve_prom_write(const char *path, const char *text, GError **error);

@@ -36,7 +36,7 @@ dash = json.load(open(sys.argv[1], encoding="utf-8"))
 exported = {"virtenergy_vm_energy_joules_total", "virtenergy_vm_power_watts", "virtenergy_vm_running",
             "virtenergy_vm_power_limit_watts", "virtenergy_host_energy_joules_total",
             "virtenergy_host_own_energy_joules_total", "virtenergy_host_unattributed_joules_total",
-            "virtenergy_host_power_watts", "virtenergy_estimated"}
+            "virtenergy_host_power_watts", "virtenergy_estimated", "virtenergy_build_info"}
 used = set()
 for p in dash["panels"]:
     for t in p["targets"]:
@@ -52,7 +52,15 @@ else
 fi
 # and every one of them is in the exposition, apart from the limit (no VM is limited here)
 for m in virtenergy_vm_energy_joules_total virtenergy_vm_power_watts virtenergy_vm_running \
-	virtenergy_host_power_watts virtenergy_host_unattributed_joules_total virtenergy_estimated; do
+	virtenergy_host_power_watts virtenergy_host_unattributed_joules_total virtenergy_estimated \
+	virtenergy_build_info; do
 	grep -q "^$m" "$tmp/virtenergy.prom" || { echo "not ok - $m exported"; fail=1; }
 done
+# the build's version, the one --version prints
+version=$("$build/daemon/virtenergyd" --version | sed -n 's/^virtenergyd //p')
+if [ -n "$version" ] && grep -qxF "virtenergy_build_info{version=\"$version\"} 1" "$tmp/virtenergy.prom"; then
+	echo "ok - virtenergy_build_info carries version $version"
+else
+	echo "not ok - virtenergy_build_info carries the version ('$version'): $(grep build_info "$tmp/virtenergy.prom")"; fail=1
+fi
 exit $fail

@@ -145,6 +145,8 @@ static void test_attribution(void **state)
 		      "the guest's own in J: %s", text);
 		check(strstr(text, "# TYPE virtenergy_cgroup_power_watts gauge\n") != NULL, "a gauge");
 		check(strstr(text, "power_limit") == NULL, "no limits, no limit metrics: %s", text);
+		check(strstr(text, "\nvirtenergy_build_info{version=\"" VE_VERSION "\"} 1\n"),
+		      "build_info, as on the host: %s", text);
 	}
 
 	/* a bad reading is refused and counts nothing */

@@ -40,6 +40,11 @@ static void test_render(void **state)
 			   "name=\"web1\"} 40.000000\n"), "limit of a limited VM");
 	check(!strstr(text, "virtenergy_vm_power_limit_watts{uuid=\"11111111"), "no line without a limit");
 	check(strstr(text, "# TYPE virtenergy_vm_energy_joules_total counter\n"), "TYPE line");
+	check(strstr(text, "# HELP virtenergy_build_info ") &&
+	      strstr(text, "# TYPE virtenergy_build_info gauge\n"), "build_info's HELP and TYPE");
+	check(strstr(text, "\nvirtenergy_build_info{version=\"" VE_VERSION "\"} 1\n"),
+	      "build_info with the project's version " VE_VERSION ":\n%s", text);
+	check(strcmp(VE_VERSION, "") != 0, "VE_VERSION is not empty");
 	check(text[strlen(text) - 1] == '\n', "ends with a newline");
 }
 
