@@ -5,6 +5,7 @@
  * state file, signals and the foreground table.  The work is in engine.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -31,8 +32,54 @@
 #include "vmsr.h"
 #include "vrapl.h"
 
+/*
+ * Options that override the configuration file's values: applied after
+ * every load, at start and on reload, by one table (override_fields).
+ */
+struct overrides {
+	char *uri;
+	char *state_dir;
+	char *export_dir;
+	char *vmsr_socket;
+	char *prom_file;
+	char *bus;
+};
+
+static const struct {
+	size_t opt;   /* offset in struct overrides */
+	size_t cfg;   /* offset of the char * it replaces in struct ve_config */
+} override_fields[] = {
+	{ offsetof(struct overrides, uri), offsetof(struct ve_config, uri) },
+	{ offsetof(struct overrides, state_dir), offsetof(struct ve_config, state_dir) },
+	{ offsetof(struct overrides, export_dir), offsetof(struct ve_config, export_dir) },
+	{ offsetof(struct overrides, vmsr_socket), offsetof(struct ve_config, vmsr_socket) },
+	{ offsetof(struct overrides, prom_file), offsetof(struct ve_config, prom_textfile) },
+	{ offsetof(struct overrides, bus), offsetof(struct ve_config, dbus_bus) },
+};
+
+static void apply_overrides(struct ve_config *c, const struct overrides *o)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(override_fields); i++) {
+		const char *v = *(char *const *)((const char *)o + override_fields[i].opt);
+		char **slot = (char **)((char *)c + override_fields[i].cfg);
+
+		if (v) {
+			g_free(*slot);
+			*slot = g_strdup(v);
+		}
+	}
+}
+
+static void overrides_clear(struct overrides *o)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(override_fields); i++)
+		g_clear_pointer((char **)((char *)o + override_fields[i].opt), g_free);
+}
+
 struct daemon {
 	struct ve_config cfg;
+	const char *config_path;     /* NULL: built-in defaults, nothing to reload */
+	struct overrides ov;
 	struct ve_engine *engine;
 	struct ve_virt *virt;
 	GMainLoop *loop;
@@ -515,10 +562,18 @@ static void write_prom(struct daemon *d)
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
 	text = ve_prom_render(&ph, vms, n);
 	if (!ve_prom_write(d->cfg.prom_textfile, text, &err)) {
-		if (g_strcmp0(d->prom_error, err->message) != 0)
-			logmsg("%s; Prometheus sees stale figures", err->message);
+		/*
+		 * Log each kind of failure once: the message names the random
+		 * temporary file, so it differs every second; the error's domain
+		 * and code do not.
+		 */
+		g_autofree char *kind = g_strdup_printf("%s:%d", g_quark_to_string(err->domain), err->code);
+
+		if (g_strcmp0(d->prom_error, kind) != 0)
+			logmsg("cannot write the Prometheus textfile %s: %s; Prometheus sees stale figures",
+			       d->cfg.prom_textfile, err->message);
 		g_free(d->prom_error);
-		d->prom_error = g_strdup(err->message);
+		d->prom_error = g_steal_pointer(&kind);
 	} else {
 		g_clear_pointer(&d->prom_error, g_free);
 	}
@@ -598,6 +653,131 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void describe_power(GString *s, const char *what, uint64_t old_uw, uint64_t new_uw)
+{
+	g_string_append_printf(s, "; %s ", what);
+	if (old_uw)
+		g_string_append_printf(s, "%.3f W", (double)old_uw / 1e6);
+	else
+		g_string_append(s, "none");
+	g_string_append(s, " -> ");
+	if (new_uw)
+		g_string_append_printf(s, "%.3f W", (double)new_uw / 1e6);
+	else
+		g_string_append(s, "none");
+}
+
+/*
+ * SIGHUP (systemctl reload): read the configuration file again and every
+ * VM's limits from its metadata.  All or nothing: a file that no longer
+ * loads is refused and the configuration in force stays.  Keys read every
+ * period take effect at once; the others (the libvirt URI, the period,
+ * the sampler and events, directories, sockets, the bus, the host model)
+ * are named in the log as waiting for a restart, and keep their values.
+ * Counters are not touched.
+ */
+static void reload(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GString) changes = g_string_new("");
+	struct ve_config nc;
+	size_t n = ve_engine_n_vms(d->engine), running = 0;
+	static const struct {
+		const char *key;
+		size_t off;
+		bool is_string;
+	} restart_only[] = {
+		{ "[daemon] uri", offsetof(struct ve_config, uri), true },
+		{ "[daemon] state-dir", offsetof(struct ve_config, state_dir), true },
+		{ "[guests] export-dir", offsetof(struct ve_config, export_dir), true },
+		{ "[guests] vmsr-socket", offsetof(struct ve_config, vmsr_socket), true },
+		{ "[dbus] bus", offsetof(struct ve_config, dbus_bus), true },
+		{ "[daemon] period-ms", offsetof(struct ve_config, period_us), false },
+		{ "[host-model] idle-power", offsetof(struct ve_config, host_idle_power_uw), false },
+		{ "[host-model] max-power", offsetof(struct ve_config, host_max_power_uw), false },
+		{ "[host-model] idle-power-per-cpu", offsetof(struct ve_config, cpu_idle_power_uw), false },
+		{ "[host-model] max-power-per-cpu", offsetof(struct ve_config, cpu_max_power_uw), false },
+	};
+
+	sd_notify(0, "RELOADING=1");
+	ve_config_defaults(&nc);
+	if (d->config_path && !ve_config_load(&nc, d->config_path, &err)) {
+		logmsg("reload refused: %s; the configuration in force stays", err->message);
+		ve_config_clear(&nc);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	apply_overrides(&nc, &d->ov);
+	for (size_t i = 0; i < G_N_ELEMENTS(restart_only); i++) {
+		const char *a = (const char *)&d->cfg + restart_only[i].off;
+		const char *b = (const char *)&nc + restart_only[i].off;
+		bool same = restart_only[i].is_string
+				    ? g_strcmp0(*(char *const *)a, *(char *const *)b) == 0
+				    : *(const uint64_t *)a == *(const uint64_t *)b;
+
+		if (!same)
+			logmsg("reload: %s changed; it takes effect when virtenergyd restarts",
+			       restart_only[i].key);
+	}
+	if (nc.sampler != d->cfg.sampler ||
+	    !g_strv_equal((const char *const *)(d->cfg.events ? d->cfg.events : (char *[]){ NULL }),
+			  (const char *const *)(nc.events ? nc.events : (char *[]){ NULL })))
+		logmsg("reload: [accounting] sampler or events changed; they take effect when virtenergyd restarts");
+
+	/* what is read every period or every second changes now */
+	if (nc.host_cap_uw != d->cfg.host_cap_uw) {
+		describe_power(changes, "host cap", d->cfg.host_cap_uw, nc.host_cap_uw);
+		d->cfg.host_cap_uw = nc.host_cap_uw;
+		if (d->limiter)
+			ve_limiter_set_host_cap(d->limiter, ve_virt_conn(d->virt), nc.host_cap_uw);
+	}
+	if (nc.idle_policy != d->cfg.idle_policy) {
+		g_string_append_printf(changes, "; idle policy %s -> %s",
+				       ve_idle_policy_name(d->cfg.idle_policy),
+				       ve_idle_policy_name(nc.idle_policy));
+		d->cfg.idle_policy = nc.idle_policy;
+	}
+	if (g_strcmp0(nc.prom_textfile, d->cfg.prom_textfile) != 0) {
+		g_autofree char *dir = nc.prom_textfile && nc.prom_textfile[0]
+					       ? g_path_get_dirname(nc.prom_textfile) : NULL;
+
+		g_string_append_printf(changes, "; Prometheus textfile %s -> %s",
+				       d->cfg.prom_textfile && d->cfg.prom_textfile[0] ? d->cfg.prom_textfile : "none",
+				       nc.prom_textfile && nc.prom_textfile[0] ? nc.prom_textfile : "none");
+		g_free(d->cfg.prom_textfile);
+		d->cfg.prom_textfile = g_strdup(nc.prom_textfile);
+		d->prom_on = dir && g_file_test(dir, G_FILE_TEST_IS_DIR);
+		g_clear_pointer(&d->prom_error, g_free);
+	}
+	d->cfg.state_interval_us = nc.state_interval_us;
+	d->cfg.export_interval_us = nc.export_interval_us;
+	d->cfg.thread_scan_us = nc.thread_scan_us;
+	ve_config_clear(&nc);
+
+	/* every VM's limits, as its metadata says now */
+	g_hash_table_remove_all(d->meta_errors);
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		if (v.running) {
+			load_limits(d, v.uuid, v.name);
+			running++;
+		}
+	}
+	logmsg("configuration reloaded from %s%s; limits reread from the metadata of %zu running VM(s)",
+	       d->config_path ? d->config_path : "built-in defaults",
+	       changes->len ? changes->str : "; no value in force changed", running);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+}
+
+static gboolean on_sighup(gpointer data)
+{
+	reload(data);
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_resync(gpointer data)
 {
 	struct daemon *d = data;
@@ -618,28 +798,28 @@ static int open_dir(const char *path, int flags, GError **error)
 
 int main(int argc, char **argv)
 {
-	g_autofree char *config_path = NULL, *root = NULL, *uri = NULL, *state_dir = NULL;
-	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom_file = NULL, *bus = NULL;
+	g_autofree char *config_path = NULL, *root = NULL;
 	gboolean dry_run = FALSE, guest = FALSE, version = FALSE;
 	g_autofree char *guest_source = NULL, *cgroup_parent = NULL;
 	g_auto(GStrv) guest_limits = NULL;
 	struct daemon d = { .export_fd = -1, .root_fd = -1 };
+	struct overrides *o = &d.ov;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
 		  "configuration file (default: none, built-in defaults)", "FILE" },
 		{ "root", 0, 0, G_OPTION_ARG_FILENAME, &root,
 		  "read /proc, /sys and /run under DIR (a fixture tree)", "DIR" },
-		{ "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "libvirt URI (overrides the configuration)",
+		{ "uri", 0, 0, G_OPTION_ARG_STRING, &o->uri, "libvirt URI (overrides the configuration)",
 		  "URI" },
-		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &export_dir,
+		{ "export-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->export_dir,
 		  "per-VM guest export directories (overrides the configuration; \"\" for none)", "DIR" },
-		{ "vmsr-socket", 0, 0, G_OPTION_ARG_FILENAME, &vmsr_socket,
+		{ "vmsr-socket", 0, 0, G_OPTION_ARG_FILENAME, &o->vmsr_socket,
 		  "qemu-vmsr-helper socket (overrides the configuration; \"\" for none)", "PATH" },
-		{ "prom-file", 0, 0, G_OPTION_ARG_FILENAME, &prom_file,
+		{ "prom-file", 0, 0, G_OPTION_ARG_FILENAME, &o->prom_file,
 		  "Prometheus textfile (overrides the configuration; \"\" for none)", "FILE" },
-		{ "bus", 0, 0, G_OPTION_ARG_STRING, &bus,
+		{ "bus", 0, 0, G_OPTION_ARG_STRING, &o->bus,
 		  "D-Bus bus to serve org.virtenergy.Manager1 on: system, session or none", "BUS" },
-		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->state_dir,
 		  "where cumulative counters are kept (overrides the configuration)", "DIR" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &d.foreground,
 		  "print a per-VM table every second", NULL },
@@ -695,9 +875,9 @@ int main(int argc, char **argv)
 		logmsg("%s; not starting", err->message);
 		return 2;
 	}
-	if (state_dir) {
+	if (o->state_dir) {
 		g_free(d.cfg.state_dir);
-		d.cfg.state_dir = g_strdup(state_dir);
+		d.cfg.state_dir = g_strdup(o->state_dir);
 	}
 	if (guest) {
 		struct ve_guest_opts go = {
@@ -707,7 +887,7 @@ int main(int argc, char **argv)
 			.limits = guest_limits ? guest_limits : d.cfg.guest_limits,
 			.dry_run = dry_run,
 			/* the host's default textfile path is no guest's: only when asked */
-			.prom_file = prom_file,
+			.prom_file = o->prom_file,
 		};
 		int status;
 
@@ -725,34 +905,12 @@ int main(int argc, char **argv)
 		ve_config_clear(&d.cfg);
 		return status;
 	}
-	if (uri) {
-		g_free(d.cfg.uri);
-		d.cfg.uri = g_steal_pointer(&uri);
+	if (o->bus && !g_strv_contains((const char *const[]){ "system", "session", "none", NULL }, o->bus)) {
+		logmsg("--bus '%s' is not one of system, session, none", o->bus);
+		return 2;
 	}
-	if (state_dir) {
-		g_free(d.cfg.state_dir);
-		d.cfg.state_dir = g_steal_pointer(&state_dir);
-	}
-	if (export_dir) {
-		g_free(d.cfg.export_dir);
-		d.cfg.export_dir = g_steal_pointer(&export_dir);
-	}
-	if (vmsr_socket) {
-		g_free(d.cfg.vmsr_socket);
-		d.cfg.vmsr_socket = g_steal_pointer(&vmsr_socket);
-	}
-	if (prom_file) {
-		g_free(d.cfg.prom_textfile);
-		d.cfg.prom_textfile = g_strdup(prom_file);
-	}
-	if (bus) {
-		if (!g_strv_contains((const char *const[]){ "system", "session", "none", NULL }, bus)) {
-			logmsg("--bus '%s' is not one of system, session, none", bus);
-			return 2;
-		}
-		g_free(d.cfg.dbus_bus);
-		d.cfg.dbus_bus = g_steal_pointer(&bus);
-	}
+	apply_overrides(&d.cfg, o);
+	d.config_path = config_path;
 
 	/*
 	 * perf counts real threads of this kernel; under a fixture root the
@@ -799,7 +957,7 @@ int main(int argc, char **argv)
 		g_autofree char *dir = g_path_get_dirname(d.cfg.prom_textfile);
 
 		d.prom_on = g_file_test(dir, G_FILE_TEST_IS_DIR);
-		if (!d.prom_on && prom_file)
+		if (!d.prom_on && o->prom_file)
 			logmsg("no directory %s: Prometheus textfile off", dir);
 	}
 	if (d.cfg.vmsr_socket && d.cfg.vmsr_socket[0] && !d.once) {
@@ -851,6 +1009,7 @@ int main(int argc, char **argv)
 		g_timeout_add_seconds(60, on_resync, &d);
 		g_unix_signal_add(SIGTERM, on_signal, &d);
 		g_unix_signal_add(SIGINT, on_signal, &d);
+		g_unix_signal_add(SIGHUP, on_sighup, &d);
 		on_period(&d);
 		{
 			uint64_t usec = 0;
@@ -885,6 +1044,7 @@ int main(int argc, char **argv)
 	if (d.export_fd >= 0)
 		close(d.export_fd);
 	ve_config_clear(&d.cfg);
+	overrides_clear(&d.ov);
 	close(state_fd);
 	close(root_fd);
 	return d.exit_code;

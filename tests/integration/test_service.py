@@ -9,6 +9,9 @@
    WATCHDOG=1 from its accounting loop at least twice a second.  Stalled
    on purpose (SIGSTOP) it stops pinging; resumed, it pings again; on
    SIGTERM it says STOPPING=1 and exits 0.
+3. SIGHUP (the unit's ExecReload) rereads the configuration: a new host
+   cap is taken, with RELOADING=1 then READY=1; a file that no longer
+   loads is refused by name and the daemon keeps running on the old one.
 
 usage: test_service.py BUILD_DIR UNIT_FILE
 """
@@ -52,10 +55,13 @@ def main(build, unit):
         os.makedirs(os.path.join(root, "proc"))
         with open(os.path.join(root, "proc", "stat"), "w", encoding="ascii") as f:
             f.write("cpu0 1 0 0 1 0 0 0 0 0 0\n")
+        conf = os.path.join(tmp, "virtenergyd.conf")
+        with open(conf, "w", encoding="ascii") as f:
+            f.write("[limits]\nhost-cap=100W\n")
         env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
         # WATCHDOG_PID must name the daemon: the shell's pid becomes the daemon's at exec
         proc = subprocess.Popen(
-            ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', daemon, "--root", root,
+            ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', daemon, "--config", conf, "--root", root,
              "--uri", "test:///default", "--state-dir", os.path.join(tmp, "state"),
              "--export-dir", "", "--vmsr-socket", ""],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -76,8 +82,31 @@ def main(build, unit):
             resumed = collect(sock, 2)
             expect(any("WATCHDOG=1" in m for _, m in resumed), "pings again once it runs")
 
+            with open(conf, "w", encoding="ascii") as f:
+                f.write("[limits]\nhost-cap=80W\n")
+            os.kill(proc.pid, signal.SIGHUP)
+            reloaded = collect(sock, 1.5)
+            msgs = [m for _, m in reloaded]
+            expect(proc.poll() is None, "SIGHUP does not stop the daemon")
+            expect("RELOADING=1" in msgs and "READY=1" in msgs[msgs.index("RELOADING=1"):]
+                   if "RELOADING=1" in msgs else False,
+                   "SIGHUP: RELOADING=1, then READY=1")
+            with open(conf, "w", encoding="ascii") as f:
+                f.write("[limits]\nhost-cap=-3W\n")
+            os.kill(proc.pid, signal.SIGHUP)
+            refused = collect(sock, 1.5)
+            expect(proc.poll() is None and any("WATCHDOG=1" in m for _, m in refused),
+                   "a configuration that no longer loads leaves the daemon running")
+
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=10)
+            log = proc.stderr.read()
+            expect("host cap 100.000 W -> 80.000 W" in log,
+                   "the reload took the new host cap: " +
+                   next((l for l in log.splitlines() if "reloaded" in l), "no 'reloaded' line"))
+            expect("reload refused" in log and "host-cap" in log and "configuration in force stays" in log,
+                   "the bad file was refused, naming the key: " +
+                   next((l for l in log.splitlines() if "refused" in l), "no 'refused' line"))
             last = collect(sock, 0.3)
             expect(any("STOPPING=1" in m for _, m in resumed + last), "STOPPING=1 on SIGTERM")
             expect(proc.returncode == 0, f"exits 0 (rc {proc.returncode})")
