@@ -56,7 +56,7 @@ struct vm {
 };
 
 struct thread {
-	pid_t tid;
+	pid_t pid, tid;                /* its process (proc/PID/task/TID) and itself */
 	uint32_t slot;
 	enum ve_component comp;
 	struct vm *vm;
@@ -437,6 +437,21 @@ void ve_engine_free(struct ve_engine *e)
 	g_free(e);
 }
 
+/*
+ * The process thread @tid of @vm belongs to: QEMU's, or the thread's own
+ * for the vhost driver's kernel threads "vhost-<pid>", processes of their
+ * own that the driver attaches to QEMU's cgroups.  A live kernel would
+ * also resolve proc/TID/task/TID for any thread, but it lists threads only
+ * under their process, and so do the tests' fixture roots.
+ */
+static pid_t thread_pid(const struct ve_engine *e, const struct vm *vm, pid_t tid)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d", (int)vm->dt.pid, (int)tid);
+	return faccessat(e->root_fd, rel, F_OK, 0) == 0 ? vm->dt.pid : tid;
+}
+
 /* Follow a VM's threads: watch new ones, mark the ones still there. */
 static void scan_vm(struct ve_engine *e, struct vm *vm)
 {
@@ -464,11 +479,13 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 			t = NULL;
 		}
 		if (!t) {
+			pid_t pid = thread_pid(e, vm, ref->tid);
 			struct ve_watch *w;
 
-			if (e->sampler->ops->watch(e->sampler, ref->tid, ref->tid, &w) < 0)
+			if (e->sampler->ops->watch(e->sampler, pid, ref->tid, &w) < 0)
 				continue;   /* exited meanwhile */
 			t = g_new0(struct thread, 1);
+			t->pid = pid;
 			t->tid = ref->tid;
 			t->w = w;
 			t->vm = vm;
@@ -503,7 +520,7 @@ static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_n
 	if (e->stat.n_sockets > 1) {
 		struct ve_task_stat ts;
 
-		if (ve_proc_task_stat(e->root_fd, t->tid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
+		if (ve_proc_task_stat(e->root_fd, t->pid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
 			s.package = e->socket_of_cpu[ts.processor];
 	}
 	if (s.package < VE_MAX_SOCKETS)
