@@ -394,16 +394,22 @@ static void test_cpufreq(void **state)
 
 /*
  * Calibration against RAPL: a package that really costs 2 W idle plus 4 W
- * per busy CPU-second, with varying load.  After enough periods the engine
- * has fitted its weights to it (calib.h does the maths; this is the wiring:
- * the window gets one row per period and fits are applied).
+ * per busy CPU-second (4000 pJ per ns of run time), with varying load, and
+ * a DRAM domain that counts nothing.  Run times are whole clock ticks, so
+ * that /proc/stat's busy time says exactly what ran and the fit has an
+ * exact answer.  Fits are tried every ten periods (periods 10, 20 and 30:
+ * three per domain).  The defaults (1 W idle) would give the VM a 1 J
+ * static share and leave the dynamic energy off by it; the fitted weights
+ * give the answer of the package's own law.
  */
 static void test_calibration(void **state)
 {
 	struct world w;
 	struct ve_engine *e;
 	struct ve_host_view h;
-	uint64_t vcpu_ns = 0, energy = 1000000, busy = 100;
+	struct ve_vm_view v;
+	uint64_t vcpu_ns = 0, energy = PKG_MAX - 1000000, busy = 100;   /* as world_make() left it */
+	uint64_t vcpu0_uj, idle0_uj, host0_uj, run, host;
 	uint64_t seed = 7;
 
 	(void)state;
@@ -412,20 +418,44 @@ static void test_calibration(void **state)
 	ve_engine_vm_started(e, UUID, "web", 1);
 	period(e, 1000000);
 	for (int i = 1; i <= 30; i++) {
-		uint64_t run = 100000000 + test_rand_below(&seed, 800000000);   /* 0.1 .. 0.9 s */
-		uint64_t host = test_rand_below(&seed, 300000000);
+		run = w.tick_ns * (10 + test_rand_below(&seed, 80));   /* 0.1 .. 0.9 s */
+		host = w.tick_ns * test_rand_below(&seed, 30);
 
 		vcpu_ns += run;
 		set_run_ns(&w, 4000, 4002, vcpu_ns);
 		busy += (run + host) / w.tick_ns;
 		set_busy(&w, busy);
 		energy += 2000000 + 4 * (run + host) / 1000;   /* µJ: 2 W idle + 4 W per busy s */
-		set_energy(&w, "intel-rapl:0", energy);
+		set_energy(&w, "intel-rapl:0", energy % PKG_MAX);   /* wraps in the first period */
 		period(e, 1000000 + (uint64_t)i * 1000000);
 	}
 	ve_engine_host(e, &h);
-	check(h.calibrations >= 1, "weights fitted %u times", h.calibrations);
+	check_u64(h.calibrations, 6, "fits applied: 3 for the package, 3 for DRAM");
 	check(!h.estimated, "measured");
+
+	/* one more second: 300 ms of vCPU, 100 ms of the host's own */
+	vm_view(e, &v);
+	vcpu0_uj = v.ledger->comp_uj[VE_COMP_VCPU];
+	idle0_uj = v.ledger->comp_uj[VE_COMP_IDLE];
+	host0_uj = h.ledger->comp_uj[VE_COMP_CPU];
+	run = 300000000;
+	host = 100000000;
+	vcpu_ns += run;
+	set_run_ns(&w, 4000, 4002, vcpu_ns);
+	busy += (run + host) / w.tick_ns;
+	set_busy(&w, busy);
+	energy += 2000000 + 4 * (run + host) / 1000;
+	set_energy(&w, "intel-rapl:0", energy % PKG_MAX);
+	period(e, 32000000);
+	vm_view(e, &v);
+	ve_engine_host(e, &h);
+	check_near(v.ledger->comp_uj[VE_COMP_IDLE] - idle0_uj, 2000000, 2,
+		   "the fitted idle power, 2 W, is the VM's static share");
+	check_near(v.ledger->comp_uj[VE_COMP_VCPU] - vcpu0_uj, 1200000, 2,
+		   "4000 pJ/ns x 300 ms of vCPU");
+	check_near(h.ledger->comp_uj[VE_COMP_CPU] - host0_uj, 400000, 2,
+		   "4000 pJ/ns x 100 ms of the host's own");
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
 	ve_engine_free(e);
 	world_free(&w);
 }
