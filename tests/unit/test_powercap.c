@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* powercap RAPL zones: discovery, wrap, unknown range, bad reads, no RAPL. */
+/*
+ * powercap RAPL zones: discovery, wrap, unknown range, bad reads, no RAPL,
+ * and a two-socket server's whole tree, all against fixture trees.
+ */
 #include <errno.h>
 #include <unistd.h>
 
@@ -316,29 +319,119 @@ static void test_open_malformed(void **state)
 	fx_remove(&fx);
 }
 
-/* This machine: RAPL or not, readable or not, the answer must be sane. */
-static void test_host(void **state)
+/*
+ * A host's whole powercap tree as the kernel lays it out, with the known
+ * answer of each zone: a two-socket server (intel_rapl_msr: package and
+ * DRAM per socket, numbered in registration order, package-1 registered
+ * first), every attribute of a zone (power constraints, enabled, uevent,
+ * the power/ directory, the subsystem link back to the class), and the
+ * MMIO twins that must be ignored.  Replaces reading this machine's tree,
+ * which has no RAPL on most of the machines these tests run on.
+ */
+static void server_zone(struct fx *fx, const char *devpath, const char *name, const char *energy,
+			const char *max)
 {
+	static const char *const attrs[][2] = {
+		{ "enabled", "1\n" },
+		{ "uevent", "" },
+		{ "constraint_0_name", "long_term\n" },
+		{ "constraint_0_power_limit_uw", "205000000\n" },
+		{ "constraint_0_time_window_us", "999424\n" },
+		{ "constraint_0_max_power_uw", "205000000\n" },
+		{ "constraint_1_name", "short_term\n" },
+		{ "constraint_1_power_limit_uw", "246000000\n" },
+		{ "constraint_1_time_window_us", "2440\n" },
+		{ "power/control", "auto\n" },
+		{ "power/runtime_status", "unsupported\n" },
+	};
+	char rel[512], target[512];
+	int depth = 0;
+
+	make_zone(fx, devpath, name, energy, max);
+	for (size_t i = 0; i < ARRAY_SIZE(attrs); i++) {
+		snprintf(rel, sizeof(rel), DEVDIR "%s/%s", devpath, attrs[i][0]);
+		fx_write(fx, rel, attrs[i][1]);
+	}
+	/* subsystem -> ../../../../class/powercap, one more ../ per level */
+	for (const char *p = devpath; *p; p++)
+		depth += *p == '/';
+	snprintf(target, sizeof(target), "../../../..");
+	for (int i = 0; i < depth; i++)
+		strcat(target, "/..");
+	strcat(target, "/class/powercap");
+	snprintf(rel, sizeof(rel), DEVDIR "%s/subsystem", devpath);
+	fx_symlink(fx, target, rel);
+}
+
+static void test_server_tree(void **state)
+{
+	static const struct {
+		const char *devpath, *name, *energy0, *energy1;
+		enum ve_rapl_kind kind;
+		unsigned int package;
+		int subzone;
+		uint64_t delta_uj;
+	} want[] = {
+		/* sorted by package, then subzone: the order ve_powercap_zone() gives */
+		{ "intel-rapl/intel-rapl:0", "package-1\n", "123456789\n", "173456789\n",
+		  VE_RAPL_PACKAGE, 0, -1, 50000000 },
+		{ "intel-rapl/intel-rapl:0/intel-rapl:0:0", "dram\n", "5000\n", "6005000\n",
+		  VE_RAPL_DRAM, 0, 0, 6000000 },
+		/* wraps: 1 J to the top of max_energy_range_uj, 44 J after */
+		{ "intel-rapl/intel-rapl:1", "package-0\n", "262142328850\n", "44000000\n",
+		  VE_RAPL_PACKAGE, 1, -1, 45000000 },
+		{ "intel-rapl/intel-rapl:1/intel-rapl:1:0", "dram\n", "65712999613\n", "7000000\n",
+		  VE_RAPL_DRAM, 1, 0, 7000000 },
+	};
 	struct ve_powercap *pc = NULL;
-	int root = fx_host_root();
+	struct fx fx;
+	char rel[512];
 	uint64_t d;
 	int r;
 
 	(void)state;
-	r = ve_powercap_open(root, &pc);
-	if (r == -ENOENT || r == -EACCES) {
-		print_message("host powercap: %s\n", r == -ENOENT ? "no RAPL" : "not readable");
-	} else {
-		check(r == 0, "open host powercap: %d", r);
-		for (size_t i = 0; i < ve_powercap_n_zones(pc); i++) {
-			check(ve_powercap_sample(pc, i, &d) == 0 && d == 0, "prime %s",
-			      ve_powercap_zone(pc, i)->dir);
-			r = ve_powercap_sample(pc, i, &d);
-			check(r == 0, "sample %s: %d", ve_powercap_zone(pc, i)->dir, r);
-		}
-		ve_powercap_free(pc);
+	fx_make(&fx);
+	fx_write(&fx, DEVDIR "intel-rapl/enabled", "1\n");
+	fx_write(&fx, DEVDIR "intel-rapl/uevent", "");
+	fx_symlink(&fx, "../../../../class/powercap", DEVDIR "intel-rapl/subsystem");
+	fx_symlink(&fx, CONTROL_TYPE_LINK, "sys/class/powercap/intel-rapl");
+	fx_write(&fx, DEVDIR "intel-rapl-mmio/enabled", "1\n");
+	fx_symlink(&fx, "../../devices/virtual/powercap/intel-rapl-mmio",
+		   "sys/class/powercap/intel-rapl-mmio");
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		server_zone(&fx, want[i].devpath, want[i].name, want[i].energy0,
+			    want[i].kind == VE_RAPL_DRAM ? DRAM_MAX_STR : PKG_MAX_STR);
+	server_zone(&fx, "intel-rapl-mmio/intel-rapl-mmio:0", "package-0\n", "1\n", PKG_MAX_STR);
+	server_zone(&fx, "intel-rapl-mmio/intel-rapl-mmio:1", "package-1\n", "1\n", PKG_MAX_STR);
+
+	r = ve_powercap_open(fx.fd, &pc);
+	check(r == 0, "open: %d", r);
+	check_u64(ve_powercap_n_zones(pc), ARRAY_SIZE(want), "zones (the MMIO twins ignored)");
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const struct ve_powercap_zone *z = ve_powercap_zone(pc, i);
+		const char *dir = strrchr(want[i].devpath, '/') + 1;
+
+		check(strcmp(z->dir, dir) == 0, "zone %zu is %s, want %s", i, z->dir, dir);
+		check(z->kind == want[i].kind, "%s: kind %d, want %d", z->dir, z->kind, want[i].kind);
+		check_u64(z->package, want[i].package, z->dir);
+		check(z->subzone == want[i].subzone, "%s: subzone %d", z->dir, z->subzone);
+		check(ve_powercap_sample(pc, i, &d) == 0, "prime %s", z->dir);
+		check_u64(d, 0, "the first sample primes");
+		snprintf(rel, sizeof(rel), DEVDIR "%s/energy_uj", want[i].devpath);
+		fx_write(&fx, rel, want[i].energy1);
 	}
-	close(root);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const struct ve_powercap_zone *z = ve_powercap_zone(pc, i);
+
+		d = 99;
+		r = ve_powercap_sample(pc, i, &d);
+		check(r == 0, "sample %s: %d", z->dir, r);
+		check_u64(d, want[i].delta_uj, z->dir);
+	}
+	check(strcmp(ve_powercap_zone(pc, 0)->name, "package-1") == 0,
+	      "intel-rapl:0 keeps its name, package-1: %s", ve_powercap_zone(pc, 0)->name);
+	ve_powercap_free(pc);
+	fx_remove(&fx);
 }
 
 int main(void)
@@ -353,7 +446,7 @@ int main(void)
 		cmocka_unit_test(test_sample_read_error),
 		cmocka_unit_test(test_no_rapl),
 		cmocka_unit_test(test_open_malformed),
-		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_server_tree),
 	};
 
 	return cmocka_run_group_tests_name("powercap", tests, NULL, NULL);
