@@ -170,10 +170,6 @@ static void test_read_host(void **state)
 	(void)state;
 	r = ve_read_diskstats(root, &d, &n);
 	close(root);
-	if (r == -ENOENT) {
-		print_message("no /proc/diskstats here\n");
-		skip();
-	}
 	check(r == 0, "parse this machine's /proc/diskstats: %d", r);
 	for (size_t i = 0; i < n; i++)
 		check(d[i].name[0], "device %zu has no name", i);
@@ -187,8 +183,19 @@ int main(void)
 		cmocka_unit_test(test_parse_edges),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_read_fixture),
+	};
+	const struct CMUnitTest host_tests[] = {
 		cmocka_unit_test(test_read_host),
 	};
+	int r = cmocka_run_group_tests_name("diskstats", tests, NULL, NULL);
 
-	return cmocka_run_group_tests_name("diskstats", tests, NULL, NULL);
+	if (r)
+		return r;
+	/* the machine's own file, where it has one; meson counts 77 as skipped */
+	if (access("/proc/diskstats", R_OK) < 0) {
+		printf("SKIP: this machine's /proc/diskstats cannot be read (%s): its parse is not "
+		       "tested\n", strerror(errno));
+		return 77;
+	}
+	return cmocka_run_group_tests_name("diskstats of this machine", host_tests, NULL, NULL);
 }
