@@ -331,7 +331,7 @@ static const struct {
 	{ "pids", "sys/fs/cgroup/pids" },
 };
 
-static bool own_cgroup(int root, char *dir, size_t len)
+static bool own_cgroup(int root, pid_t pid, char *dir, size_t len)
 {
 	char path[4096];
 
@@ -339,7 +339,7 @@ static bool own_cgroup(int root, char *dir, size_t len)
 		pid_t *tids;
 		size_t n;
 
-		if (ve_proc_pid_cgroup(root, getpid(), where[i].controller, path, sizeof(path)) < 0)
+		if (ve_proc_pid_cgroup(root, pid, where[i].controller, path, sizeof(path)) < 0)
 			continue;
 		/* "/" is the hierarchy's root: drop it so that the path has no "//" */
 		snprintf(dir, len, "%s%s", where[i].mount, strcmp(path, "/") ? path : "");
@@ -351,7 +351,118 @@ static bool own_cgroup(int root, char *dir, size_t len)
 	return false;
 }
 
-/* ... and see this thread listed there. */
+/*
+ * The same search, and the block I/O of what it found, on fixture roots
+ * laid out as the hosts systemd sets up (with the answer of each):
+ *   hybrid     v1 controllers, the v2 tree at unified without controllers
+ *              (Debian 11, Ubuntu 20.04): threads from unified, block I/O
+ *              from v1 blkio;
+ *   unified    v2 only with io enabled for the slice (Debian 12): both from
+ *              the one tree, io.stat;
+ *   no io      v2 only, io not enabled in the parent: no block I/O, -ENOENT;
+ *   v1         v1 only, no 0:: line (CentOS 7): threads from cpu,cpuacct.
+ */
+#define SCOPE "/machine.slice/machine-qemu\\x2d1\\x2dweb.scope"
+
+static void test_host_layouts(void **state)
+{
+	static const struct {
+		const char *name, *proc_cgroup, *threads_file, *io_stat, *v1_bytes, *v1_ios;
+		const char *want_dir, *want_blkio_v1, *want_v2;
+		int want_blkio;
+		uint64_t rbytes, wbytes, rios, wios;
+	} cases[] = {
+		{ "hybrid",
+		  "12:blkio:" SCOPE "\n11:cpu,cpuacct:" SCOPE "\n1:name=systemd:" SCOPE "\n0::" SCOPE "\n",
+		  "sys/fs/cgroup/unified" SCOPE "/cgroup.threads", NULL,
+		  "8:0 Read 4096\n8:0 Write 8192\nTotal 12288\n", "8:0 Read 1\n8:0 Write 2\nTotal 3\n",
+		  "sys/fs/cgroup/unified" SCOPE, "sys/fs/cgroup/blkio" SCOPE, "sys/fs/cgroup/unified" SCOPE,
+		  0, 4096, 8192, 1, 2 },
+		{ "unified", "0::" SCOPE "\n", "sys/fs/cgroup" SCOPE "/cgroup.threads",
+		  "259:0 rbytes=512 wbytes=1024 rios=3 wios=4 dbytes=0 dios=0\n", NULL, NULL,
+		  "sys/fs/cgroup" SCOPE, NULL, "sys/fs/cgroup" SCOPE, 0, 512, 1024, 3, 4 },
+		{ "no io", "0::" SCOPE "\n", "sys/fs/cgroup" SCOPE "/cgroup.threads", NULL, NULL, NULL,
+		  "sys/fs/cgroup" SCOPE, NULL, "sys/fs/cgroup" SCOPE, -ENOENT, 0, 0, 0, 0 },
+		{ "v1", "4:cpuacct,cpu:" SCOPE "\n2:blkio:" SCOPE "\n",
+		  "sys/fs/cgroup/cpu,cpuacct" SCOPE "/tasks", NULL,
+		  "8:16 Read 7\n8:16 Write 0\nTotal 7\n", "8:16 Read 1\n8:16 Write 0\nTotal 1\n",
+		  "sys/fs/cgroup/cpu,cpuacct" SCOPE, "sys/fs/cgroup/blkio" SCOPE, NULL, 0, 7, 0, 1, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct ve_blkio_dev *devs = NULL;
+		char dir[8192], rel[8192], path[4096];
+		const char *v1 = NULL;
+		pid_t *tids = NULL;
+		size_t n = 0;
+		struct fx fx;
+		int r;
+
+		fx_make(&fx);
+		fx_write(&fx, "proc/1234/cgroup", cases[i].proc_cgroup);
+		fx_write(&fx, cases[i].threads_file, "1235\n1234\n");
+		if (cases[i].io_stat) {
+			snprintf(rel, sizeof(rel), "%s/io.stat", cases[i].want_v2);
+			fx_write(&fx, rel, cases[i].io_stat);
+		}
+		if (cases[i].v1_bytes) {
+			snprintf(rel, sizeof(rel), "%s/blkio.throttle.io_service_bytes_recursive",
+				 cases[i].want_blkio_v1);
+			fx_write(&fx, rel, cases[i].v1_bytes);
+			snprintf(rel, sizeof(rel), "%s/blkio.throttle.io_serviced_recursive",
+				 cases[i].want_blkio_v1);
+			fx_write(&fx, rel, cases[i].v1_ios);
+		}
+		/* the tmpfs that holds the v1 mounts, and the other v1 mounts */
+		fx_mkdir(&fx, "sys/fs/cgroup/pids");
+
+		check(own_cgroup(fx.fd, 1234, dir, sizeof(dir)), "%s: no cgroup found", cases[i].name);
+		check(strcmp(dir, cases[i].want_dir) == 0, "%s: found %s, want %s", cases[i].name, dir,
+		      cases[i].want_dir);
+		r = ve_cgroup_read_tids(fx.fd, dir, &tids, &n);
+		check(r == 0 && n == 2 && tids[0] == 1234 && tids[1] == 1235,
+		      "%s: threads of %s: %d, %zu of them", cases[i].name, dir, r, n);
+		free(tids);
+
+		r = ve_proc_pid_cgroup(fx.fd, 1234, "blkio", path, sizeof(path));
+		check(r == (cases[i].want_blkio_v1 ? 0 : -ENOENT), "%s: blkio hierarchy: %d",
+		      cases[i].name, r);
+		if (r == 0) {
+			snprintf(rel, sizeof(rel), "sys/fs/cgroup/blkio%s", path);
+			check(strcmp(rel, cases[i].want_blkio_v1) == 0, "%s: blkio at %s", cases[i].name,
+			      rel);
+			v1 = cases[i].want_blkio_v1;
+		}
+		r = ve_cgroup_read_blkio(fx.fd, v1, cases[i].want_v2, &devs, &n);
+		check(r == cases[i].want_blkio, "%s: block I/O: %d, want %d", cases[i].name, r,
+		      cases[i].want_blkio);
+		if (r == 0) {
+			check_u64(n, 1, cases[i].name);
+			check_u64(devs[0].rbytes, cases[i].rbytes, cases[i].name);
+			check_u64(devs[0].wbytes, cases[i].wbytes, cases[i].name);
+			check_u64(devs[0].rios, cases[i].rios, cases[i].name);
+			check_u64(devs[0].wios, cases[i].wios, cases[i].name);
+			free(devs);
+		}
+		fx_remove(&fx);
+	}
+}
+
+/* Does @dir (relative to @root) hold @name? */
+static bool has_file(int root, const char *dir, const char *name)
+{
+	char rel[8192];
+	int len = snprintf(rel, sizeof(rel), "%s/%s", dir, name);
+
+	check(len > 0 && (size_t)len < sizeof(rel), "path too long: %s/%s", dir, name);
+	return faccessat(root, rel, F_OK, 0) == 0;
+}
+
+/*
+ * ... and see this thread listed there, and its block I/O read where the
+ * kernel keeps the statistics: 0 where the files are, -ENOENT where not.
+ */
 static void test_host(void **state)
 {
 	int root = fx_host_root();
@@ -360,10 +471,10 @@ static void test_host(void **state)
 	struct ve_blkio_dev *devs;
 	pid_t *tids;
 	size_t n;
-	int r;
+	int r, want;
 
 	(void)state;
-	check(own_cgroup(root, dir, sizeof(dir)), "this process's cgroup is gone");
+	check(own_cgroup(root, getpid(), dir, sizeof(dir)), "this process's cgroup is gone");
 	r = ve_cgroup_read_tids(root, dir, &tids, &n);
 	check(r == 0, "read %s: %d", dir, r);
 	for (size_t k = 0; k < n; k++)
@@ -371,10 +482,19 @@ static void test_host(void **state)
 	free(tids);
 	check(seen, "this thread is not in %s", dir);
 
+	if (has_file(root, dir, "cgroup.threads")) {
+		want = has_file(root, dir, "io.stat") ? 0 : -ENOENT;
+		r = ve_cgroup_read_blkio(root, NULL, dir, &devs, &n);
+		check(r == want, "read io.stat of %s: %d, want %d", dir, r, want);
+		if (r == 0)
+			free(devs);
+	}
 	if (ve_proc_pid_cgroup(root, getpid(), "blkio", path, sizeof(path)) == 0) {
 		snprintf(dir, sizeof(dir), "sys/fs/cgroup/blkio%s", strcmp(path, "/") ? path : "");
+		want = has_file(root, dir, "blkio.throttle.io_service_bytes_recursive") ||
+		       has_file(root, dir, "blkio.throttle.io_service_bytes") ? 0 : -ENOENT;
 		r = ve_cgroup_read_blkio(root, dir, NULL, &devs, &n);
-		check(r == 0 || r == -ENOENT, "read blkio of %s: %d", dir, r);
+		check(r == want, "read blkio of %s: %d, want %d", dir, r, want);
 		if (r == 0)
 			free(devs);
 	}
@@ -391,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_parse_io_stat),
 		cmocka_unit_test(test_parse_io_stat_malformed),
 		cmocka_unit_test(test_read_blkio),
+		cmocka_unit_test(test_host_layouts),
 	};
 	const struct CMUnitTest host_tests[] = {
 		cmocka_unit_test(test_host),
@@ -403,7 +524,7 @@ int main(void)
 		return r;
 	/* this machine's own cgroups, where they are; meson counts 77 as skipped */
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	found = root >= 0 && own_cgroup(root, dir, sizeof(dir));
+	found = root >= 0 && own_cgroup(root, getpid(), dir, sizeof(dir));
 	if (root >= 0)
 		close(root);
 	if (!found) {

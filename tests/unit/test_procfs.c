@@ -440,6 +440,51 @@ static void test_fixture_cgroup(void **state)
 	fx_remove(&fx);
 }
 
+/*
+ * What the host test meets on the machines it runs on, with the answer of
+ * each: a kernel without CONFIG_SCHED_INFO (no schedstat file: -ENOENT,
+ * output untouched), and the cgroup file of a v2-only host (Debian 12), a
+ * hybrid one (v1 controllers and "0::", Debian 11) and a v1-only one
+ * (CentOS 7: no "0::" line, so no v2 cgroup: -ENOENT).
+ */
+static void test_fixture_host_kinds(void **state)
+{
+	static const struct {
+		const char *name, *text, *controller;
+		int ret;
+		const char *path;
+	} cases[] = {
+		{ "v2 only", "0::/user.slice/user-0.slice/session-1.scope\n", "",
+		  0, "/user.slice/user-0.slice/session-1.scope" },
+		{ "v2 only, cpu", "0::/user.slice/user-0.slice/session-1.scope\n", "cpu", -ENOENT, NULL },
+		{ "hybrid", "12:blkio:/user.slice\n4:cpu,cpuacct:/user.slice\n1:name=systemd:/user.slice/"
+		  "session-1.scope\n0::/user.slice/session-1.scope\n", "", 0, "/user.slice/session-1.scope" },
+		{ "hybrid, blkio", "12:blkio:/user.slice\n4:cpu,cpuacct:/user.slice\n0::/\n", "blkio", 0,
+		  "/user.slice" },
+		{ "v1 only", "11:cpuacct,cpu:/user.slice\n1:name=systemd:/user.slice/session-1.scope\n", "",
+		  -ENOENT, NULL },
+	};
+	struct fx fx;
+	uint64_t run_ns = 42;
+	char buf[128];
+	int r;
+
+	(void)state;
+	make_proc(&fx);
+	fx_remove_rel(&fx, "proc/1234/task/1240/schedstat");
+	r = ve_proc_task_schedstat(fx.fd, 1234, 1240, &run_ns);
+	check(r == -ENOENT && run_ns == 42, "no schedstat file: %d, run_ns %" PRIu64, r, run_ns);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		strcpy(buf, "untouched");
+		fx_write(&fx, "proc/1234/cgroup", cases[i].text);
+		r = ve_proc_pid_cgroup(fx.fd, 1234, cases[i].controller, buf, sizeof(buf));
+		check(r == cases[i].ret, "%s: returned %d, want %d", cases[i].name, r, cases[i].ret);
+		check(strcmp(buf, cases[i].path ? cases[i].path : "untouched") == 0, "%s: \"%s\"",
+		      cases[i].name, buf);
+	}
+	fx_remove(&fx);
+}
+
 /* ---- this machine's own /proc ---- */
 
 struct named_thread {
@@ -462,6 +507,21 @@ static void *named_thread_main(void *arg)
 	return NULL;
 }
 
+/* The text of @rel under @root into @buf; false when it cannot be opened. */
+static bool read_text(int root, const char *rel, char *buf, size_t len)
+{
+	int fd = openat(root, rel, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	check(n >= 0 && (size_t)n < len - 1, "read %s: %zd bytes", rel, n);
+	buf[n] = '\0';
+	return true;
+}
+
 static void test_host_proc(void **state)
 {
 	struct named_thread t = { 0 };
@@ -470,7 +530,7 @@ static void test_host_proc(void **state)
 	pid_t *tids = NULL;
 	size_t n = 0;
 	bool found_self = false, found_other = false;
-	char comm[VE_TASK_COMM_MAX], cg[4096];
+	char comm[VE_TASK_COMM_MAX], cg[4096], rel[64], text[4096], *v2;
 	struct ve_task_stat st;
 	uint64_t run_ns = 0;
 	int r;
@@ -501,17 +561,49 @@ static void test_host_proc(void **state)
 	check(ve_proc_task_stat(root, getpid(), gettid(), &st) == 0, "own stat");
 	check(st.state == 'R', "running thread in state '%c'", st.state);
 
-	r = ve_proc_task_schedstat(root, getpid(), gettid(), &run_ns);
-	if (r == -ENOENT)
-		print_message("no schedstat: kernel without CONFIG_SCHED_INFO\n");
-	else
-		check(r == 0 && run_ns > 0, "own schedstat: %d, run_ns %" PRIu64, r, run_ns);
+	/*
+	 * schedstat exists where the kernel has CONFIG_SCHED_INFO: then the
+	 * sleeping thread's run time is the first number of its file, which
+	 * stands still while it sleeps; without, the answer is -ENOENT.
+	 */
+	for (int i = 0; i < 2000; i++) {   /* until it sleeps in read(2): 2 s at most */
+		if (ve_proc_task_stat(root, getpid(), t.tid, &st) == 0 && st.state == 'S')
+			break;
+		usleep(1000);
+	}
+	check(st.state == 'S', "the named thread does not sleep: state '%c'", st.state);
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d/schedstat", (int)getpid(), (int)t.tid);
+	if (read_text(root, rel, text, sizeof(text))) {
+		unsigned long long want;
 
-	/* every process is in some cgroup; which hierarchies exist varies */
+		check(sscanf(text, "%llu ", &want) == 1, "%s: \"%s\"", rel, text);
+		r = ve_proc_task_schedstat(root, getpid(), t.tid, &run_ns);
+		check(r == 0 && run_ns == want, "the sleeping thread's schedstat: %d, run_ns %" PRIu64
+		      ", its file says %llu", r, run_ns, want);
+		r = ve_proc_task_schedstat(root, getpid(), gettid(), &run_ns);
+		check(r == 0 && run_ns > 0, "own schedstat: %d, run_ns %" PRIu64, r, run_ns);
+	} else {
+		run_ns = 42;
+		r = ve_proc_task_schedstat(root, getpid(), gettid(), &run_ns);
+		check(r == -ENOENT && run_ns == 42, "no %s (no CONFIG_SCHED_INFO): %d, want -ENOENT",
+		      rel, r);
+	}
+
+	/* the v2 cgroup: the rest of the "0::" line of its cgroup file, or -ENOENT without one */
+	snprintf(rel, sizeof(rel), "proc/%d/cgroup", (int)getpid());
+	check(read_text(root, rel, text, sizeof(text)), "read %s", rel);
+	v2 = !strncmp(text, "0::", 3) ? text + 3 : strstr(text, "\n0::");
+	if (v2 && v2 != text + 3)
+		v2 += 4;
+	if (v2)
+		v2[strcspn(v2, "\n")] = '\0';
 	r = ve_proc_pid_cgroup(root, getpid(), "", cg, sizeof(cg));
-	check(r == 0 || r == -ENOENT, "own v2 cgroup: %d", r);
-	if (r == 0)
-		check(cg[0] == '/', "path \"%s\"", cg);
+	if (v2) {
+		check(r == 0 && strcmp(cg, v2) == 0, "own v2 cgroup: %d, \"%s\", the file says \"%s\"",
+		      r, r == 0 ? cg : "", v2);
+	} else {
+		check(r == -ENOENT, "no v2 line in %s: %d, want -ENOENT", rel, r);
+	}
 
 	check(write(t.pipe_fd[1], "x", 1) == 1, "wake thread");
 	pthread_join(th, NULL);
@@ -534,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_vanished),
 		cmocka_unit_test(test_fixture_malformed),
 		cmocka_unit_test(test_fixture_cgroup),
+		cmocka_unit_test(test_fixture_host_kinds),
 		cmocka_unit_test(test_host_proc),
 	};
 
