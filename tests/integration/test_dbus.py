@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
@@ -44,6 +45,21 @@ def run(args, env, as_nobody=False):
     if as_nobody:
         args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + args
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=20)
+
+
+def wait_for(what, probe, seconds=10):
+    """Call PROBE every 0.1 s until it returns (True, seen) or SECONDS pass.
+
+    Returns (ok, seen): what PROBE saw last, for the check's line."""
+    end = time.monotonic() + seconds
+    while True:
+        ok, seen = probe()
+        if ok or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    if not ok:
+        print(f"# not within {seconds} s: {what}; last seen: {seen}")
+    return ok, seen
 
 
 def main(build, source):
@@ -76,14 +92,17 @@ def main(build, source):
              "--prom-file", "", "--bus", "system"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            for _ in range(50):
-                r = run(["busctl", "--system", "status", "org.virtenergy.Manager1"], env)
-                if r.returncode == 0:
-                    break
-                time.sleep(0.1)
-            time.sleep(2.2)  # a couple of report ticks: power figures exist
             gd = ["gdbus", "call", "--system", "--dest", "org.virtenergy.Manager1",
                   "--object-path", "/org/virtenergy/Manager1"]
+
+            def powered():
+                """The name is owned and a report tick has given the host a power figure."""
+                r = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get",
+                              "org.virtenergy.Manager1", "PowerW"], env)
+                return (r.returncode == 0 and re.search(r"<[1-9][0-9.e+-]*>", r.stdout) is not None,
+                        r.stdout.strip() or r.stderr.strip())
+            ok, seen = wait_for("a power figure from the daemon", powered)
+            expect(ok, f"the daemon is on the bus with a power figure ({seen})")
 
             r = run(["gdbus", "introspect", "--system", "--dest", "org.virtenergy.Manager1",
                      "--object-path", "/org/virtenergy/Manager1"], env)
@@ -111,13 +130,25 @@ def main(build, source):
             r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "nosuch"], env)
             expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "GetVM of an unknown VM is an error")
 
-            # the Changed signal, at most once a second
+            # the Changed signal, at most once a second, counted from when the
+            # monitor's match rule is on the bus (gdbus then prints the name's owner)
             mon = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.virtenergy.Manager1"],
                                    env=env, stdout=subprocess.PIPE, text=True)
+            lines = []
+            reader = threading.Thread(target=lambda: lines.extend((time.monotonic(), line)
+                                                                  for line in mon.stdout))
+            reader.start()
+            ok, seen = wait_for("the monitor's subscription",
+                                lambda: (any("is owned by" in x for _, x in lines),
+                                         "".join(x for _, x in lines).strip() or "no output"))
+            expect(ok, "gdbus monitor listens")
+            t0 = time.monotonic()
             time.sleep(4.2)
             mon.terminate()
-            out = mon.communicate(timeout=5)[0]
-            changed = out.count("org.virtenergy.Manager1.Changed")
+            mon.wait(timeout=5)
+            reader.join(timeout=5)
+            changed = sum(1 for t, x in lines if t0 <= t <= t0 + 4.2
+                          and "org.virtenergy.Manager1.Changed" in x)
             expect(3 <= changed <= 5, f"Changed about once a second ({changed} in 4.2 s)")
 
             # an unprivileged caller reads, and cannot take the daemon's name
@@ -138,17 +169,22 @@ def main(build, source):
             expect(r.returncode != 0 and "InvalidArgs" in r.stderr, "a negative limit is refused")
             r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "nosuch", "30.0"], env)
             expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "a limit for an unknown VM is refused")
+            def limit_is(text):
+                def probe():
+                    r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
+                    m = re.search(r"'LimitW': <[^>]*>", r.stdout)
+                    return text in r.stdout, m.group(0) if m else (r.stdout.strip() or r.stderr.strip())
+                return probe
+
             r = run([ctl, "set-limit", "test", "30W"], env)
             expect(r.returncode == 0, f"virtenergyctl set-limit test 30W ({r.stderr.strip()})")
-            time.sleep(0.5)
-            r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
-            expect("'LimitW': <30.0>" in r.stdout, "the limit reached the VM through its metadata")
+            ok, seen = wait_for("LimitW 30.0", limit_is("'LimitW': <30.0>"), 5)
+            expect(ok, f"the limit reached the VM through its metadata ({seen})")
             r = run([ctl, "show", "test"], env)
             expect(re.search(r"limit\s+30.00 W", r.stdout) is not None, "virtenergyctl show shows it")
             r = run([ctl, "clear-limit", "test"], env)
-            time.sleep(0.5)
-            r2 = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
-            expect(r.returncode == 0 and "'LimitW': <0.0>" in r2.stdout, "virtenergyctl clear-limit")
+            ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
+            expect(r.returncode == 0 and ok, f"virtenergyctl clear-limit ({seen})")
             r = run([ctl, "host-cap", "100W"], env)
             r2 = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
                            "HostCapW"], env)
