@@ -48,8 +48,38 @@ wait_quota() { # until vcpu_quota satisfies TEST (e.g. "= -1"), 10 s
 		[ "$(quota)" $1 "$2" ] && return 0
 		sleep 0.2
 	done
+	echo "# vcpu_quota is $(quota) after 10 s, not $1 $2"
 	return 1
 }
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND every 0.2 s until it succeeds;
+# at the deadline say what COMMAND printed last (its output is kept in $seen)
+wait_for() {
+	local deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	while :; do
+		seen=$("$@" 2>&1) && return 0
+		[ "$(date +%s)" -lt "$deadline" ] || break
+		sleep 0.2
+	done
+	echo "# not within the deadline: $what; last seen: ${seen:-nothing}"
+	return 1
+}
+# the state file counts the guest: its total grows
+accounted() { # UUID
+	local e
+	[ -f "$tmp/state/state" ] || { echo "no state file yet"; return 1; }
+	e=$(get "vm:$1" total_uj)
+	echo "vm:$1 total_uj $e"
+	[ "$e" -gt 0 ]
+}
+# power over the next 2 s within 5 % of LIMIT µW (prints it)
+settled() { # LIMIT_UW
+	local p
+	p=$(power_over 2)
+	echo "$((p / 1000)) mW over 2 s against a limit of $(($1 / 1000)) mW"
+	within "$p" "$1"
+}
+within() { python3 -c "import sys; sys.exit(0 if int('$2') > 0 and abs(int('$1') - int('$2')) <= 0.05 * int('$2') else 1)"; }
 
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
 guests_up || { echo "SKIP: libvirtd cannot be started here"; exit 77; }
@@ -72,7 +102,7 @@ expect "start a guest spinning its vCPU" guests_start "$vm"
 expect "it boots" guests_wait_booted "$vm"
 uuid=$(guests_uuid "$vm")
 start_daemon
-sleep 3
+expect "the daemon accounts the guest" wait_for 30 "the guest in the state file" accounted "$uuid"
 p0=$(power_over 5)
 limit=$((p0 / 2))
 echo "# unlimited: $((p0 / 1000)) mW; limit: $((limit / 1000)) mW"
@@ -80,10 +110,10 @@ echo "# unlimited: $((p0 / 1000)) mW; limit: $((limit / 1000)) mW"
 virsh -q metadata "$vm" "$ns" --key energy --live \
 	--set "<energy><power-limit>$((limit / 1000)) mW</power-limit></energy>" >/dev/null
 expect "the daemon takes the limit from virsh metadata" wait_quota -gt 0
-sleep 5
+# the controller settles in a second or two: wait for it, then measure
+expect "its power settles within 5 % of the limit" wait_for 30 "settled" settled "$limit"
 avg=$(power_over 10)
 echo "# limited: $((avg / 1000)) mW over 10 s; vcpu_quota $(quota)"
-within() { python3 -c "import sys; sys.exit(0 if int('$2') > 0 and abs(int('$1') - int('$2')) <= 0.05 * int('$2') else 1)"; }
 expect "its power averages within 5 % of the limit over 10 s" within "$avg" "$limit"
 q=$(quota)
 expect "virsh schedinfo shows the quota the daemon set ($q of 100000)" test "$q" -gt 0 -a "$q" -lt 100000
@@ -108,9 +138,9 @@ expect "the next start restores the bandwidth from its record" wait_quota = -1
 grep -q "previous run left throttled" "$tmp/daemon.log" && ok "and says so" || not_ok "and says so"
 
 virsh -q metadata "$vm" "$ns" --key energy --live --set "<energy><power-limit>40 X</power-limit></energy>" >/dev/null
-sleep 2
+refused() { grep "VM '$vm': energy metadata refused: .*40 X" "$tmp/daemon.log" || { tail -n 3 "$tmp/daemon.log"; false; }; }
 expect "bad metadata is reported with the VM's name and what was wrong" \
-	grep -q "VM '$vm': energy metadata refused: .*40 X" "$tmp/daemon.log"
+	wait_for 10 "the refusal in the log" refused
 expect "and changes nothing" test "$(quota)" = -1
 expect "the daemon runs on" kill -0 "$dpid"
 kill -TERM "$dpid"; wait "$dpid"; dpid=
@@ -119,20 +149,25 @@ kill -TERM "$dpid"; wait "$dpid"; dpid=
 busdir=$(mktemp -d)
 dbus-daemon --session --nofork --nopidfile --address="unix:path=$busdir/bus" >/dev/null 2>&1 &
 buspid=$!
-for _ in $(seq 1 50); do [ -S "$busdir/bus" ] && break; sleep 0.1; done
+bus_up() { [ -S "$busdir/bus" ] || { echo "no socket $busdir/bus"; false; }; }
+expect "a session bus for the test" wait_for 10 "the bus socket" bus_up
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$busdir/bus"
 "$daemon" --config "$tmp/ve.conf" --bus session >>"$tmp/daemon.log" 2>&1 &
 dpid=$!
-sleep 3
+expect "the daemon is on the bus and knows the guest" \
+	wait_for 30 "virtenergyctl show" "$build/daemon/virtenergyctl" --bus session show "$vm"
 gdbus monitor --session --dest org.virtenergy.Manager1 >"$tmp/monitor" 2>&1 &
 monpid=$!
-sleep 0.5
+# gdbus prints the name's owner after its match rule is on the bus
+monitoring() { grep "is owned by" "$tmp/monitor" || { cat "$tmp/monitor"; false; }; }
+expect "gdbus monitor listens" wait_for 10 "the monitor's subscription" monitoring
 expect "virtenergyctl set-limit over D-Bus" "$build/daemon/virtenergyctl" --bus session set-limit "$vm" 30W
 expect "virsh metadata shows the limit set over D-Bus" \
 	sh -c "virsh -q metadata '$vm' '$ns' | grep -q '<power-limit>30000000 uW</power-limit>'"
 expect "and the daemon applies it" wait_quota -gt 0
-sleep 1
-expect "a Throttled signal says so" grep -q "org.virtenergy.Manager1.Throttled ('$uuid', '$vm', true" "$tmp/monitor"
+throttled() { grep "org.virtenergy.Manager1.Throttled ('$uuid', '$vm', true" "$tmp/monitor" ||
+	{ grep -c "" "$tmp/monitor" | sed 's/$/ lines from the monitor, none of them Throttled true/'; false; }; }
+expect "a Throttled signal says so" wait_for 10 "the Throttled signal" throttled
 expect "virtenergyctl clear-limit removes it" "$build/daemon/virtenergyctl" --bus session clear-limit "$vm"
 expect "and the quota is restored" wait_quota = -1
 kill "$monpid" 2>/dev/null; wait "$monpid" 2>/dev/null
@@ -149,7 +184,18 @@ uuid2=$(guests_uuid "$vm2")
 quota2() { virsh -q schedinfo "$vm2" | awk '/^vcpu_quota/ {print $3}'; }
 printf '[limits]\nhost-cap=100W\n' >>"$tmp/ve.conf"
 start_daemon
-sleep 8
+both_held() { # both throttled and together within the cap's 90 .. 105 W over 2 s
+	local e0 f0 t0 e1 f1 t1 ms q1 q2
+	q1=$(quota) q2=$(quota2)
+	e0=$(get "vm:$uuid" total_uj); f0=$(get "vm:$uuid2" total_uj); t0=$(date +%s%N)
+	sleep 2
+	e1=$(get "vm:$uuid" total_uj); f1=$(get "vm:$uuid2" total_uj); t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	echo "quotas $q1 and $q2; $(((e1 - e0) / ms)) mW + $(((f1 - f0) / ms)) mW over 2 s"
+	[ "$q1" -gt 0 ] && [ "$q2" -gt 0 ] &&
+		python3 -c "import sys; sys.exit(0 if 90000000 <= ($e1 - $e0 + $f1 - $f0) * 1000 / $ms <= 105000000 else 1)"
+}
+expect "the host cap takes hold of both guests" wait_for 30 "both held" both_held
 e0=$(get "vm:$uuid" total_uj); f0=$(get "vm:$uuid2" total_uj); t0=$(date +%s%N)
 sleep 10
 e1=$(get "vm:$uuid" total_uj); f1=$(get "vm:$uuid2" total_uj); t1=$(date +%s%N)
