@@ -401,7 +401,8 @@ static void test_host_layouts(void **state)
 
 		fx_make(&fx);
 		fx_write(&fx, "proc/1234/cgroup", cases[i].proc_cgroup);
-		fx_write(&fx, cases[i].threads_file, "1235\n1234\n");
+		snprintf(rel, sizeof(rel), "%s", cases[i].threads_file);
+		fx_write(&fx, rel, "1235\n1234\n");
 		if (cases[i].io_stat) {
 			snprintf(rel, sizeof(rel), "%s/io.stat", cases[i].want_v2);
 			fx_write(&fx, rel, cases[i].io_stat);
