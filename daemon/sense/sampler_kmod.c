@@ -112,8 +112,17 @@ static void fall_back(struct kmod_sampler *ks)
 	char why[256] = "";
 	int r;
 
-	r = ve_sampler_open(VE_SAMPLER_AUTO, (const char *const *)ks->events, ks->n_names,
+	/*
+	 * Not VE_SAMPLER_AUTO: that tries the module first, and while the
+	 * module's exit is still running its family can still be resolved,
+	 * which gave a sampler on a module about to vanish (seen under
+	 * systemd in tests/systemd).  perf, else /proc's schedstat.
+	 */
+	r = ve_sampler_open(VE_SAMPLER_PERF, (const char *const *)ks->events, ks->n_names,
 			    ks->base.root_fd, &ks->fb, why, sizeof(why));
+	if (r == -EOPNOTSUPP)
+		r = ve_sampler_open(VE_SAMPLER_SCHEDSTAT, (const char *const *)ks->events, ks->n_names,
+				    ks->base.root_fd, &ks->fb, why, sizeof(why));
 	if (r < 0) {
 		snprintf(ks->base.mode, sizeof(ks->base.mode),
 			 "kmod: virtenergy.ko went away and no fallback opened (%s)", why);

@@ -150,6 +150,19 @@ e1=$(vm_energy_j ve-spin)
 check "its counters came back from the state file (ve-spin $e0 J -> $e1 J)" awk -v a="$e0" -v b="$e1" 'BEGIN {exit !(b >= a && a > 0)}'
 check "the limit is held again after the restart (vcpu_quota $(wait_for 30 throttled; quota))" throttled
 
+# ---- the module goes away: perf inside the sandbox (syscall filter) ----
+rmmod virtenergy
+# the kmod sampler continues every watch with perf_event_open and says so
+sampler_is_perf() { systemctl show -p StatusText --value virtenergyd | grep -q 'fallback: virtenergy.ko went away'; }
+check "with virtenergy.ko unloaded the daemon falls back to perf inside the sandbox" wait_for 20 sampler_is_perf
+comment "STATUS=$(systemctl show -p StatusText --value virtenergyd)"
+e0=$(vm_energy_j ve-spin)
+sleep 3
+e1=$(vm_energy_j ve-spin)
+check "... and the guest's energy still grows ($e0 J -> $e1 J)" awk -v a="$e0" -v b="$e1" 'BEGIN {exit !(b > a)}'
+check "... with no perf_event_open refused by the unit's filter" \
+	sh -c "! journalctl -b --no-pager -o cat -u virtenergyd | grep -qiE 'perf_event_open.*(not permitted|EPERM)|Operation not permitted'"
+
 # ---- stop: every throttle restored ---------------------------------------
 systemctl stop virtenergyd
 check "systemctl stop: inactive ($(systemctl is-active virtenergyd))" [ "$(systemctl is-active virtenergyd)" = inactive ]
