@@ -618,12 +618,24 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * SIGHUP must not end guest mode (its default action would, leaving the
+ * cgroups it throttles as they are until the next start): guest mode has
+ * no reload yet, so say so and go on.
+ */
+static gboolean on_sighup(gpointer data)
+{
+	(void)data;
+	fprintf(stderr, "virtenergyd: guest mode has no reload; restart it to apply a changed configuration\n");
+	return G_SOURCE_CONTINUE;
+}
+
 int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 {
 	g_autoptr(GError) err = NULL;
 	struct loop l = { .foreground = foreground,
 			  .prom_file = o->prom_file && o->prom_file[0] ? o->prom_file : NULL };
-	guint sigterm, sigint;
+	guint sigterm, sigint, sighup;
 
 	l.g = ve_guest_new(o, &err);
 	if (!l.g) {
@@ -651,9 +663,11 @@ int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 	g_timeout_add(PERIOD_US / 1000, on_tick, &l);
 	sigterm = g_unix_signal_add(SIGTERM, on_signal, &l);
 	sigint = g_unix_signal_add(SIGINT, on_signal, &l);
+	sighup = g_unix_signal_add(SIGHUP, on_sighup, &l);
 	g_main_loop_run(l.main);
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
+	g_source_remove(sighup);
 	g_main_loop_unref(l.main);
 	write_prom(&l);
 	g_free(l.prom_error);

@@ -698,6 +698,12 @@ static void reload(struct daemon *d)
 		{ "[host-model] idle-power-per-cpu", offsetof(struct ve_config, cpu_idle_power_uw), false },
 		{ "[host-model] max-power-per-cpu", offsetof(struct ve_config, cpu_max_power_uw), false },
 	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} restart_only_uint[] = {
+		{ "[calibration] window-periods", offsetof(struct ve_config, calib_window_periods) },
+	};
 
 	sd_notify(0, "RELOADING=1");
 	ve_config_defaults(&nc);
@@ -719,6 +725,11 @@ static void reload(struct daemon *d)
 			logmsg("reload: %s changed; it takes effect when virtenergyd restarts",
 			       restart_only[i].key);
 	}
+	for (size_t i = 0; i < G_N_ELEMENTS(restart_only_uint); i++)
+		if (*(const unsigned int *)((const char *)&d->cfg + restart_only_uint[i].off) !=
+		    *(const unsigned int *)((const char *)&nc + restart_only_uint[i].off))
+			logmsg("reload: %s changed; it takes effect when virtenergyd restarts",
+			       restart_only_uint[i].key);
 	if (nc.sampler != d->cfg.sampler ||
 	    !g_strv_equal((const char *const *)(d->cfg.events ? d->cfg.events : (char *[]){ NULL }),
 			  (const char *const *)(nc.events ? nc.events : (char *[]){ NULL })))
