@@ -448,6 +448,22 @@ static gboolean dbus_set_vm_limit(void *ud, const char *vm, uint64_t uw, GError 
 	if (lim.guarantee_uw > uw && uw)
 		lim.guarantee_uw = uw;
 	xml = ve_limits_format(&lim);
+	/*
+	 * What is written must be what the reader accepts, by the reader's
+	 * own rules (1 mW to 100 kW, ...): else the VM would be unlimited at
+	 * the next read or the next start.
+	 */
+	if (xml) {
+		g_autoptr(GError) perr = NULL;
+		struct ve_limits back;
+
+		if (!ve_limits_parse(xml, &back, &perr)) {
+			virDomainFree(dom);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "refused for VM '%s': %s; its limits are unchanged", vm, perr->message);
+			return FALSE;
+		}
+	}
 	if (virDomainIsActive(dom) != 1)
 		flags = VIR_DOMAIN_AFFECT_CONFIG;
 	else if (virDomainIsPersistent(dom) == 1)

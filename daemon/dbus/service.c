@@ -128,6 +128,12 @@ static gboolean watts_arg(GDBusMethodInvocation *inv, double w, double max_w, ui
 						      max_w);
 		return FALSE;
 	}
+	/* a positive power must not round to 0, which means "none" */
+	if (llround(w * 1e6) == 0) {
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+						      "%g W is above 0 but rounds to 0 uW", w);
+		return FALSE;
+	}
 	*ret_uw = (uint64_t)llround(w * 1e6);
 	return TRUE;
 }

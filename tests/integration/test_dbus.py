@@ -182,6 +182,22 @@ def main(build, source):
             expect(ok, f"the limit reached the VM through its metadata ({seen})")
             r = run([ctl, "show", "test"], env)
             expect(re.search(r"limit\s+30.00 W", r.stdout) is not None, "virtenergyctl show shows it")
+            # tiny positive watts: refused by the reader's rules, the 30 W limit kept
+            for w, says in (("1e-300", "rounds to 0"), ("0.0001", "out of range")):
+                r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "test", w], env)
+                ok, seen = limit_is("'LimitW': <30.0>")()
+                expect(r.returncode != 0 and says in r.stderr and ok,
+                       f"SetVMLimit {w} W is refused ({r.stderr.strip()}) and the limit stays ({seen})")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetHostCap", "1e-300"], env)
+            expect(r.returncode != 0 and "rounds to 0" in r.stderr,
+                   f"SetHostCap 1e-300 W is refused, not taken as 'none' ({r.stderr.strip()})")
+            for args in (["set-limit", "test", "0x28W"], ["host-cap", "0x64W"],
+                         ["set-limit", "test", "0.0001W"]):
+                r = run([ctl] + args, env)
+                ok, seen = limit_is("'LimitW': <30.0>")()
+                expect(r.returncode != 0 and ok,
+                       f"virtenergyctl {' '.join(args)} is refused (rc {r.returncode}: "
+                       f"{r.stderr.strip()}) and the limit stays ({seen})")
             r = run([ctl, "clear-limit", "test"], env)
             ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
             expect(r.returncode == 0 and ok, f"virtenergyctl clear-limit ({seen})")

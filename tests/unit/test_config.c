@@ -28,6 +28,25 @@ static void test_power_units(void **state)
 		{ "2000000kW", FALSE, 0 },
 		{ "W", FALSE, 0 },
 		{ "", FALSE, 0 },
+		/* decimal only: strtod would take hex, hex floats, inf and nan */
+		{ "0x28 W", FALSE, 0 },
+		{ "0X28W", FALSE, 0 },
+		{ "0x1p5 W", FALSE, 0 },
+		{ "0x28", FALSE, 0 },
+		{ "inf W", FALSE, 0 },
+		{ "1,5 W", FALSE, 0 },
+		{ "4e1 W", TRUE, 40000000 },
+		{ "+40 W", TRUE, 40000000 },
+		{ ".5 W", TRUE, 500000 },
+		{ "5. W", TRUE, 5000000 },
+		{ "2.5e-3 W", TRUE, 2500 },
+		{ "1e W", FALSE, 0 },
+		{ ". W", FALSE, 0 },
+		/* a positive power does not become 0 ("none") by rounding */
+		{ "1e-300 W", FALSE, 0 },
+		{ "0.0000001 W", FALSE, 0 },
+		{ "0.4uW", FALSE, 0 },
+		{ "0.6uW", TRUE, 1 },
 	};
 
 	(void)state;
@@ -116,6 +135,8 @@ static void test_refusals(void **state)
 		{ "[prometheus]\ntextfile=v.prom\n", "textfile" },
 		{ "[dbus]\nbus=user\n", "user" },
 		{ "[limits]\nhost-cap=300\n", "host-cap" },
+		{ "[limits]\nhost-cap=0x64W\n", "decimal" },
+		{ "[limits]\nhost-cap=1e-300W\n", "rounds to 0" },
 		{ "[guests]\nexport-interval-ms=0\n", "export-interval-ms" },
 		{ "[daemon]\nperiode-ms=100\n", "periode-ms" },
 		{ "[demon]\n", "[demon]" },
