@@ -5,8 +5,11 @@
  * and not a default silently taken.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "units.h"
@@ -143,6 +146,58 @@ static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
 	return TRUE;
 }
 
+/*
+ * GKeyFile keeps the last of two values of one key without a word; a
+ * configuration that says two things is refused here, naming both lines.
+ * Only the shape GKeyFile itself accepts is looked at: "[group]" lines and
+ * "key=value" lines, comments and blank lines skipped; GKeyFile then
+ * parses the text for real.
+ */
+static gboolean check_duplicates(const char *data, gsize len, const char *origin, GError **error)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree char *group = g_strdup("");
+	const char *p = data, *end = data + len;
+	guint line = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		g_autofree char *l = g_strndup(p, (gsize)((nl ? nl : end) - p));
+		char *eq;
+
+		p = nl ? nl + 1 : end;
+		line++;
+		g_strstrip(l);
+		if (!*l || *l == '#')
+			continue;
+		if (*l == '[') {
+			char *close = strchr(l, ']');
+
+			g_free(group);
+			group = g_strndup(l + 1, close ? (gsize)(close - l - 1) : strlen(l + 1));
+			continue;
+		}
+		eq = strchr(l, '=');
+		if (!eq)
+			continue;     /* GKeyFile says what is wrong with it */
+		*eq = '\0';
+		g_strchomp(l);
+		{
+			g_autofree char *k = g_strdup_printf("%s\n%s", group, l);
+			gpointer first = g_hash_table_lookup(seen, k);
+
+			if (first) {
+				g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "%s: '%s' in [%s] is set twice, on lines %u and %u", origin, l,
+					    group, GPOINTER_TO_UINT(first), line);
+				return FALSE;
+			}
+			g_hash_table_insert(seen, g_steal_pointer(&k), GUINT_TO_POINTER(line));
+		}
+	}
+	return TRUE;
+}
+
 gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,
 			     GError **error)
 {
@@ -158,6 +213,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL, *bus = NULL;
 	uint64_t window = c->calib_window_periods;
 
+	if (!check_duplicates(data, len, origin, error))
+		return FALSE;
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &e)) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s", origin,
 			    e->message);
@@ -330,12 +387,62 @@ bad:
 	return FALSE;
 }
 
+/* A configuration file is small; anything bigger is not one. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
 gboolean ve_config_load(struct ve_config *c, const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
-	gsize len;
+	struct stat st;
+	size_t len = 0;
+	int fd;
 
-	if (!g_file_get_contents(path, &data, &len, error))
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
+	 * start-up with it; what is not a regular file is refused before any
+	 * read.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open %s: %s",
+			    path, g_strerror(errno));
 		return FALSE;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is not a regular file", path);
+		close(fd);
+		return FALSE;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+			    "%s is %lld bytes: a configuration file is at most %d", path,
+			    (long long)st.st_size, CONFIG_MAX_BYTES);
+		close(fd);
+		return FALSE;
+	}
+	data = g_malloc(CONFIG_MAX_BYTES + 1);
+	for (;;) {
+		ssize_t n = read(fd, data + len, CONFIG_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+				    "cannot read %s: %s", path, g_strerror(errno));
+			close(fd);
+			return FALSE;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES) {   /* it grew while being read */
+			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+				    "%s is larger than a configuration file may be (%d bytes)", path,
+				    CONFIG_MAX_BYTES);
+			close(fd);
+			return FALSE;
+		}
+	}
+	close(fd);
 	return ve_config_load_data(c, data, len, path, error);
 }

@@ -2,6 +2,8 @@
 /* The configuration file: the shipped example, every key, and every refusal. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "config.h"
@@ -120,6 +122,68 @@ static void test_values(void **state)
 	ve_config_clear(&c);
 }
 
+/*
+ * --config is read with a bound and only when it is a regular file: a FIFO
+ * would block start-up, a huge file fill memory.  Each is refused by name.
+ */
+static void test_file_kinds(void **state)
+{
+	g_autofree char *dir = g_dir_make_tmp("ve-config-XXXXXX", NULL);
+	g_autofree char *fifo = g_build_filename(dir, "fifo.conf", NULL);
+	g_autofree char *big = g_build_filename(dir, "big.conf", NULL);
+	g_autofree char *ok = g_build_filename(dir, "ok.conf", NULL);
+	static const struct {
+		const char *which;
+		const char *says;
+	} cases[] = {
+		{ "fifo", "not a regular file" },
+		{ "dir", "not a regular file" },
+		{ "big", "at most" },
+		{ "missing", "cannot open" },
+	};
+	FILE *f;
+
+	(void)state;
+	check(dir != NULL, "a temporary directory");
+	check(mkfifo(fifo, 0600) == 0, "mkfifo: %s", g_strerror(errno));
+	f = fopen(big, "w");
+	check(f != NULL, "big file");
+	fputs("[daemon]\n", f);
+	for (int i = 0; i < 300000; i++)
+		fputs("# filler\n", f);
+	fclose(f);
+	check(g_file_set_contents(ok, "[limits]\nhost-cap=70W\n", -1, NULL), "ok file");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *path = strcmp(cases[i].which, "fifo") == 0  ? fifo
+				   : strcmp(cases[i].which, "dir") == 0 ? dir
+				   : strcmp(cases[i].which, "big") == 0 ? big
+									: "/nonexistent/virtenergyd.conf";
+		struct ve_config c;
+		g_autoptr(GError) err = NULL;
+
+		ve_config_defaults(&c);
+		check(!ve_config_load(&c, path, &err), "%s accepted", cases[i].which);
+		check(strstr(err->message, cases[i].says) && strstr(err->message, path),
+		      "%s: '%s' should name the file and say '%s'", cases[i].which, err->message,
+		      cases[i].says);
+		check_u64(c.host_cap_uw, 0, "nothing changed");
+		ve_config_clear(&c);
+	}
+	{
+		struct ve_config c;
+		g_autoptr(GError) err = NULL;
+
+		ve_config_defaults(&c);
+		check(ve_config_load(&c, ok, &err), "a regular file loads: %s", err ? err->message : "");
+		check_u64(c.host_cap_uw, 70000000, "its value");
+		ve_config_clear(&c);
+	}
+	unlink(fifo);
+	unlink(big);
+	unlink(ok);
+	rmdir(dir);
+}
+
 static void test_refusals(void **state)
 {
 	static const struct {
@@ -149,6 +213,9 @@ static void test_refusals(void **state)
 		{ "[host-model]\nidle-power-per-cpu=3W\nmax-power-per-cpu=2W\n", "max-power-per-cpu" },
 		{ "[calibration]\nwindow-periods=2\n", "window-periods" },
 		{ "not a key file", "test" },
+		/* GKeyFile would keep the last value without a word */
+		{ "[limits]\nhost-cap=100W\n# a comment\nhost-cap=50W\n", "set twice, on lines 2 and 4" },
+		{ "[daemon]\nperiod-ms=100\n[limits]\n[daemon]\nperiod-ms = 200\n", "lines 2 and 5" },
 	};
 
 	(void)state;
@@ -176,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_file),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_file_kinds),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
