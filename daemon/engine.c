@@ -143,13 +143,13 @@ static struct vm *vm_get(struct ve_engine *e, const char *uuid, const char *name
 	return vm;
 }
 
-void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
+bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus)
 {
 	struct vm *vm = vm_get(e, uuid, name, vcpus);
 
 	if (!vm)
-		return;
+		return false;
 	vm->vcpus = vcpus;
 	vm->undefined = false;
 	e->accounts->slot[vm->slot].vcpus = vcpus;
@@ -157,7 +157,9 @@ void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 	if (!vm->running) {
 		vm->running = true;
 		vm->located = false;   /* a new QEMU process: find it again */
+		return true;
 	}
+	return false;
 }
 
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)

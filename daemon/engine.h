@@ -70,8 +70,12 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 				char **warning, GError **error);
 void ve_engine_free(struct ve_engine *e);
 
-/* libvirt told us a domain runs / stopped.  Idempotent. */
-void ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
+/*
+ * libvirt told us a domain runs / stopped.  Idempotent: vm_started returns
+ * true only when the VM was not running before (libvirt's STARTED and the
+ * RESUMED that follows every start both land here).
+ */
+bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus);
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid);
 

@@ -242,9 +242,10 @@ static void on_started(void *ud, const struct ve_domain_info *dom)
 {
 	struct daemon *d = ud;
 
-	ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus);
-	logvm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
-	      dom->vcpus);
+	/* every start is STARTED then RESUMED (QEMU starts paused): say it once */
+	if (ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus))
+		logvm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
+		      dom->vcpus);
 	load_limits(d, dom->uuid, dom->name);
 }
 
