@@ -45,6 +45,8 @@ void ve_config_defaults(struct ve_config *c)
 	c->export_dir = g_strdup(DEFAULT_EXPORT_DIR);
 	c->export_interval_us = 1000000;
 	c->vmsr_socket = g_strdup(DEFAULT_VMSR_SOCKET);
+	/* Debian's libvirt runs QEMU as libvirt-qemu:libvirt-qemu (qemu.conf's default) */
+	c->vmsr_socket_group = g_strdup("libvirt-qemu");
 	c->prom_textfile = g_strdup(DEFAULT_PROM_TEXTFILE);
 	c->dbus_bus = g_strdup("system");
 	c->guest_source = g_strdup(DEFAULT_GUEST_SOURCE);
@@ -57,6 +59,7 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->state_dir, g_free);
 	g_clear_pointer(&c->export_dir, g_free);
 	g_clear_pointer(&c->vmsr_socket, g_free);
+	g_clear_pointer(&c->vmsr_socket_group, g_free);
 	g_clear_pointer(&c->prom_textfile, g_free);
 	g_clear_pointer(&c->dbus_bus, g_free);
 	g_clear_pointer(&c->events, g_strfreev);
@@ -107,7 +110,7 @@ static const char *const known[][12] = {
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
-	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", NULL },
+	{ "guests", "export-dir", "export-interval-ms", "vmsr-socket", "vmsr-socket-group", NULL },
 	{ "prometheus", "textfile", NULL },
 	{ "dbus", "bus", NULL },
 	{ "limits", "host-cap", NULL },
@@ -211,6 +214,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	uint64_t scan_ms = c->thread_scan_us / 1000;
 	uint64_t export_ms = c->export_interval_us / 1000;
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL, *bus = NULL;
+	g_autofree char *vmsr_group = NULL;
 	uint64_t window = c->calib_window_periods;
 
 	if (!check_duplicates(data, len, origin, error))
@@ -262,6 +266,13 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 			    "[guests] vmsr-socket '%s' is not an absolute path (empty turns it off)",
 			    vmsr_socket);
+		goto bad;
+	}
+	vmsr_group = g_key_file_get_string(kf, "guests", "vmsr-socket-group", NULL);
+	if (vmsr_group && !g_regex_match_simple("^([a-z_][a-z0-9_-]*[$]?)?$", g_strstrip(vmsr_group), 0, 0)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[guests] vmsr-socket-group '%s' is not a group name (empty: root only)",
+			    vmsr_group);
 		goto bad;
 	}
 	bus = g_key_file_get_string(kf, "dbus", "bus", NULL);
@@ -345,6 +356,10 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (vmsr_socket) {
 		n.vmsr_socket = g_steal_pointer(&vmsr_socket);
 		g_free(c->vmsr_socket);
+	}
+	if (vmsr_group) {
+		n.vmsr_socket_group = g_steal_pointer(&vmsr_group);
+		g_free(c->vmsr_socket_group);
 	}
 	if (prom) {
 		n.prom_textfile = g_steal_pointer(&prom);

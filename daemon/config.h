@@ -37,6 +37,7 @@ struct ve_config {
 	char *export_dir;
 	uint64_t export_interval_us;
 	char *vmsr_socket;              /* qemu-vmsr-helper socket (empty: none) */
+	char *vmsr_socket_group;        /* the group that may connect (QEMU's); empty: root only */
 	char *prom_textfile;            /* Prometheus exposition file (empty: none) */
 	char *dbus_bus;                 /* "system", "session" or "none" */
 	uint64_t host_cap_uw;           /* power cap split among VMs; 0: none */

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <grp.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,6 +363,19 @@ static void vrapl_for(struct daemon *d, const struct ve_vm_view *v, bool has_dra
 	}
 }
 
+/* A qemu-vmsr-helper connection: only the QEMU process of a VM we account. */
+static int vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why)
+{
+	struct daemon *d = ud;
+
+	(void)uid;
+	if (ve_engine_vm_by_pid(d->engine, peer) < 0) {
+		*why = "the peer is not the QEMU process of a VM virtenergyd accounts";
+		return -EPERM;
+	}
+	return 0;
+}
+
 /*
  * A qemu-vmsr-helper request: the peer must be the QEMU process of a VM we
  * account, the thread one of its own.
@@ -708,6 +722,7 @@ static void reload(struct daemon *d)
 		{ "[daemon] state-dir", offsetof(struct ve_config, state_dir), true },
 		{ "[guests] export-dir", offsetof(struct ve_config, export_dir), true },
 		{ "[guests] vmsr-socket", offsetof(struct ve_config, vmsr_socket), true },
+		{ "[guests] vmsr-socket-group", offsetof(struct ve_config, vmsr_socket_group), true },
 		{ "[dbus] bus", offsetof(struct ve_config, dbus_bus), true },
 		{ "[daemon] period-ms", offsetof(struct ve_config, period_us), false },
 		{ "[host-model] idle-power", offsetof(struct ve_config, host_idle_power_uw), false },
@@ -992,8 +1007,20 @@ int main(int argc, char **argv)
 		g_autoptr(GError) verr = NULL;
 		g_autofree char *dir = g_path_get_dirname(d.cfg.vmsr_socket);
 
+		gid_t gid = (gid_t)-1;
+
+		if (d.cfg.vmsr_socket_group && d.cfg.vmsr_socket_group[0]) {
+			struct group *gr = getgrnam(d.cfg.vmsr_socket_group);
+
+			if (gr)
+				gid = gr->gr_gid;
+			else
+				logmsg("no group '%s' ([guests] vmsr-socket-group): the vmsr helper socket is root only, "
+				       "QEMU running as another user cannot connect", d.cfg.vmsr_socket_group);
+		}
 		if (g_mkdir_with_parents(dir, 0755) < 0 ||
-		    !(d.vmsr = ve_vmsr_new(d.cfg.vmsr_socket, vmsr_lookup, vmsr_refused, &d, &verr)))
+		    !(d.vmsr = ve_vmsr_new(d.cfg.vmsr_socket, gid, vmsr_admit, vmsr_lookup, vmsr_refused,
+					   &d, &verr)))
 			logmsg("%s; QEMU guests with rapl=on cannot be served",
 			       verr ? verr->message : g_strerror(errno));
 	}

@@ -7,7 +7,9 @@
  * buffer.  A reply is 8 bytes on a local stream socket whose send buffer
  * is empty between requests (the client waits for each reply), so it is
  * written at once; if it is not, the client is dropped rather than kept
- * waiting on a half-sent value.
+ * waiting on a half-sent value.  Idle and half-sent connections are swept
+ * by a timer once a second (or sooner, for tests with short timeouts), so
+ * nobody can keep slots by connecting and saying nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,16 +32,21 @@ struct client {
 	uid_t uid;
 	uint8_t buf[12];
 	size_t got;
+	gint64 last_us;      /* accept or the last complete request */
+	gint64 partial_us;   /* when the first byte of a request came */
 };
 
 struct ve_vmsr {
 	char *path;
 	int fd;
 	guint source;
+	guint sweep;
+	ve_vmsr_admit_fn admit;
 	ve_vmsr_lookup_fn lookup;
 	ve_vmsr_refused_fn refused;
 	void *ud;
 	GPtrArray *clients;
+	gint64 idle_us, partial_us;
 };
 
 gboolean ve_vmsr_msr_allowed(uint32_t msr)
@@ -77,10 +84,13 @@ static gboolean on_client(int fd, GIOCondition cond, gpointer data)
 		client_close(c, c->got ? "short request: connection closed mid-request" : NULL);
 		return G_SOURCE_REMOVE;
 	}
+	if (!c->got)
+		c->partial_us = g_get_monotonic_time();
 	c->got += (size_t)n;
 	if (c->got < sizeof(c->buf))
 		return G_SOURCE_CONTINUE;
 	c->got = 0;
+	c->last_us = g_get_monotonic_time();
 	memcpy(req, c->buf, sizeof(req));
 	if (!ve_vmsr_msr_allowed(req[0])) {
 		c->source = 0;
@@ -102,24 +112,40 @@ static gboolean on_client(int fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static unsigned int peer_clients(const struct ve_vmsr *s, pid_t pid)
+{
+	unsigned int n = 0;
+
+	for (guint i = 0; i < s->clients->len; i++)
+		n += ((const struct client *)g_ptr_array_index(s->clients, i))->pid == pid;
+	return n;
+}
+
 static gboolean on_accept(int fd, GIOCondition cond, gpointer data)
 {
 	struct ve_vmsr *s = data;
 
 	for (;;) {
-		struct ucred cred;
+		struct ucred cred = { 0 };
 		socklen_t len = sizeof(cred);
 		struct client *c;
+		const char *why = NULL;
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0)
 			break;
-		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-		    s->clients->len >= VE_VMSR_MAX_CLIENTS) {
+		/* who it is, before it may hold anything */
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+			why = "no peer credentials";
+		else if (s->admit && s->admit(s->ud, cred.pid, cred.uid, &why) < 0)
+			why = why ? why : "refused";
+		else if (peer_clients(s, cred.pid) >= VE_VMSR_MAX_PER_PEER)
+			why = "too many connections from this peer";
+		else if (s->clients->len >= VE_VMSR_MAX_CLIENTS)
+			why = "too many clients";
+		if (why) {
 			if (s->refused)
-				s->refused(s->ud, len == sizeof(cred) ? cred.pid : 0,
-					   s->clients->len >= VE_VMSR_MAX_CLIENTS ? "too many clients"
-										  : "no peer credentials");
+				s->refused(s->ud, cred.pid, why);
 			close(cfd);
 			continue;
 		}
@@ -128,14 +154,49 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer data)
 		c->fd = cfd;
 		c->pid = cred.pid;
 		c->uid = cred.uid;
+		c->last_us = g_get_monotonic_time();
 		c->source = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_client, c);
 		g_ptr_array_add(s->clients, c);
 	}
 	return G_SOURCE_CONTINUE;
 }
 
-struct ve_vmsr *ve_vmsr_new(const char *path, ve_vmsr_lookup_fn lookup, ve_vmsr_refused_fn refused,
-			    void *ud, GError **error)
+/* Close what has been half-sent or silent for too long. */
+static gboolean on_sweep(gpointer data)
+{
+	struct ve_vmsr *s = data;
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = s->clients->len; i-- > 0;) {
+		struct client *c = g_ptr_array_index(s->clients, i);
+
+		if (c->got && now - c->partial_us >= s->partial_us)
+			client_close(c, "request not completed in time");
+		else if (!c->got && now - c->last_us >= s->idle_us)
+			client_close(c, "idle for too long");
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void arm_sweep(struct ve_vmsr *s)
+{
+	gint64 step_ms = MIN(s->idle_us, s->partial_us) / 4000;
+
+	if (s->sweep)
+		g_source_remove(s->sweep);
+	s->sweep = g_timeout_add((guint)CLAMP(step_ms, 10, 1000), on_sweep, s);
+}
+
+void ve_vmsr_set_timeouts(struct ve_vmsr *s, unsigned int idle_ms, unsigned int partial_ms)
+{
+	s->idle_us = (gint64)idle_ms * 1000;
+	s->partial_us = (gint64)partial_ms * 1000;
+	arm_sweep(s);
+}
+
+struct ve_vmsr *ve_vmsr_new(const char *path, gid_t gid, ve_vmsr_admit_fn admit,
+			    ve_vmsr_lookup_fn lookup, ve_vmsr_refused_fn refused, void *ud,
+			    GError **error)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct ve_vmsr *s;
@@ -168,14 +229,28 @@ struct ve_vmsr *ve_vmsr_new(const char *path, ve_vmsr_lookup_fn lookup, ve_vmsr_
 			return NULL;
 		}
 	}
+	/* QEMU's group may connect; SO_PEERCRED tells who it is */
+	if (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
+		int err = errno;
+
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+			    "cannot give %s to group %u: %s", path, (unsigned int)gid, g_strerror(err));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
 	s = g_new0(struct ve_vmsr, 1);
 	s->path = g_strdup(path);
 	s->fd = fd;
+	s->admit = admit;
 	s->lookup = lookup;
 	s->refused = refused;
 	s->ud = ud;
 	s->clients = g_ptr_array_new();
 	s->source = g_unix_fd_add(fd, G_IO_IN, on_accept, s);
+	s->idle_us = VE_VMSR_IDLE_TIMEOUT_MS * G_GINT64_CONSTANT(1000);
+	s->partial_us = VE_VMSR_PARTIAL_TIMEOUT_MS * G_GINT64_CONSTANT(1000);
+	arm_sweep(s);
 	return s;
 }
 
@@ -187,6 +262,8 @@ void ve_vmsr_free(struct ve_vmsr *s)
 		client_close(g_ptr_array_index(s->clients, 0), NULL);
 	g_ptr_array_free(s->clients, TRUE);
 	g_source_remove(s->source);
+	if (s->sweep)
+		g_source_remove(s->sweep);
 	close(s->fd);
 	unlink(s->path);
 	g_free(s->path);

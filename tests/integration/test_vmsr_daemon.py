@@ -7,12 +7,18 @@ pid file for the test driver's domain "test" (libvirt's test:///default),
 with a fixture /proc entry for itself, starts the real daemon with
 --root FIXTURE, and then speaks the helper protocol over the daemon's
 socket: three native-endian u32 {msr, cpu, tid}, one u64 back.  A second
-process, not QEMU, must be refused.  Prints one line per check.
+process, not QEMU, must be refused at accept, so that holding 70 idle
+connections takes no slot from QEMU; one peer holds at most 4; a request
+left half-sent is closed.  Then the same with a QEMU that runs as
+libvirt-qemu, as Debian's libvirt runs it: the socket is group
+libvirt-qemu, mode 0660, so it can connect.  Prints one line per check.
 
 usage: test_vmsr_daemon.py BUILD_DIR
 """
 import configparser
+import grp
 import os
+import pwd
 import socket
 import struct
 import subprocess
@@ -38,17 +44,116 @@ def ask(sock_path, msr, tid, cpu=0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
     s.connect(sock_path)
-    s.sendall(struct.pack("=III", msr, cpu, tid))
     data = b""
     try:
+        s.sendall(struct.pack("=III", msr, cpu, tid))
         while len(data) < 8:
             chunk = s.recv(8 - len(data))
             if not chunk:
                 break
             data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        pass    # closed by the daemon: refused
     finally:
         s.close()
     return struct.unpack("=Q", data)[0] if len(data) == 8 else None
+
+
+# Opens N connections, checks each is closed by the daemon within 2 s without
+# a byte sent: exit 0 then, 1 if any stayed open.
+HOLDER = """
+import socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(2)
+    socks.append(s)
+open_ = 0
+for s in socks:
+    try:
+        if s.recv(1) != b"":
+            open_ += 1
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        open_ += 1
+print(f"{n - open_} of {n} closed at accept")
+sys.exit(0 if open_ == 0 else 1)
+"""
+
+# As libvirt-qemu: say the pid, wait for a line, ask MSR_RAPL_POWER_UNIT for
+# its own thread, print the answer (or "refused" / the error).
+AS_QEMU = """
+import os, socket, struct, sys
+print(os.getpid(), flush=True)
+sys.stdin.readline()
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sys.argv[1])
+    s.sendall(struct.pack("=III", 0x606, 0, os.getpid()))
+    d = s.recv(8)
+    print(struct.unpack("=Q", d)[0] if len(d) == 8 else "refused", flush=True)
+except OSError as e:
+    print(f"error: {e}", flush=True)
+"""
+
+
+def qemu_as_libvirt_qemu(build):
+    """A QEMU peer running as libvirt-qemu, against a daemon of its own."""
+    daemon = os.path.join(build, "daemon", "virtenergyd")
+    try:
+        pw = pwd.getpwnam("libvirt-qemu")
+    except KeyError:
+        expect(False, "user libvirt-qemu exists (libvirt-daemon-system creates it)")
+        return
+    with tempfile.TemporaryDirectory() as root:
+        os.chmod(root, 0o755)
+
+        # as libvirt starts QEMU: qemu.conf's user and group (Debian's
+        # defaults: libvirt-qemu and libvirt-qemu), no other groups
+        gid = grp.getgrnam("libvirt-qemu").gr_gid
+
+        def drop():
+            os.setgid(gid)
+            os.setgroups([])
+            os.setuid(pw.pw_uid)
+        # Debian's interpreter: one under /root would not be libvirt-qemu's to run
+        peer = subprocess.Popen(["/usr/bin/python3", "-c", AS_QEMU, os.path.join(root, "vmsr.sock")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=drop)
+        qpid = int(peer.stdout.readline())
+        write(root, "proc/stat", "cpu  10 0 0 100 0 0 0 0 0 0\ncpu0 10 0 0 100 0 0 0 0 0 0\n")
+        write(root, "run/libvirt/qemu/test.pid", f"{qpid}\n")
+        write(root, f"proc/{qpid}/cgroup", "0::/\n")
+        write(root, f"proc/{qpid}/task/{qpid}/comm", "CPU 0/KVM\n")
+        write(root, f"proc/{qpid}/task/{qpid}/schedstat", "1000 0 1\n")
+        sock = os.path.join(root, "vmsr.sock")
+        state = os.path.join(root, "state")
+        proc = subprocess.Popen(
+            [daemon, "--root", root, "--uri", "test:///default", "--state-dir", state,
+             "--export-dir", "", "--vmsr-socket", sock],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(50):
+                if os.path.exists(sock) and os.path.exists(os.path.join(state, "state")):
+                    break
+                time.sleep(0.1)
+            time.sleep(1.5)
+            peer.stdin.write("go\n")
+            peer.stdin.flush()
+            got = peer.stdout.readline().strip()
+            expect(got == str(0xA0E03),
+                   f"a QEMU running as libvirt-qemu connects and is served ({got})")
+        finally:
+            peer.kill()
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def main(build):
@@ -74,7 +179,9 @@ def main(build):
                 time.sleep(0.1)
             time.sleep(1.5)  # the daemon finds the domain's process at its first thread listing
             expect(os.path.exists(sock), "the daemon listens on its vmsr helper socket")
-            expect(oct(os.stat(sock).st_mode & 0o777) == "0o600", "the socket is mode 0600")
+            st = os.stat(sock)
+            expect(oct(st.st_mode & 0o777) == "0o660" and st.st_gid == grp.getgrnam("libvirt-qemu").gr_gid,
+                   f"the socket is mode 0660, group libvirt-qemu (saw {oct(st.st_mode & 0o777)}, gid {st.st_gid})")
 
             unit = ask(sock, 0x606, pid)
             expect(unit == 0xA0E03, f"MSR_RAPL_POWER_UNIT is 0xa0e03 (saw {unit})")
@@ -91,14 +198,41 @@ def main(build):
             expect(ask(sock, 0x619, pid) is None, "a fifth MSR (DRAM) is refused")
             expect(ask(sock, 0x611, 999999) is None, "a thread outside the peer is refused")
 
-            # a process that is not the VM's QEMU
+            # a process that is not the VM's QEMU: closed at accept, before it says anything
             child = subprocess.run(
-                [sys.executable, "-c",
-                 "import socket,struct,sys;s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);"
-                 "s.sendall(struct.pack('=III',0x611,0,0));d=s.recv(8);sys.exit(0 if not d else 1)",
-                 sock], timeout=10)
-            expect(child.returncode == 0, "another process is refused")
+                [sys.executable, "-c", HOLDER, sock, "70"], timeout=30, capture_output=True, text=True)
+            expect(child.returncode == 0,
+                   f"another process is refused at accept: {child.stdout.strip()} {child.stderr.strip()[-200:]}")
             expect(ask(sock, 0x611, pid) is not None, "the VM's QEMU is still served afterwards")
+
+            # one peer holds at most 4 connections
+            held = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(4)]
+            for h in held:
+                h.connect(sock)
+            time.sleep(0.3)
+            fifth = ask(sock, 0x611, pid)
+            for h in held:
+                h.close()
+            time.sleep(0.3)
+            again = ask(sock, 0x611, pid)
+            expect(fifth is None and again is not None,
+                   f"a fifth connection from one peer is refused ({fifth}); served again once it "
+                   f"closed the others ({again})")
+
+            # half a request: closed after the 2 s partial timeout, not kept
+            half = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            half.connect(sock)
+            half.sendall(struct.pack("=I", 0x611))
+            half.settimeout(6)
+            t0 = time.monotonic()
+            try:
+                gone = half.recv(8) == b""
+            except (socket.timeout, ConnectionResetError):
+                gone = False
+            waited = time.monotonic() - t0
+            half.close()
+            expect(gone and 1.5 <= waited <= 5,
+                   f"a request left half-sent is closed after the partial timeout ({waited:.1f} s)")
             expect(proc.poll() is None, "the daemon is still running")
         finally:
             proc.terminate()
@@ -110,6 +244,7 @@ def main(build):
         expect(not os.path.exists(sock), "the socket is removed on exit")
         if tap.failures:
             print("# daemon log:\n# " + proc.stderr.read().replace("\n", "\n# "))
+    qemu_as_libvirt_qemu(build)
     return 1 if tap.failures else 0
 
 

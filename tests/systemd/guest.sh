@@ -101,7 +101,8 @@ check "org.virtenergy.Manager1 is owned on the system bus by the unit's main pro
 	[ -n "$owner_pid" ] && [ "$owner_pid" = "$pid" ]
 uuid=$(virsh -q domuuid ve-spin)
 check "the guest's export directory is written inside the sandbox" wait_for 10 test -d "/run/virtenergy/guests/$uuid"
-check "the vmsr helper socket listens" test -S /run/virtenergy/vmsr-helper.sock
+check "the vmsr helper socket listens, for QEMU's group (mode and group: $(stat -c '%a %G' /run/virtenergy/vmsr-helper.sock 2>&1))" \
+	[ "$(stat -c '%a %G' /run/virtenergy/vmsr-helper.sock 2>/dev/null)" = "660 libvirt-qemu" ]
 
 # ---- an unprivileged user: reads, cannot set ----------------------------
 out=$(runuser -u nobody -- virtenergyctl status 2>&1)

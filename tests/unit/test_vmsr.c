@@ -157,7 +157,7 @@ static struct ve_vmsr *server(struct fx *fx)
 	ve_vrapl_init(&regs);
 	regs.pkg_uj = 123456789;
 	regs.limit_uw = 30000000;
-	s = ve_vmsr_new(sock_path, lookup, refused, NULL, &err);
+	s = ve_vmsr_new(sock_path, (gid_t)-1, NULL, lookup, refused, NULL, &err);
 	check(s != NULL, "server: %s", err ? err->message : "");
 	return s;
 }
@@ -222,6 +222,50 @@ static void test_refusals(void **state)
 	fx_remove(&fx);
 }
 
+/*
+ * Idle and half-sent connections do not keep their slots: with short
+ * timeouts, a connection that says nothing and one that stops after 4
+ * bytes are both closed by the server, each reported once.
+ */
+static void test_timeouts(void **state)
+{
+	struct fx fx;
+	struct ve_vmsr *s = server(&fx);
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int idle, half;
+	uint32_t msr = VE_MSR_PKG_ENERGY_STATUS;
+	gint64 end;
+	char c;
+
+	(void)state;
+	refusals = 0;
+	ve_vmsr_set_timeouts(s, 300, 150);
+	memcpy(addr.sun_path, sock_path, strlen(sock_path) + 1);
+	idle = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	half = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	check(connect(idle, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect idle");
+	check(connect(half, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect half");
+	check(write(half, &msr, sizeof(msr)) == (ssize_t)sizeof(msr), "half a request");
+	end = g_get_monotonic_time() + 100000;
+	while (g_get_monotonic_time() < end) {      /* both accepted, neither closed yet */
+		g_main_context_iteration(NULL, FALSE);
+		usleep(1000);
+	}
+	check(ve_vmsr_clients(s) == 2, "both held before their timeouts (%u)", ve_vmsr_clients(s));
+	end = g_get_monotonic_time() + 2000000;
+	while (ve_vmsr_clients(s) && g_get_monotonic_time() < end) {
+		g_main_context_iteration(NULL, FALSE);
+		usleep(1000);
+	}
+	check(ve_vmsr_clients(s) == 0, "both closed after their timeouts (%u left)", ve_vmsr_clients(s));
+	check(refusals == 2, "each reported once, saw %d", refusals);
+	check(read(idle, &c, 1) == 0 && read(half, &c, 1) == 0, "the peers see the close");
+	close(idle);
+	close(half);
+	ve_vmsr_free(s);
+	fx_remove(&fx);
+}
+
 /* Another process asking for the right MSR and its own tid is still refused. */
 static void test_unknown_peer(void **state)
 {
@@ -272,9 +316,10 @@ static void test_flood(void **state)
 	}
 	for (int i = 0; i < 200; i++)
 		g_main_context_iteration(NULL, FALSE);
-	check(ve_vmsr_clients(s) <= VE_VMSR_MAX_CLIENTS, "at most %d clients, saw %u",
-	      VE_VMSR_MAX_CLIENTS, ve_vmsr_clients(s));
-	check(refusals >= 100 - VE_VMSR_MAX_CLIENTS, "the excess was refused (%d)", refusals);
+	/* one peer: at most VE_VMSR_MAX_PER_PEER of its connections are held */
+	check(ve_vmsr_clients(s) == VE_VMSR_MAX_PER_PEER, "%d clients of one peer, saw %u",
+	      VE_VMSR_MAX_PER_PEER, ve_vmsr_clients(s));
+	check(refusals == 100 - VE_VMSR_MAX_PER_PEER, "the excess was refused (%d)", refusals);
 	for (int i = 0; i < 100; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -296,6 +341,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_unknown_peer),
 		cmocka_unit_test(test_flood),
 	};
