@@ -22,6 +22,7 @@ struct ve_config {
 	uint64_t thread_scan_us;        /* how often each VM's threads are listed */
 	char *state_dir;                /* cumulative ledgers */
 	uint64_t state_interval_us;     /* how often the state file is written */
+	uint64_t retain_undefined_us;   /* an undefined VM's counters are kept this long */
 	enum ve_idle_policy idle_policy;
 	enum ve_sampler_kind sampler;
 	char **events;                  /* hardware events, NULL-terminated */

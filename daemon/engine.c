@@ -43,6 +43,9 @@ struct vm {
 	uint32_t slot;
 	bool running;
 	bool undefined;
+	bool gone;                     /* libvirt has no such domain any more: retire it */
+	bool retire_now;               /* gone with its stop (transient): no retention */
+	uint64_t gone_us;              /* when we learnt it (e->last_us then) */
 	unsigned int vcpus;
 	bool located;
 	struct ve_domain_threads dt;
@@ -97,7 +100,10 @@ struct ve_engine {
 	char sensor[96];
 	uint64_t report_us, report_energy_uj, host_power_uw;
 	uint64_t state_seq;
+	uint64_t retired_uj;           /* totals of retired VMs, kept in the state file */
 	bool estimated;
+	ve_engine_retired_fn on_retired;
+	void *retired_ud;
 };
 
 static void vm_free(gpointer p)
@@ -152,6 +158,7 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 		return false;
 	vm->vcpus = vcpus;
 	vm->undefined = false;
+	vm->gone = false;
 	e->accounts->slot[vm->slot].vcpus = vcpus;
 	ve_account_set_active(e->accounts, vm->slot, true);
 	if (!vm->running) {
@@ -219,6 +226,7 @@ static gboolean restore(struct ve_engine *e, char **warning, GError **error)
 	memcpy(e->ledger.host_reason_uj, st->host_reason_uj, sizeof(e->ledger.host_reason_uj));
 	e->ledger.energy_uj = st->energy_uj;
 	e->ledger.periods = st->periods;
+	e->retired_uj = st->retired_uj;
 	ve_state_free(st);
 	return TRUE;
 }
@@ -230,6 +238,7 @@ gboolean ve_engine_save(struct ve_engine *e, GError **error)
 	st->seq = e->state_seq;   /* the save writes seq + 1 */
 	st->periods = e->ledger.periods;
 	st->energy_uj = e->ledger.energy_uj;
+	st->retired_uj = e->retired_uj;
 	memcpy(st->host_reason_uj, e->ledger.host_reason_uj, sizeof(st->host_reason_uj));
 	if (e->ledger.n && !ve_state_add(st, "host", NULL, &e->ledger.e[VE_ACCOUNT_HOST], error))
 		return FALSE;
@@ -531,9 +540,32 @@ static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_n
 	return true;
 }
 
+/*
+ * A VM that libvirt no longer has (a transient domain destroyed, a
+ * persistent one undefined), once its final readings are in: its total
+ * goes to retired_uj, which the state file keeps, so Σ accounts + retired
+ * still equals the energy measured; the VM leaves the registry and the
+ * file.  Its slot's ledger entry is emptied (nothing is attributed to an
+ * inactive slot).
+ */
+static void retire_gone(struct ve_engine *e, guint i)
+{
+	struct vm *vm = g_ptr_array_index(e->vms, i);
+	struct ve_ledger_entry *le = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : NULL;
+	uint64_t total = le ? le->total_uj : 0;
+
+	e->retired_uj += total;
+	if (le)
+		memset(le, 0, sizeof(*le));
+	if (e->on_retired)
+		e->on_retired(e->retired_ud, vm->uuid, vm->name, total);
+	g_hash_table_remove(e->vm_by_uuid, vm->uuid);
+	g_ptr_array_remove_index(e->vms, i);   /* frees it */
+}
+
 static void retire_stopped(struct ve_engine *e)
 {
-	for (guint i = 0; i < e->vms->len; i++) {
+	for (guint i = e->vms->len; i-- > 0;) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
 
 		if (!vm->running && !vm->n_threads && ve_account_is_active(e->accounts, vm->slot)) {
@@ -541,7 +573,35 @@ static void retire_stopped(struct ve_engine *e)
 			vm->located = false;
 			vm->dt.n_threads = 0;
 		}
+		if (vm->gone && !vm->running && !vm->n_threads &&
+		    !ve_account_is_active(e->accounts, vm->slot) &&
+		    (vm->retire_now || e->last_us - vm->gone_us >= e->cfg->retain_undefined_us))
+			retire_gone(e, i);
 	}
+}
+
+void ve_engine_vm_gone(struct ve_engine *e, const char *uuid, bool at_once)
+{
+	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+
+	if (!vm)
+		return;
+	vm->running = false;
+	if (!vm->gone)
+		vm->gone_us = e->last_us;
+	vm->gone = true;
+	vm->retire_now = vm->retire_now || at_once;
+}
+
+void ve_engine_on_retired(struct ve_engine *e, ve_engine_retired_fn fn, void *ud)
+{
+	e->on_retired = fn;
+	e->retired_ud = ud;
+}
+
+uint64_t ve_engine_retired_uj(const struct ve_engine *e)
+{
+	return e->retired_uj;
 }
 
 /*
@@ -917,6 +977,7 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
 	ret->name = vm->name ? vm->name : vm->uuid;
 	ret->running = vm->running;
 	ret->undefined = vm->undefined;
+	ret->gone = vm->gone;
 	ret->vcpus = vm->vcpus;
 	ret->n_threads = vm->n_threads;
 	ret->pid = vm->located ? vm->dt.pid : 0;

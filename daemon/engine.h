@@ -40,6 +40,7 @@ struct ve_vm_view {
 	const char *name;
 	bool running;
 	bool undefined;             /* libvirt no longer knows it */
+	bool gone;                  /* ...at all: to be retired (ve_engine_vm_gone) */
 	unsigned int vcpus;
 	unsigned int n_threads;
 	pid_t pid;                  /* QEMU's pid once found, else 0 */
@@ -78,6 +79,22 @@ void ve_engine_free(struct ve_engine *e);
 bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus);
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid);
+
+/*
+ * libvirt no longer has the domain at all (a transient domain that was
+ * destroyed, a persistent one undefined while stopped, one that vanished
+ * while the daemon was away).  Once its final readings are in, and with
+ * @at_once false once the configuration's retain-undefined time has also
+ * passed (counted from this call), the VM is retired: its counters are
+ * folded into the host's retired total (the state file's retired_uj), so
+ * Σ accounts + retired = energy still holds, and it leaves the views and
+ * the state file.  A domain that comes back before then is kept.  @fn (may
+ * be NULL) hears of each retirement, with the VM's total.
+ */
+typedef void (*ve_engine_retired_fn)(void *ud, const char *uuid, const char *name, uint64_t total_uj);
+void ve_engine_vm_gone(struct ve_engine *e, const char *uuid, bool at_once);
+void ve_engine_on_retired(struct ve_engine *e, ve_engine_retired_fn fn, void *ud);
+uint64_t ve_engine_retired_uj(const struct ve_engine *e);
 
 /*
  * A domain's definition was removed from libvirt.  Its counters are kept

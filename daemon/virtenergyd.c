@@ -217,6 +217,8 @@ static void on_metadata(void *ud, const char *uuid, const char *name)
 	load_limits(ud, uuid, name);
 }
 
+static void on_gone(void *ud, const char *uuid, const char *name, bool transient);
+
 static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 {
 	struct daemon *d = ud;
@@ -230,8 +232,13 @@ static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 		ve_engine_vm(d->engine, i, &view);
 		for (size_t k = 0; k < n && !listed; k++)
 			listed = strcmp(doms[k].uuid, view.uuid) == 0;
-		if (view.running && !listed)
+		if (listed)
+			continue;
+		if (view.running)
 			ve_engine_vm_stopped(d->engine, view.uuid);
+		/* from the state file, or stopped meanwhile: does libvirt still have it? */
+		if (!view.gone && ve_virt_domain_exists(d->virt, view.uuid) == 0)
+			on_gone(d, view.uuid, view.name, false);
 	}
 	for (size_t k = 0; k < n; k++) {
 		ve_engine_vm_started(d->engine, doms[k].uuid, doms[k].name, doms[k].vcpus);
@@ -266,8 +273,35 @@ static void on_defined(void *ud, const char *uuid, const char *name, bool define
 
 	if (!defined)
 		ve_engine_vm_undefined(d->engine, uuid);
-	logvm(uuid, name, "VM '%s' %s", name,
-	      defined ? "defined" : "undefined: its counters are kept in the state file");
+	logvm(uuid, name, "VM '%s' %s", name, defined ? "defined" : "undefined");
+}
+
+/*
+ * libvirt has no such domain any more (transient and destroyed, undefined
+ * while stopped, or gone while we were away): retire it once its final
+ * readings are in (engine.h).  Retention rule, README "State file".
+ */
+static void on_gone(void *ud, const char *uuid, const char *name, bool transient)
+{
+	struct daemon *d = ud;
+
+	ve_engine_vm_gone(d->engine, uuid, transient);
+	if (d->limiter)
+		ve_limiter_stopped(d->limiter, ve_virt_conn(d->virt), uuid);
+	if (transient)
+		logvm(uuid, name, "VM '%s' (transient) stopped and is gone from libvirt: its counters go "
+		      "to the host's retired total", name ? name : uuid);
+	else
+		logvm(uuid, name, "VM '%s' is gone from libvirt: its counters are kept for %.0f h "
+		      "([daemon] retain-undefined-hours), then go to the host's retired total",
+		      name ? name : uuid, (double)d->cfg.retain_undefined_us / 3.6e9);
+}
+
+static void on_retired(void *ud, const char *uuid, const char *name, uint64_t total_uj)
+{
+	(void)ud;
+	logvm(uuid, name, "VM '%s' retired: its %.6f J are now in the host's retired total",
+	      name ? name : uuid, (double)total_uj / 1e6);
 }
 
 static void on_connection(void *ud, bool up, const char *why)
@@ -295,6 +329,7 @@ static const struct ve_virt_ops virt_ops = {
 	.sync = on_sync,
 	.started = on_started,
 	.stopped = on_stopped,
+	.gone = on_gone,
 	.defined = on_defined,
 	.metadata_changed = on_metadata,
 	.connection = on_connection,
@@ -795,6 +830,7 @@ static void reload(struct daemon *d)
 	d->cfg.state_interval_us = nc.state_interval_us;
 	d->cfg.export_interval_us = nc.export_interval_us;
 	d->cfg.thread_scan_us = nc.thread_scan_us;
+	d->cfg.retain_undefined_us = nc.retain_undefined_us;
 	ve_config_clear(&nc);
 
 	/* every VM's limits, as its metadata says now */
@@ -1035,6 +1071,7 @@ int main(int argc, char **argv)
 		ve_limiter_set_host_cap(d.limiter, NULL, d.cfg.host_cap_uw);
 		ve_limiter_on_event(d.limiter, on_limiter_event);
 	}
+	ve_engine_on_retired(d.engine, on_retired, &d);
 	ve_virt_global_init();
 	d.loop = g_main_loop_new(NULL, FALSE);
 	d.virt = ve_virt_new(d.cfg.uri, &virt_ops, &d);

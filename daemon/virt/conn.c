@@ -2,6 +2,7 @@
 /*
  * conn.c: the libvirt connection (see conn.h).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,22 @@ void ve_virt_resync(struct ve_virt *v)
 		do_sync(v);
 }
 
+int ve_virt_domain_exists(struct ve_virt *v, const char *uuid)
+{
+	virDomainPtr d;
+	virErrorPtr e;
+
+	if (!v->conn)
+		return -ENOTCONN;
+	d = virDomainLookupByUUIDString(v->conn, uuid);
+	if (d) {
+		virDomainFree(d);
+		return 1;
+	}
+	e = virGetLastError();
+	return e && e->code == VIR_ERR_NO_DOMAIN ? 0 : -EIO;
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
 	struct ve_virt *v = opaque;
@@ -92,14 +109,25 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 		/* SHUTDOWN "finished" and CRASHED precede STOPPED; stopping twice is harmless */
 		if (event == VIR_DOMAIN_EVENT_SHUTDOWN && detail != VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED)
 			break;
-		if (virDomainGetUUIDString(dom, uuid) == 0)
+		if (virDomainGetUUIDString(dom, uuid) != 0)
+			break;
+		/* a transient domain is gone with its stop */
+		if (v->ops->gone && ve_virt_domain_exists(v, uuid) == 0)
+			v->ops->gone(v->ud, uuid, virDomainGetName(dom), true);
+		else
 			v->ops->stopped(v->ud, uuid, virDomainGetName(dom));
 		break;
 	case VIR_DOMAIN_EVENT_DEFINED:
 	case VIR_DOMAIN_EVENT_UNDEFINED:
-		if (v->ops->defined && virDomainGetUUIDString(dom, uuid) == 0)
+		if (virDomainGetUUIDString(dom, uuid) != 0)
+			break;
+		if (v->ops->defined)
 			v->ops->defined(v->ud, uuid, virDomainGetName(dom),
 					event == VIR_DOMAIN_EVENT_DEFINED);
+		/* undefined while stopped: nothing of it is left in libvirt */
+		if (event == VIR_DOMAIN_EVENT_UNDEFINED && v->ops->gone &&
+		    ve_virt_domain_exists(v, uuid) == 0)
+			v->ops->gone(v->ud, uuid, virDomainGetName(dom), false);
 		break;
 	default:
 		break;

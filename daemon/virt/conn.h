@@ -30,6 +30,13 @@ struct ve_virt_ops {
 	void (*sync)(void *ud, const struct ve_domain_info *doms, size_t n);
 	void (*started)(void *ud, const struct ve_domain_info *dom);
 	void (*stopped)(void *ud, const char *uuid, const char *name);
+	/*
+	 * The domain stopped or was undefined and libvirt has no domain of
+	 * that UUID any more (a transient one destroyed, a persistent one
+	 * undefined): instead of stopped.  @transient: it went with its stop.
+	 * May be NULL: stopped is called.
+	 */
+	void (*gone)(void *ud, const char *uuid, const char *name, bool transient);
 	/* a domain's definition came or went (it may still run: transient domains) */
 	void (*defined)(void *ud, const char *uuid, const char *name, bool defined);
 	void (*metadata_changed)(void *ud, const char *uuid, const char *name);
@@ -37,6 +44,12 @@ struct ve_virt_ops {
 };
 
 struct ve_virt;
+
+/*
+ * Whether libvirt still has a domain @uuid, running or defined: 1, 0, or a
+ * negative errno when it cannot say (not connected, another error).
+ */
+int ve_virt_domain_exists(struct ve_virt *v, const char *uuid);
 
 /* Register libvirt's event loop; once per process, before ve_virt_new(). */
 void ve_virt_global_init(void);
