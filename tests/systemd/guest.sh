@@ -124,7 +124,9 @@ journalctl -b --no-pager -o cat VM_NAME=ve-spin | head -n 3 | sed 's/^/#   VM_NA
 # ---- reload: configuration and limits reread, counters kept -------------
 conf=/usr/local/etc/virtenergy/virtenergyd.conf
 e0=$(vm_energy_j ve-spin)
-printf '\n[limits]\nhost-cap=30W\n' >>"$conf"
+# the shipped file sets host-cap=0W (none): change that line (a second one is refused)
+sed -i 's/^host-cap=.*/host-cap=30W/' "$conf"
+check "the installed configuration now sets the host cap once" [ "$(grep -c '^host-cap=' "$conf")" -eq 1 ] && grep -q '^host-cap=30W$' "$conf"
 systemctl reload virtenergyd
 check "systemctl reload: the same process goes on" wait_for 5 test "$(main_pid)" = "$pid"
 check "... and it took the new host cap" wait_for 10 sh -c "journalctl -b --no-pager -o cat -u virtenergyd | grep -q 'host cap none -> 30.000 W'"
@@ -169,6 +171,20 @@ systemctl stop virtenergyd
 check "systemctl stop: inactive ($(systemctl is-active virtenergyd))" [ "$(systemctl is-active virtenergyd)" = inactive ]
 check "systemctl stop restores the guest's CPU bandwidth (vcpu_quota $(quota), was $quota0)" [ "$(quota)" = "$quota0" ]
 check "no throttle record is left" [ ! -s /var/lib/virtenergy/cpubw ]
+
+# ---- a configuration that does not load: failed, not restarted in a loop --
+cp "$conf" /tmp/ve-good.conf
+n0=$(systemctl show -p NRestarts --value virtenergyd)
+printf '\n[limits]\nhost-cap=40W\n' >>"$conf"
+systemctl start virtenergyd 2>/dev/null
+wait_for 10 sh -c '[ "$(systemctl is-active virtenergyd)" = failed ]'
+sleep 3
+check "a configuration with host-cap set twice fails the unit (exit 2) without restarts (NRestarts before: $n0; $(systemctl is-active virtenergyd), NRestarts=$(systemctl show -p NRestarts --value virtenergyd), $(systemctl show -p ExecMainStatus --value virtenergyd))" \
+	[ "$(systemctl is-active virtenergyd)" = failed ] && [ "$(systemctl show -p ExecMainStatus --value virtenergyd)" = 2 ] &&
+	[ "$(systemctl show -p NRestarts --value virtenergyd)" -le "$n0" ]
+check "... and the journal names both lines" sh -c "journalctl -b --no-pager -o cat -u virtenergyd | grep -q \"'host-cap' in \\[limits\\] is set twice\""
+cp /tmp/ve-good.conf "$conf"
+systemctl reset-failed virtenergyd
 
 # ---- systemd-analyze security --------------------------------------------
 score=$(systemd-analyze security --no-pager virtenergyd.service 2>&1 | tail -n 1)
