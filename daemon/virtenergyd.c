@@ -195,8 +195,14 @@ static void load_limits(struct daemon *d, const char *uuid, const char *name)
 		if (!why) {
 			ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, NULL);
 			g_hash_table_remove(d->meta_errors, uuid);
+		} else if (strcmp(why, "domain not found") != 0 &&
+			   g_strcmp0(g_hash_table_lookup(d->meta_errors, uuid), why) != 0) {
+			/* a lookup that failed, or a document we do not read, changes nothing */
+			logvm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
+			      name, why);
+			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(why));
 		}
-		return;   /* a lookup that failed changes nothing */
+		return;
 	}
 	if (!ve_limits_parse(xml, &lim, &err)) {
 		const char *last = g_hash_table_lookup(d->meta_errors, uuid);
@@ -491,7 +497,18 @@ static gboolean dbus_set_vm_limit(void *ud, const char *vm, uint64_t uw, GError 
 		return FALSE;
 	}
 	ve_limits_init(&lim);
-	old = ve_virt_get_metadata(d->virt, uuid, NULL);
+	{
+		g_autofree char *why = NULL;
+
+		old = ve_virt_get_metadata(d->virt, uuid, &why);
+		if (!old && why) {
+			/* a foreign document under our key: writing ours beside it would not clear it */
+			virDomainFree(dom);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+				    "refused for VM '%s': %s; its limits are unchanged", vm, why);
+			return FALSE;
+		}
+	}
 	if (old && !ve_limits_parse(old, &lim, NULL))
 		ve_limits_init(&lim);   /* what was there was refused anyway: start clean */
 	lim.power_limit_uw = uw;

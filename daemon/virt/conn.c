@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 #include "conn.h"
 
@@ -256,6 +258,48 @@ void ve_virt_free(struct ve_virt *v)
 	g_free(v);
 }
 
+/*
+ * libvirt keeps a metadata element set under our key with our prefix
+ * declared on it (xmlns:energy="our URI") even when the element itself is
+ * in another namespace.  NULL when there is no such element.
+ */
+static char *foreign_under_our_key(virDomainPtr dom)
+{
+	char *desc = virDomainGetXMLDesc(dom, 0);
+	xmlDoc *doc;
+	xmlNode *root, *md = NULL;
+	char *why = NULL;
+
+	if (!desc)
+		return NULL;
+	doc = xmlReadMemory(desc, (int)strlen(desc), "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	free(desc);
+	if (!doc)
+		return NULL;
+	root = xmlDocGetRootElement(doc);
+	for (xmlNode *n = root ? root->children : NULL; n && !md; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, "metadata") == 0)
+			md = n;
+	for (xmlNode *n = md ? md->children : NULL; n && !why; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		for (xmlNs *ns = n->nsDef; ns && !why; ns = ns->next) {
+			if (ns->prefix && strcmp((const char *)ns->prefix, VE_METADATA_PREFIX) == 0 &&
+			    ns->href && strcmp((const char *)ns->href, VE_METADATA_NS) == 0 &&
+			    (!n->ns || !n->ns->href || strcmp((const char *)n->ns->href, VE_METADATA_NS) != 0))
+				why = g_strdup_printf("<%s> is stored under the energy key but in namespace '%s', "
+						      "not %s (remove it with: virsh metadata DOMAIN %s --remove)",
+						      n->name,
+						      n->ns && n->ns->href ? (const char *)n->ns->href : "(none)",
+						      VE_METADATA_NS,
+						      n->ns && n->ns->href ? (const char *)n->ns->href : "URI");
+		}
+	}
+	xmlFreeDoc(doc);
+	return why;
+}
+
 char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error)
 {
 	virDomainPtr dom;
@@ -275,6 +319,8 @@ char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error
 
 		if (ret_error && (!e || e->code != VIR_ERR_NO_DOMAIN_METADATA))
 			*ret_error = g_strdup(e && e->message ? e->message : "unknown error");
+		else if (ret_error)
+			*ret_error = foreign_under_our_key(dom);
 	} else {
 		out = g_strdup(xml);
 		free(xml);

@@ -68,6 +68,13 @@ virConnectPtr ve_virt_conn(struct ve_virt *v);
  * The live virtenergy metadata element of domain @uuid, or NULL when it has
  * none (or on error: @ret_error, when not NULL, then says why, NULL for
  * "has none").  Caller frees both.
+ *
+ * "Has none" is checked: `virsh metadata --key energy --set` with a
+ * document in another default namespace stores it under our key's prefix
+ * but in that namespace, and libvirt then reports no element of ours.
+ * Such a document is an error ("stored under the energy key but in
+ * namespace ..."), not an absence, so that a limit is never lifted by a
+ * document the daemon does not read.
  */
 char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error);
 

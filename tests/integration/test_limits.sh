@@ -142,6 +142,24 @@ refused() { grep "VM '$vm': energy metadata refused: .*40 X" "$tmp/daemon.log" |
 expect "bad metadata is reported with the VM's name and what was wrong" \
 	wait_for 10 "the refusal in the log" refused
 expect "and changes nothing" test "$(quota)" = -1
+# a document in another namespace under the energy key: libvirt then
+# reports no element of ours, which must not read as "no limit"
+virsh -q metadata "$vm" "$ns" --key energy --live --set "<energy><power-limit>5 W</power-limit></energy>" >/dev/null
+throttled() { [ "$(quota)" -gt 0 ] 2>/dev/null || { echo "vcpu_quota $(quota)"; false; }; }
+expect "a 5 W limit throttles the guest" wait_for 15 "a quota" throttled
+lifted0=$(grep -c "VM '$vm': power limit lifted" "$tmp/daemon.log")
+virsh -q metadata "$vm" "$ns" --key energy --live \
+	--set '<energy xmlns="http://example.com/other"><power-limit>30 W</power-limit></energy>' >/dev/null
+foreign() { grep "VM '$vm': energy metadata refused: .*namespace 'http://example.com/other'" "$tmp/daemon.log" || { tail -n 3 "$tmp/daemon.log"; false; }; }
+expect "a document in a foreign namespace under the energy key is refused, loudly" \
+	wait_for 10 "the refusal in the log" foreign
+sleep 1   # one control step more: the limit must still hold
+expect "and the 5 W limit stays in force (vcpu_quota $(quota))" throttled
+expect "nothing says the limit was lifted" test "$(grep -c "VM '$vm': power limit lifted" "$tmp/daemon.log")" -eq "$lifted0"
+# the way out the message names: remove it by its own namespace; libvirt
+# had replaced our 5 W element with it, so no limit is left
+virsh -q metadata "$vm" http://example.com/other --live --remove >/dev/null
+expect "once the foreign document is removed by its namespace, no limit is left and the quota comes back" wait_quota = -1
 expect "the daemon runs on" kill -0 "$dpid"
 kill -TERM "$dpid"; wait "$dpid"; dpid=
 
