@@ -663,6 +663,13 @@ static gboolean parse_file(const char *data, size_t len, struct ve_state **ret,
 	return parse_body(data, body_len, ret, ret_version, error);
 }
 
+gboolean ve_state_parse(const char *data, size_t len, struct ve_state **ret, GError **error)
+{
+	uint64_t version = 0;
+
+	return parse_file(data, len, ret, &version, error);
+}
+
 enum read_outcome {
 	READ_OK,
 	READ_MISSING,

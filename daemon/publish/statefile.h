@@ -180,3 +180,10 @@ gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError 
  *   VE_STATE_ERROR_INVALID  @name is not a plain file name.
  */
 gboolean ve_state_load(int dir_fd, const char *name, struct ve_state **ret, GError **error);
+
+/*
+ * The reader's checks on a file's bytes in memory, with no file and no
+ * renaming: for fuzzing and tests.  *@ret is a new state on success;
+ * VE_STATE_ERROR_CORRUPT or _VERSION as ve_state_load() would say.
+ */
+gboolean ve_state_parse(const char *data, size_t len, struct ve_state **ret, GError **error);
