@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "units.h"
 
 #define DEFAULT_URI "qemu:///system"
@@ -413,56 +414,25 @@ bad:
 gboolean ve_config_load(struct ve_config *c, const char *path, GError **error)
 {
 	g_autofree char *data = NULL;
-	struct stat st;
 	size_t len = 0;
-	int fd;
+	int r;
 
-	/*
-	 * O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
-	 * start-up with it; what is not a regular file is refused before any
-	 * read.
-	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot open %s: %s",
-			    path, g_strerror(errno));
-		return FALSE;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/* a FIFO would block start-up and a huge file fill memory: both refused by name */
+	r = ve_read_regular_at(AT_FDCWD, path, CONFIG_MAX_BYTES, &data, &len);
+	if (r == -EINVAL) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is not a regular file", path);
-		close(fd);
 		return FALSE;
 	}
-	if (st.st_size > CONFIG_MAX_BYTES) {
+	if (r == -EFBIG) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-			    "%s is %lld bytes: a configuration file is at most %d", path,
-			    (long long)st.st_size, CONFIG_MAX_BYTES);
-		close(fd);
+			    "%s is larger than a configuration file may be: it is at most %d bytes",
+			    path, CONFIG_MAX_BYTES);
 		return FALSE;
 	}
-	data = g_malloc(CONFIG_MAX_BYTES + 1);
-	for (;;) {
-		ssize_t n = read(fd, data + len, CONFIG_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-				    "cannot read %s: %s", path, g_strerror(errno));
-			close(fd);
-			return FALSE;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CONFIG_MAX_BYTES) {   /* it grew while being read */
-			g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-				    "%s is larger than a configuration file may be (%d bytes)", path,
-				    CONFIG_MAX_BYTES);
-			close(fd);
-			return FALSE;
-		}
+	if (r < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-r), "cannot open %s: %s",
+			    path, g_strerror(-r));
+		return FALSE;
 	}
-	close(fd);
 	return ve_config_load_data(c, data, len, path, error);
 }

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "blockdev.h"
@@ -97,6 +98,11 @@ struct ve_engine {
 	GArray *io;                    /* struct ve_io_sample */
 	unsigned int calib_fits;
 	double busy_weight_pj[VE_MAX_SOCKETS];   /* host model at maximum frequency */
+	struct cpu_freq {
+		int cur_fd;                      /* scaling_cur_freq, -1: none */
+		uint64_t max_khz;
+	} *freq;                                 /* per CPU, opened at the first period */
+	size_t n_freq;
 	char sensor[96];
 	uint64_t report_us, report_energy_uj, host_power_uw;
 	uint64_t state_seq;
@@ -429,6 +435,10 @@ void ve_engine_free(struct ve_engine *e)
 	}
 	ve_sampler_free(e->sampler);
 	ve_powercap_free(e->pc);
+	for (size_t i = 0; i < e->n_freq; i++)
+		if (e->freq[i].cur_fd >= 0)
+			close(e->freq[i].cur_fd);
+	g_free(e->freq);
 	for (size_t i = 0; i < G_N_ELEMENTS(e->calib); i++)
 		ve_calib_window_free(e->calib[i]);
 	if (e->vm_by_uuid)
@@ -736,13 +746,26 @@ static void sample_disks(struct ve_engine *e)
 	free(st);
 }
 
-/*
- * The host model's busy-time weight follows the CPU frequency: a socket
- * whose CPUs run at 60 % of their maximum frequency is taken to draw 60 %
- * of the dynamic power per busy second.  Linear in frequency is the
- * conservative reading of P = C·V²·f (voltage drops with frequency only
- * down to a floor).  CPUs without cpufreq count at their maximum.
- */
+/* Each CPU's cpufreq files, opened once: the maximum is read then, the current one each period. */
+static void open_freq(struct ve_engine *e)
+{
+	e->freq = g_new(struct cpu_freq, e->n_cpu_map);
+	for (size_t cpu = 0; cpu < e->n_cpu_map; cpu++) {
+		char rel[96], buf[32];
+
+		e->freq[cpu].cur_fd = -1;
+		e->freq[cpu].max_khz = 0;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/cpuinfo_max_freq", cpu);
+		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
+		    ve_parse_u64(buf, &e->freq[cpu].max_khz) < 0 || !e->freq[cpu].max_khz)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/scaling_cur_freq", cpu);
+		e->freq[cpu].cur_fd = openat(e->root_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	e->n_freq = e->n_cpu_map;
+}
+
+/* The host model's busy-time weight follows the CPU frequency (ve_model_freq_factor). */
 static void scale_by_freq(struct ve_engine *e)
 {
 	double ratio_sum[VE_MAX_SOCKETS] = { 0 };
@@ -750,20 +773,16 @@ static void scale_by_freq(struct ve_engine *e)
 
 	if (e->pc)
 		return;
-	for (size_t cpu = 0; cpu < e->n_cpu_map; cpu++) {
-		char rel[96], buf[32];
-		uint64_t cur, max;
+	if (!e->freq)
+		open_freq(e);
+	for (size_t cpu = 0; cpu < e->n_freq; cpu++) {
+		char buf[32];
+		uint64_t cur, max = e->freq[cpu].max_khz;
 		unsigned int s = e->socket_of_cpu[cpu];
 
-		if (s >= VE_MAX_SOCKETS)
-			continue;
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/scaling_cur_freq", cpu);
-		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
+		if (s >= VE_MAX_SOCKETS || e->freq[cpu].cur_fd < 0 ||
+		    ve_pread_all(e->freq[cpu].cur_fd, buf, sizeof(buf), NULL) < 0 ||
 		    ve_parse_u64(buf, &cur) < 0)
-			continue;
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/cpuinfo_max_freq", cpu);
-		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
-		    ve_parse_u64(buf, &max) < 0 || !max)
 			continue;
 		ratio_sum[s] += cur >= max ? 1.0 : (double)cur / (double)max;
 		n[s]++;
@@ -773,13 +792,9 @@ static void scale_by_freq(struct ve_engine *e)
 
 		if (e->dev[d].kind != VE_DEV_PKG || e->dev[d].measured || s >= VE_MAX_SOCKETS)
 			continue;
-		/* CPUs without cpufreq weigh in at their maximum */
 		e->dev[d].cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
 			e->busy_weight_pj[s] *
-			(n[s] ? (ratio_sum[s] + (e->stat.cpus_per_socket[s] > n[s]
-							 ? e->stat.cpus_per_socket[s] - n[s] : 0)) /
-					(n[s] > e->stat.cpus_per_socket[s] ? n[s] : e->stat.cpus_per_socket[s])
-			      : 1.0);
+			ve_model_freq_factor(ratio_sum[s], n[s], e->stat.cpus_per_socket[s]);
 	}
 }
 

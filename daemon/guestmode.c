@@ -3,6 +3,7 @@
  * guestmode.c: virtenergyd --guest (see guestmode.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <math.h>
@@ -14,9 +15,12 @@
 #include "account.h"
 #include "attrib.h"
 #include "cgquota.h"
+#include "cgroup.h"
 #include "counter.h"
 #include "cpustat.h"
+#include "fileio.h"
 #include "guestmode.h"
+#include "log.h"
 #include "ledger.h"
 #include "powerctl.h"
 #include "prom.h"
@@ -66,54 +70,24 @@ static void cg_free(gpointer p)
 	g_free(c);
 }
 
+/* A one-number file (energy_uj, max_energy_range_uj, the export's): a strict decimal. */
 static gboolean read_u64(const char *path, uint64_t *ret, GError **error)
 {
-	g_autofree char *text = NULL;
-	char *end;
-	guint64 v;
+	char buf[64];
+	int r = ve_read_file_at(AT_FDCWD, path, buf, sizeof(buf), NULL);
 
-	if (!g_file_get_contents(path, &text, NULL, error))
-		return FALSE;
-	g_strstrip(text);
-	errno = 0;
-	v = g_ascii_strtoull(text, &end, 10);
-	if (!text[0] || *end || errno) {
+	if (r == 0 && (r = ve_parse_u64(buf, ret)) < 0) {
+		g_strchomp(buf);
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: '%s' is not a number",
-			    path, text);
+			    path, buf);
 		return FALSE;
 	}
-	*ret = v;
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "cannot read %s: %s", path,
+			    g_strerror(-r));
+		return FALSE;
+	}
 	return TRUE;
-}
-
-/* A cgroup's CPU time in ns: v2 cpu.stat usage_usec, v1 cpuacct.usage. */
-static gboolean read_usage_ns(const char *dir, uint64_t *ret, GError **error)
-{
-	g_autofree char *stat = g_build_filename(dir, "cpu.stat", NULL);
-	g_autofree char *v1 = g_build_filename(dir, "cpuacct.usage", NULL);
-	g_autofree char *text = NULL;
-	g_auto(GStrv) lines = NULL;
-
-	if (g_file_test(v1, G_FILE_TEST_EXISTS))
-		return read_u64(v1, ret, error);
-	if (!g_file_get_contents(stat, &text, NULL, error))
-		return FALSE;
-	lines = g_strsplit(text, "\n", -1);
-	for (size_t i = 0; lines[i]; i++) {
-		g_auto(GStrv) f = g_strsplit(lines[i], " ", 2);
-
-		if (f[0] && f[1] && strcmp(f[0], "usage_usec") == 0) {
-			char *end;
-			guint64 v = g_ascii_strtoull(f[1], &end, 10);
-
-			if (*end && *end != '\n')
-				break;
-			*ret = v * 1000u;
-			return TRUE;
-		}
-	}
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s has no usage_usec line", stat);
-	return FALSE;
 }
 
 static gboolean parse_limits(struct ve_guest *g, char **limits, GError **error)
@@ -149,7 +123,7 @@ static gboolean parse_limits(struct ve_guest *g, char **limits, GError **error)
 static void quota_log(void *ud, const char *cgroup, const char *msg)
 {
 	(void)ud;
-	fprintf(stderr, "virtenergyd: %s: %s\n", cgroup, msg);
+	ve_log("%s: %s", cgroup, msg);
 }
 
 struct ve_guest *ve_guest_new(const struct ve_guest_opts *o, GError **error)
@@ -199,7 +173,7 @@ struct ve_guest *ve_guest_new(const struct ve_guest_opts *o, GError **error)
 		unsigned int n = ve_cgquota_reconcile(g->quota, report);
 
 		if (n || report->len)
-			fprintf(stderr, "virtenergyd: restored the CPU bandwidth of %u cgroup(s) a previous run left throttled%s%s\n",
+			ve_log("restored the CPU bandwidth of %u cgroup(s) a previous run left throttled%s%s",
 				n, report->len ? ": " : "", report->str);
 	}
 	return g;
@@ -337,7 +311,7 @@ static void control(struct ve_guest *g, uint64_t now_us)
 			g_autoptr(GError) err = NULL;
 
 			if (!ve_cgquota_set(g->quota, c->dir, u, g->ncpus, &err))
-				fprintf(stderr, "virtenergyd: cgroup %s: %s\n", c->name, err->message);
+				ve_log("cgroup %s: %s", c->name, err->message);
 		}
 	}
 	g->ctl_last_us = now_us;
@@ -376,7 +350,7 @@ gboolean ve_guest_period(struct ve_guest *g, uint64_t now_us, GError **error)
 		struct ve_thread_sample s = { .account = c->slot, .comp = VE_COMP_VCPU };
 		uint64_t usage;
 
-		if (!c->present || !read_usage_ns(c->dir, &usage, NULL))
+		if (!c->present || ve_cgroup_read_cpu_usage(AT_FDCWD, c->dir, &usage) < 0)
 			continue;       /* gone between the listing and now */
 		if (c->primed && usage >= c->prev_usage_ns) {
 			s.delta[0] = usage - c->prev_usage_ns;
@@ -557,7 +531,7 @@ static void write_prom(struct loop *l)
 	text = ve_guest_prom_render(l->g);
 	if (!ve_prom_write(l->prom_file, text, &err)) {
 		if (g_strcmp0(l->prom_error, err->message) != 0)
-			fprintf(stderr, "virtenergyd: %s; the Prometheus textfile is stale\n",
+			ve_log("%s; the Prometheus textfile is stale",
 				err->message);
 		g_free(l->prom_error);
 		l->prom_error = g_strdup(err->message);
@@ -601,7 +575,7 @@ static gboolean on_tick(gpointer data)
 	g_autoptr(GError) err = NULL;
 
 	if (!ve_guest_period(l->g, mono_us(), &err))
-		fprintf(stderr, "virtenergyd: %s\n", err->message);
+		ve_log("%s", err->message);
 	if (++l->ticks % 10 == 0) {
 		if (l->foreground)
 			print_table(l->g);
@@ -626,7 +600,7 @@ static gboolean on_signal(gpointer data)
 static gboolean on_sighup(gpointer data)
 {
 	(void)data;
-	fprintf(stderr, "virtenergyd: guest mode has no reload; restart it to apply a changed configuration\n");
+	ve_log("guest mode has no reload; restart it to apply a changed configuration");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -639,17 +613,17 @@ int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 
 	l.g = ve_guest_new(o, &err);
 	if (!l.g) {
-		fprintf(stderr, "virtenergyd: %s; not starting\n", err->message);
+		ve_log("%s; not starting", err->message);
 		return 2;
 	}
-	fprintf(stderr, "virtenergyd: guest mode: energy from %s, cgroups under %s%s\n", o->source,
+	ve_log("guest mode: energy from %s, cgroups under %s%s", o->source,
 		o->cgroup_parent, o->dry_run ? "; dry run" : "");
 	if (once) {
 		struct timespec ts = { 0, PERIOD_US * 1000 };
 
 		if (!ve_guest_period(l.g, mono_us(), &err) ||
 		    (nanosleep(&ts, NULL), !ve_guest_period(l.g, mono_us(), &err))) {
-			fprintf(stderr, "virtenergyd: %s\n", err->message);
+			ve_log("%s", err->message);
 			ve_guest_free(l.g);
 			return 1;
 		}
@@ -672,6 +646,6 @@ int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once)
 	write_prom(&l);
 	g_free(l.prom_error);
 	ve_guest_free(l.g);      /* restores every throttled cgroup */
-	fprintf(stderr, "virtenergyd: guest mode stopped; throttles restored\n");
+	ve_log("guest mode stopped; throttles restored");
 	return 0;
 }

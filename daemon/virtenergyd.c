@@ -14,9 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
@@ -28,6 +26,7 @@
 #include "energylimits.h"
 #include "guestexport.h"
 #include "limiter.h"
+#include "log.h"
 #include "service.h"
 #include "prom.h"
 #include "vmsr.h"
@@ -106,65 +105,6 @@ struct daemon {
 	int exit_code;
 };
 
-/* stderr is connected to the journal (systemd sets JOURNAL_STREAM=dev:ino) */
-static bool to_journal;
-
-static void detect_journal(void)
-{
-	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-
-	to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
-/*
- * One log line: to the journal with structured fields (VM_UUID=, VM_NAME=)
- * when running under systemd, to stderr otherwise.
- */
-static void vlog(int priority, const char *uuid, const char *name, const char *fmt, va_list ap)
-	G_GNUC_PRINTF(4, 0);
-
-static void vlog(int priority, const char *uuid, const char *name, const char *fmt, va_list ap)
-{
-	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-
-	if (to_journal) {
-		if (uuid)
-			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, "VM_UUID=%s", uuid,
-					"VM_NAME=%s", name ? name : "", "SYSLOG_IDENTIFIER=virtenergyd",
-					NULL);
-		else
-			sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority,
-					"SYSLOG_IDENTIFIER=virtenergyd", NULL);
-		return;
-	}
-	fprintf(stderr, "virtenergyd: %s\n", msg);
-}
-
-static void logmsg(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static void logmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, NULL, NULL, fmt, ap);
-	va_end(ap);
-}
-
-static void logvm(const char *uuid, const char *name, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static void logvm(const char *uuid, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_INFO, uuid, name, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t now_us(void)
 {
 	return (uint64_t)g_get_monotonic_time();
@@ -174,7 +114,7 @@ static uint64_t now_us(void)
 
 static void limiter_log(void *ud, const char *uuid, const char *name, const char *msg)
 {
-	logvm(uuid, name, "%s", msg);
+	ve_log_vm(uuid, name, "%s", msg);
 }
 
 /*
@@ -198,7 +138,7 @@ static void load_limits(struct daemon *d, const char *uuid, const char *name)
 		} else if (strcmp(why, "domain not found") != 0 &&
 			   g_strcmp0(g_hash_table_lookup(d->meta_errors, uuid), why) != 0) {
 			/* a lookup that failed, or a document we do not read, changes nothing */
-			logvm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
+			ve_log_vm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
 			      name, why);
 			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(why));
 		}
@@ -208,7 +148,7 @@ static void load_limits(struct daemon *d, const char *uuid, const char *name)
 		const char *last = g_hash_table_lookup(d->meta_errors, uuid);
 
 		if (g_strcmp0(last, err->message) != 0) {
-			logvm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
+			ve_log_vm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
 			      name, err->message);
 			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(err->message));
 		}
@@ -258,7 +198,7 @@ static void on_started(void *ud, const struct ve_domain_info *dom)
 
 	/* every start is STARTED then RESUMED (QEMU starts paused): say it once */
 	if (ve_engine_vm_started(d->engine, dom->uuid, dom->name, dom->vcpus))
-		logvm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
+		ve_log_vm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
 		      dom->vcpus);
 	load_limits(d, dom->uuid, dom->name);
 }
@@ -270,7 +210,7 @@ static void on_stopped(void *ud, const char *uuid, const char *name)
 	ve_engine_vm_stopped(d->engine, uuid);
 	if (d->limiter)
 		ve_limiter_stopped(d->limiter, ve_virt_conn(d->virt), uuid);
-	logvm(uuid, name, "VM '%s' stopped: its counters are kept for its next start", name);
+	ve_log_vm(uuid, name, "VM '%s' stopped: its counters are kept for its next start", name);
 }
 
 static void on_defined(void *ud, const char *uuid, const char *name, bool defined)
@@ -279,7 +219,7 @@ static void on_defined(void *ud, const char *uuid, const char *name, bool define
 
 	if (!defined)
 		ve_engine_vm_undefined(d->engine, uuid);
-	logvm(uuid, name, "VM '%s' %s", name, defined ? "defined" : "undefined");
+	ve_log_vm(uuid, name, "VM '%s' %s", name, defined ? "defined" : "undefined");
 }
 
 /*
@@ -295,10 +235,10 @@ static void on_gone(void *ud, const char *uuid, const char *name, bool transient
 	if (d->limiter)
 		ve_limiter_stopped(d->limiter, ve_virt_conn(d->virt), uuid);
 	if (transient)
-		logvm(uuid, name, "VM '%s' (transient) stopped and is gone from libvirt: its counters go "
+		ve_log_vm(uuid, name, "VM '%s' (transient) stopped and is gone from libvirt: its counters go "
 		      "to the host's retired total", name ? name : uuid);
 	else
-		logvm(uuid, name, "VM '%s' is gone from libvirt: its counters are kept for %.0f h "
+		ve_log_vm(uuid, name, "VM '%s' is gone from libvirt: its counters are kept for %.0f h "
 		      "([daemon] retain-undefined-hours), then go to the host's retired total",
 		      name ? name : uuid, (double)d->cfg.retain_undefined_us / 3.6e9);
 }
@@ -306,7 +246,7 @@ static void on_gone(void *ud, const char *uuid, const char *name, bool transient
 static void on_retired(void *ud, const char *uuid, const char *name, uint64_t total_uj)
 {
 	(void)ud;
-	logvm(uuid, name, "VM '%s' retired: its %.6f J are now in the host's retired total",
+	ve_log_vm(uuid, name, "VM '%s' retired: its %.6f J are now in the host's retired total",
 	      name ? name : uuid, (double)total_uj / 1e6);
 }
 
@@ -321,14 +261,14 @@ static void on_connection(void *ud, bool up, const char *why)
 
 		d->reconciled = true;
 		if (n)
-			logmsg("restored the CPU bandwidth of %u VM(s) a previous run left throttled", n);
+			ve_log("restored the CPU bandwidth of %u VM(s) a previous run left throttled", n);
 		if (report->len)
-			logmsg("%s", report->str);
+			ve_log("%s", report->str);
 	}
 	if (up)
-		logmsg("connected to %s", why);
+		ve_log("connected to %s", why);
 	else
-		logmsg("libvirt connection down (%s): still accounting the VMs already known", why);
+		ve_log("libvirt connection down (%s): still accounting the VMs already known", why);
 }
 
 static const struct ve_virt_ops virt_ops = {
@@ -381,7 +321,7 @@ static void save_state(struct daemon *d)
 	g_autoptr(GError) err = NULL;
 
 	if (!ve_engine_save(d->engine, &err))
-		logmsg("%s", err->message);
+		ve_log("%s", err->message);
 }
 
 /* A VM's virtual RAPL register file from its ledger (vrapl.h). */
@@ -463,7 +403,7 @@ static void on_limiter_event(void *ud, enum ve_limiter_event ev, const char *uui
 
 static void dbus_log(void *ud, const char *msg)
 {
-	logmsg("%s", msg);
+	ve_log("%s", msg);
 }
 
 /*
@@ -545,7 +485,7 @@ static gboolean dbus_set_vm_limit(void *ud, const char *vm, uint64_t uw, GError 
 			    vm, e && e->message ? e->message : "unknown error");
 		return FALSE;
 	}
-	logvm(uuid, vm, "VM '%s': power limit %s over D-Bus", vm, uw ? "set" : "cleared");
+	ve_log_vm(uuid, vm, "VM '%s': power limit %s over D-Bus", vm, uw ? "set" : "cleared");
 	return TRUE;
 }
 
@@ -590,7 +530,7 @@ static void vmsr_refused(void *ud, pid_t peer, const char *why)
 	struct daemon *d = ud;
 
 	if (d->foreground)
-		logmsg("vmsr helper: refused pid %d: %s", (int)peer, why);
+		ve_log("vmsr helper: refused pid %d: %s", (int)peer, why);
 }
 
 /* Every running VM's registers and powercap tree for its guest (guestexport.h). */
@@ -613,7 +553,7 @@ static void export_guests(struct daemon *d)
 		vrapl_for(d, &v, h.has_dram, &r);
 		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
 		    g_strcmp0(d->export_error, err->message) != 0) {
-			logvm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
+			ve_log_vm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
 			      v.name);
 			g_free(d->export_error);
 			d->export_error = g_strdup(err->message);
@@ -653,7 +593,7 @@ static void write_prom(struct daemon *d)
 		g_autofree char *kind = g_strdup_printf("%s:%d", g_quark_to_string(err->domain), err->code);
 
 		if (g_strcmp0(d->prom_error, kind) != 0)
-			logmsg("cannot write the Prometheus textfile %s: %s; Prometheus sees stale figures",
+			ve_log("cannot write the Prometheus textfile %s: %s; Prometheus sees stale figures",
 			       d->cfg.prom_textfile, err->message);
 		g_free(d->prom_error);
 		d->prom_error = g_steal_pointer(&kind);
@@ -688,7 +628,7 @@ static gboolean on_period(gpointer data)
 	if (!ve_engine_period(d->engine, now, &err)) {
 		/* log each kind of failure once, not ten times a second */
 		if (g_strcmp0(d->last_error, err->message) != 0) {
-			logmsg("%s", err->message);
+			ve_log("%s", err->message);
 			g_free(d->last_error);
 			d->last_error = g_strdup(err->message);
 		}
@@ -731,7 +671,7 @@ static gboolean on_signal(gpointer data)
 	struct daemon *d = data;
 
 	sd_notify(0, "STOPPING=1");
-	logmsg("stopping: saving counters");
+	ve_log("stopping: saving counters");
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_REMOVE;
 }
@@ -792,7 +732,7 @@ static void reload(struct daemon *d)
 	sd_notify(0, "RELOADING=1");
 	ve_config_defaults(&nc);
 	if (d->config_path && !ve_config_load(&nc, d->config_path, &err)) {
-		logmsg("reload refused: %s; the configuration in force stays", err->message);
+		ve_log("reload refused: %s; the configuration in force stays", err->message);
 		ve_config_clear(&nc);
 		sd_notify(0, "READY=1");
 		return;
@@ -806,18 +746,18 @@ static void reload(struct daemon *d)
 				    : *(const uint64_t *)a == *(const uint64_t *)b;
 
 		if (!same)
-			logmsg("reload: %s changed; it takes effect when virtenergyd restarts",
+			ve_log("reload: %s changed; it takes effect when virtenergyd restarts",
 			       restart_only[i].key);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(restart_only_uint); i++)
 		if (*(const unsigned int *)((const char *)&d->cfg + restart_only_uint[i].off) !=
 		    *(const unsigned int *)((const char *)&nc + restart_only_uint[i].off))
-			logmsg("reload: %s changed; it takes effect when virtenergyd restarts",
+			ve_log("reload: %s changed; it takes effect when virtenergyd restarts",
 			       restart_only_uint[i].key);
 	if (nc.sampler != d->cfg.sampler ||
 	    !g_strv_equal((const char *const *)(d->cfg.events ? d->cfg.events : (char *[]){ NULL }),
 			  (const char *const *)(nc.events ? nc.events : (char *[]){ NULL })))
-		logmsg("reload: [accounting] sampler or events changed; they take effect when virtenergyd restarts");
+		ve_log("reload: [accounting] sampler or events changed; they take effect when virtenergyd restarts");
 
 	/* what is read every period or every second changes now */
 	if (nc.host_cap_uw != d->cfg.host_cap_uw) {
@@ -861,7 +801,7 @@ static void reload(struct daemon *d)
 			running++;
 		}
 	}
-	logmsg("configuration reloaded from %s%s; limits reread from the metadata of %zu running VM(s)",
+	ve_log("configuration reloaded from %s%s; limits reread from the metadata of %zu running VM(s)",
 	       d->config_path ? d->config_path : "built-in defaults",
 	       changes->len ? changes->str : "; no value in force changed", running);
 	sd_notify(0, "READY=1");
@@ -939,10 +879,10 @@ int main(int argc, char **argv)
 	g_autofree char *warning = NULL;
 	int root_fd = -1, state_fd = -1;
 
-	detect_journal();
+	ve_log_init();
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-		logmsg("%s (see --help)", err->message);
+		ve_log("%s (see --help)", err->message);
 		return 2;
 	}
 	if (version) {
@@ -950,7 +890,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1) {
-		logmsg("unexpected argument '%s' (see --help)", argv[1]);
+		ve_log("unexpected argument '%s' (see --help)", argv[1]);
 		return 2;
 	}
 	{
@@ -968,7 +908,7 @@ int main(int argc, char **argv)
 	}
 	ve_config_defaults(&d.cfg);
 	if (config_path && !ve_config_load(&d.cfg, config_path, &err)) {
-		logmsg("%s; not starting", err->message);
+		ve_log("%s; not starting", err->message);
 		return 2;
 	}
 	if (o->state_dir) {
@@ -989,11 +929,11 @@ int main(int argc, char **argv)
 
 		go.root_fd = open_dir(root ? root : "/", O_RDONLY, &err);
 		if (go.root_fd < 0) {
-			logmsg("%s", err->message);
+			ve_log("%s", err->message);
 			return 2;
 		}
 		if (g_mkdir_with_parents(d.cfg.state_dir, 0755) < 0) {
-			logmsg("cannot create %s: %s", d.cfg.state_dir, g_strerror(errno));
+			ve_log("cannot create %s: %s", d.cfg.state_dir, g_strerror(errno));
 			return 2;
 		}
 		status = ve_guest_main(&go, d.foreground, d.once);
@@ -1002,7 +942,7 @@ int main(int argc, char **argv)
 		return status;
 	}
 	if (o->bus && !g_strv_contains((const char *const[]){ "system", "session", "none", NULL }, o->bus)) {
-		logmsg("--bus '%s' is not one of system, session, none", o->bus);
+		ve_log("--bus '%s' is not one of system, session, none", o->bus);
 		return 2;
 	}
 	apply_overrides(&d.cfg, o);
@@ -1016,12 +956,12 @@ int main(int argc, char **argv)
 		d.cfg.sampler = VE_SAMPLER_SCHEDSTAT;
 	root_fd = open_dir(root ? root : "/", O_PATH, &err);
 	if (root_fd < 0) {
-		logmsg("%s; not starting", err->message);
+		ve_log("%s; not starting", err->message);
 		return 1;
 	}
 	if (g_mkdir_with_parents(d.cfg.state_dir, 0755) < 0 ||
 	    (state_fd = open_dir(d.cfg.state_dir, O_RDONLY, &err)) < 0) {
-		logmsg("cannot use state directory %s: %s; not starting", d.cfg.state_dir,
+		ve_log("cannot use state directory %s: %s; not starting", d.cfg.state_dir,
 		       err ? err->message : g_strerror(errno));
 		return 1;
 	}
@@ -1030,21 +970,21 @@ int main(int argc, char **argv)
 
 		if (g_mkdir_with_parents(d.cfg.export_dir, 0755) < 0 ||
 		    (d.export_fd = open_dir(d.cfg.export_dir, O_RDONLY, &xerr)) < 0)
-			logmsg("cannot use guest export directory %s: %s; guests see no virtual RAPL files",
+			ve_log("cannot use guest export directory %s: %s; guests see no virtual RAPL files",
 			       d.cfg.export_dir, xerr ? xerr->message : g_strerror(errno));
 	}
 	d.engine = ve_engine_new(root_fd, &d.cfg, state_fd, &warning, &err);
 	if (!d.engine) {
-		logmsg("%s; not starting", err->message);
+		ve_log("%s; not starting", err->message);
 		return 1;
 	}
 	if (warning)
-		logmsg("%s", warning);
+		ve_log("%s", warning);
 	{
 		struct ve_host_view h;
 
 		ve_engine_host(d.engine, &h);
-		logmsg("energy from %s; threads sampled by %s; idle policy %s%s", h.sensor, h.sampler,
+		ve_log("energy from %s; threads sampled by %s; idle policy %s%s", h.sensor, h.sampler,
 		       ve_idle_policy_name(d.cfg.idle_policy), dry_run ? "; dry run" : "");
 	}
 
@@ -1054,7 +994,7 @@ int main(int argc, char **argv)
 
 		d.prom_on = g_file_test(dir, G_FILE_TEST_IS_DIR);
 		if (!d.prom_on && o->prom_file)
-			logmsg("no directory %s: Prometheus textfile off", dir);
+			ve_log("no directory %s: Prometheus textfile off", dir);
 	}
 	if (d.cfg.vmsr_socket && d.cfg.vmsr_socket[0] && !d.once) {
 		g_autoptr(GError) verr = NULL;
@@ -1068,13 +1008,13 @@ int main(int argc, char **argv)
 			if (gr)
 				gid = gr->gr_gid;
 			else
-				logmsg("no group '%s' ([guests] vmsr-socket-group): the vmsr helper socket is root only, "
+				ve_log("no group '%s' ([guests] vmsr-socket-group): the vmsr helper socket is root only, "
 				       "QEMU running as another user cannot connect", d.cfg.vmsr_socket_group);
 		}
 		if (g_mkdir_with_parents(dir, 0755) < 0 ||
 		    !(d.vmsr = ve_vmsr_new(d.cfg.vmsr_socket, gid, vmsr_admit, vmsr_lookup, vmsr_refused,
 					   &d, &verr)))
-			logmsg("%s; QEMU guests with rapl=on cannot be served",
+			ve_log("%s; QEMU guests with rapl=on cannot be served",
 			       verr ? verr->message : g_strerror(errno));
 	}
 	if (!d.once && strcmp(d.cfg.dbus_bus, "none") != 0)
@@ -1107,7 +1047,7 @@ int main(int argc, char **argv)
 		g_usleep(d.cfg.period_us);
 		t = now_us();
 		if (!ve_engine_period(d.engine, t, &perr)) {
-			logmsg("%s", perr->message);
+			ve_log("%s", perr->message);
 			d.exit_code = 1;
 		}
 		ve_engine_report_tick(d.engine, t);
@@ -1140,7 +1080,7 @@ int main(int argc, char **argv)
 		unsigned int failed = ve_limiter_restore_all(d.limiter, ve_virt_conn(d.virt));
 
 		if (failed)
-			logmsg("could not restore the CPU bandwidth of %u VM(s); the next start will", failed);
+			ve_log("could not restore the CPU bandwidth of %u VM(s); the next start will", failed);
 		ve_limiter_free(d.limiter);
 	}
 	g_hash_table_destroy(d.meta_errors);

@@ -3,6 +3,7 @@
  * cgquota.c: cgroup CPU bandwidth (see cgquota.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "act.h"
 #include "cgquota.h"
+#include "fileio.h"
 
 #define CFS_PERIOD_US 100000u
 
@@ -124,9 +126,15 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		return FALSE;
 	}
 	if (!t) {
-		if (!g_file_get_contents(path, &orig, NULL, error))
+		char buf[256];
+		int r = ve_read_file_at(AT_FDCWD, path, buf, sizeof(buf), NULL);
+
+		if (r < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "cannot read %s: %s",
+				    path, g_strerror(-r));
 			return FALSE;
-		g_strchomp(orig);
+		}
+		orig = g_strchomp(g_strdup(buf));
 	}
 	if (q->dry_run) {
 		if (q->log) {

@@ -127,3 +127,12 @@ double ve_disk_model_energy_uj(const struct ve_disk_model *m, uint64_t ops, uint
 {
 	return (double)ops * m->op_nj * 1e-3 + (double)bytes * m->byte_pj * 1e-6;
 }
+
+double ve_model_freq_factor(double ratio_sum, unsigned int n_freq, unsigned int n_cpus)
+{
+	unsigned int all = n_freq > n_cpus ? n_freq : n_cpus;
+
+	if (!n_freq)
+		return 1.0;
+	return (ratio_sum + (double)(all - n_freq)) / (double)all;
+}

@@ -99,3 +99,15 @@ int ve_disk_model_check(const struct ve_disk_model *m);
 
 /* Modelled dynamic energy of @ops requests moving @bytes, in µJ. */
 double ve_disk_model_energy_uj(const struct ve_disk_model *m, uint64_t ops, uint64_t bytes);
+
+/*
+ * The host model's frequency scaling: a socket whose CPUs run at 60 % of
+ * their maximum frequency is taken to draw 60 % of the dynamic power per
+ * busy second (linear in frequency: the conservative reading of P = C·V²·f,
+ * since voltage drops with frequency only down to a floor).  @ratio_sum is
+ * the sum of cur/max (each at most 1) over the @n_freq CPUs that have
+ * cpufreq; the socket's other CPUs, up to @n_cpus, count at their maximum.
+ * The factor for the socket's busy-time weight, in [0, 1]; 1 when no CPU
+ * has cpufreq.
+ */
+double ve_model_freq_factor(double ratio_sum, unsigned int n_freq, unsigned int n_cpus);

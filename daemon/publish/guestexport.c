@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "guestexport.h"
 
 /*
@@ -28,32 +29,18 @@ static gboolean set_error(GError **error, int err, const char *uuid, const char 
 	return FALSE;
 }
 
-/* Write @len bytes to @rel under @dir_fd via a temporary file and rename(2). */
+/* Replace @rel under @dir_fd with @len bytes, atomically (not durably: rewritten every period). */
 static gboolean put(int dir_fd, const char *uuid, const char *rel, const void *data, size_t len,
 		    GError **error)
 {
-	g_autofree char *tmp = g_strdup_printf("%s.tmp", rel);
-	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	ssize_t n;
+	g_autofree char *what = NULL;
+	const char *step;
+	int r = ve_write_file_atomic_at(dir_fd, rel, data, len, 0644, 0, &step);
 
-	if (fd < 0)
-		return set_error(error, errno, uuid, rel, "cannot create");
-	n = write(fd, data, len);
-	if (n < 0 || (size_t)n != len) {
-		int err = n < 0 ? errno : EIO;
-
-		close(fd);
-		unlinkat(dir_fd, tmp, 0);
-		return set_error(error, err, uuid, rel, "cannot write");
-	}
-	close(fd);
-	if (renameat(dir_fd, tmp, dir_fd, rel) < 0) {
-		int err = errno;
-
-		unlinkat(dir_fd, tmp, 0);
-		return set_error(error, err, uuid, rel, "cannot replace");
-	}
-	return TRUE;
+	if (r == 0)
+		return TRUE;
+	what = g_strdup_printf("%s the temporary file failed", step);
+	return set_error(error, -r, uuid, rel, what);
 }
 
 static gboolean put_text(int dir_fd, const char *uuid, const char *rel, const char *text,

@@ -2,6 +2,10 @@
 /*
  * prom.c: Prometheus text exposition (see prom.h).
  */
+#include <fcntl.h>
+#include <string.h>
+
+#include "fileio.h"
 #include "prom.h"
 
 void ve_prom_label(GString *out, const char *v)
@@ -125,5 +129,14 @@ void ve_prom_build_info(GString *out)
 
 gboolean ve_prom_write(const char *path, const char *text, GError **error)
 {
-	return g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+	const char *step;
+	int r = ve_write_file_atomic_at(AT_FDCWD, path, text, strlen(text), 0644, 0, &step);
+
+	if (r < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-r),
+			    "cannot write the Prometheus textfile %s: %s %s.tmp failed: %s", path, step,
+			    path, g_strerror(-r));
+		return FALSE;
+	}
+	return TRUE;
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "statefile.h"
 
 G_DEFINE_QUARK(ve-state-error-quark, ve_state_error)
@@ -335,57 +336,12 @@ static GString *format_state(const struct ve_state *s, uint64_t seq)
 	return out;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * fsync(2) fails with EBADF on an O_PATH fd and cannot take AT_FDCWD: open
- * the directory afresh, which works for every kind of @dir_fd.
- */
-static int fsync_dir(int dir_fd)
-{
-	int fd, r = 0;
-
-	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* Fail a save before the rename: remove our temporary file, say the old file stays. */
-static gboolean save_failed(int dir_fd, const char *name, const char *tmp, bool created,
-			    const char *what, int err, GError **error)
-{
-	if (created)
-		unlinkat(dir_fd, tmp, 0);
-	g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
-		    "cannot save state: %s '%s' failed: %s; the previous state file '%s', if any, was kept unchanged",
-		    what, tmp, g_strerror(-err), name);
-	return FALSE;
-}
-
 gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError **error)
 {
 	g_autoptr(GError) why = NULL;
-	g_autofree char *tmp = NULL;
 	g_autoptr(GString) text = NULL;
-	int fd, r;
+	const char *step;
+	int r;
 
 	if (!file_name_valid(name, error))
 		return FALSE;
@@ -402,38 +358,16 @@ gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError 
 		return FALSE;
 	}
 	text = format_state(s, s->seq + 1);
-	tmp = g_strconcat(name, ".tmp", NULL);
-
-	/*
-	 * Start from a fresh inode: a leftover from a crash may have other
-	 * owner or mode, and O_EXCL with O_NOFOLLOW never writes through a
-	 * link someone put there.
-	 */
-	if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT)
-		return save_failed(dir_fd, name, tmp, false, "removing the stale", -errno, error);
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return save_failed(dir_fd, name, tmp, false, "creating", -errno, error);
-	r = write_all(fd, text->str, text->len);
-	if (r < 0) {
-		close(fd);
-		return save_failed(dir_fd, name, tmp, true, "writing", r, error);
+	r = ve_write_file_atomic_at(dir_fd, name, text->str, text->len, 0600,
+				    VE_WRITE_SYNC | VE_WRITE_SYNC_DIR, &step);
+	if (r < 0 && ve_write_step_kept(step)) {
+		g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
+			    "cannot save state: %s '%s.tmp' failed: %s; the previous state file '%s', if any, was kept unchanged",
+			    step, name, g_strerror(-r), name);
+		return FALSE;
 	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		close(fd);
-		return save_failed(dir_fd, name, tmp, true, "syncing", r, error);
-	}
-	/* on NFS a write error may only show here; the fd is gone either way */
-	if (close(fd) < 0)
-		return save_failed(dir_fd, name, tmp, true, "closing", -errno, error);
-	if (renameat(dir_fd, tmp, dir_fd, name) < 0)
-		return save_failed(dir_fd, name, tmp, true, "renaming", -errno, error);
-
 	/* from here on the new file is the state file, synced or not */
 	s->seq++;
-	r = fsync_dir(dir_fd);
 	if (r < 0) {
 		g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
 			    "saved state file '%s' (seq %" PRIu64 ") but syncing its directory failed: %s; a power cut may bring back the previous one",
@@ -677,71 +611,27 @@ enum read_outcome {
 	READ_FAILED,  /* IO error set */
 };
 
-/* An I/O error from errno, after closing @fd (when >= 0) without losing errno. */
-static enum read_outcome read_failed(int fd, const char *what, const char *name, GError **error)
-{
-	int errsv = errno;
-
-	if (fd >= 0)
-		close(fd);
-	g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
-		    "cannot %s state file '%s': %s; left it in place", what, name,
-		    g_strerror(errsv));
-	return READ_FAILED;
-}
-
 static enum read_outcome read_state_file(int dir_fd, const char *name, char **ret, size_t *ret_len,
 					 GError **error)
 {
-	g_autofree char *buf = NULL;
-	struct stat st;
-	size_t len = 0, cap;
-	int fd;
+	int r = ve_read_regular_at(dir_fd, name, VE_STATE_MAX_BYTES, ret, ret_len);
 
-	/* O_NONBLOCK: a FIFO under that name must not hang the daemon */
-	fd = openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? READ_MISSING : read_failed(-1, "open", name, error);
-	if (fstat(fd, &st) < 0)
-		return read_failed(fd, "stat", name, error);
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+	switch (r) {
+	case 0:
+		return READ_OK;
+	case -ENOENT:
+		return READ_MISSING;
+	case -EFBIG:
+		return READ_TOO_BIG;
+	case -EINVAL:
 		g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
 			    "state file '%s' is not a regular file; left it in place", name);
 		return READ_FAILED;
+	default:
+		g_set_error(error, VE_STATE_ERROR, VE_STATE_ERROR_IO,
+			    "cannot read state file '%s': %s; left it in place", name, g_strerror(-r));
+		return READ_FAILED;
 	}
-	if (st.st_size > VE_STATE_MAX_BYTES) {
-		close(fd);
-		return READ_TOO_BIG;
-	}
-	/* the size is a hint: read to EOF, but never past the bound */
-	cap = (size_t)st.st_size + 1;
-	buf = g_malloc(cap + 1);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			cap = MIN(cap * 2, (size_t)VE_STATE_MAX_BYTES + 1);
-			buf = g_realloc(buf, cap + 1);
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return read_failed(fd, "read", name, error);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > VE_STATE_MAX_BYTES) {
-			close(fd);
-			return READ_TOO_BIG;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	*ret = g_steal_pointer(&buf);
-	*ret_len = len;
-	return READ_OK;
 }
 
 /* rename that never replaces an existing name; 0 or -errno. */

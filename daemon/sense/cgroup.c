@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -389,4 +390,53 @@ int ve_cgroup_read_blkio(int root_fd, const char *v1_blkio_dir_rel, const char *
 	if (r == -ENOENT && v1_blkio_dir_rel)
 		r = read_v1(root_fd, v1_blkio_dir_rel, ret, ret_n);
 	return r;
+}
+
+int ve_parse_cpu_stat_usage(const char *text, uint64_t *ret_ns)
+{
+	const char *cur = text;
+	struct ve_span line, key, val, extra;
+	uint64_t us = 0;
+	bool seen = false;
+
+	while (ve_next_line(&cur, &line)) {
+		if (!line.len)
+			continue;
+		if (!ve_next_field(&line, &key) || !ve_next_field(&line, &val) ||
+		    ve_next_field(&line, &extra) || ve_span_check_int(val) < 0)
+			return -EINVAL;
+		if (!ve_span_eq(key, "usage_usec"))
+			continue;
+		if (seen || ve_span_u64(val, UINT64_MAX / 1000u, &us) < 0)
+			return -EINVAL;
+		seen = true;
+	}
+	if (!seen)
+		return -EINVAL;
+	*ret_ns = us * 1000u;
+	return 0;
+}
+
+int ve_cgroup_read_cpu_usage(int root_fd, const char *dir_rel, uint64_t *ret_ns)
+{
+	char path[PATH_MAX], buf[4096];
+	uint64_t ns;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cpuacct.usage", dir_rel) >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = ve_read_file_at(root_fd, path, buf, sizeof(buf), NULL);
+	if (r == 0) {
+		if ((r = ve_parse_u64(buf, &ns)) < 0)
+			return r;
+		*ret_ns = ns;
+		return 0;
+	}
+	if (r != -ENOENT)
+		return r;
+	snprintf(path, sizeof(path), "%s/cpu.stat", dir_rel);
+	r = ve_read_file_at(root_fd, path, buf, sizeof(buf), NULL);
+	if (r < 0)
+		return r;
+	return ve_parse_cpu_stat_usage(buf, ret_ns);
 }

@@ -86,3 +86,18 @@ int ve_parse_io_stat(const char *text, struct ve_blkio_dev **ret, size_t *ret_n)
  */
 int ve_cgroup_read_blkio(int root_fd, const char *v1_blkio_dir_rel, const char *v2_dir_rel,
 			 struct ve_blkio_dev **ret, size_t *ret_n);
+
+/*
+ * Parse a cgroup v2 cpu.stat: the CPU time of its "usage_usec N" line, in
+ * ns.  Other lines are ignored, but each must be "key N".  -EINVAL for a
+ * malformed line, a missing or repeated usage_usec, or one that overflows
+ * in ns.
+ */
+int ve_parse_cpu_stat_usage(const char *text, uint64_t *ret_ns);
+
+/*
+ * A cgroup's CPU time in ns: v1 cpuacct.usage when the directory has it
+ * (a strict decimal in ns), else v2 cpu.stat's usage_usec.  -ENOENT when it
+ * has neither; -EINVAL for a malformed file.
+ */
+int ve_cgroup_read_cpu_usage(int root_fd, const char *dir_rel, uint64_t *ret_ns);

@@ -502,6 +502,48 @@ static void test_host(void **state)
 	close(root);
 }
 
+/* a cgroup's CPU time: v1 cpuacct.usage first, else v2 cpu.stat usage_usec, strictly */
+static void test_cpu_usage(void **state)
+{
+	static const struct {
+		const char *name, *text;
+		int ret;
+		uint64_t ns;
+	} cases[] = {
+		{ "v2", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n", 0, 1500000 },
+		{ "not first", "nr_periods 0\nusage_usec 7\n", 0, 7000 },
+		{ "no final newline", "usage_usec 3", 0, 3000 },
+		{ "missing", "user_usec 1\n", -EINVAL, 0 },
+		{ "twice", "usage_usec 1\nusage_usec 2\n", -EINVAL, 0 },
+		{ "junk value", "usage_usec 12x\n", -EINVAL, 0 },
+		{ "hex", "usage_usec 0x10\n", -EINVAL, 0 },
+		{ "a third field", "usage_usec 1 2\n", -EINVAL, 0 },
+		{ "bad other line", "usage_usec 1\nuser_usec\n", -EINVAL, 0 },
+		{ "overflows in ns", "usage_usec 18446744073709552\n", -EINVAL, 0 },
+	};
+	struct fx fx;
+	uint64_t ns;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		ns = 42;
+		check(ve_parse_cpu_stat_usage(cases[i].text, &ns) == cases[i].ret, "%s", cases[i].name);
+		check(ns == (cases[i].ret ? 42 : cases[i].ns), "%s: %" PRIu64 " ns", cases[i].name, ns);
+	}
+	fx_make(&fx);
+	fx_write(&fx, "v2/cpu.stat", "usage_usec 20\n");
+	check(ve_cgroup_read_cpu_usage(fx.fd, "v2", &ns) == 0 && ns == 20000, "v2 read: %" PRIu64, ns);
+	fx_write(&fx, "v1/cpuacct.usage", "123456789\n");
+	fx_write(&fx, "v1/cpu.stat", "nr_periods 0\n");
+	check(ve_cgroup_read_cpu_usage(fx.fd, "v1", &ns) == 0 && ns == 123456789,
+	      "v1's cpuacct.usage first: %" PRIu64, ns);
+	fx_write(&fx, "bad/cpuacct.usage", "12 34\n");
+	check(ve_cgroup_read_cpu_usage(fx.fd, "bad", &ns) == -EINVAL, "a malformed cpuacct.usage");
+	fx_mkdir(&fx, "none/x");
+	check(ve_cgroup_read_cpu_usage(fx.fd, "none", &ns) == -ENOENT, "neither file: ENOENT");
+	fx_remove(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -513,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_parse_io_stat_malformed),
 		cmocka_unit_test(test_read_blkio),
 		cmocka_unit_test(test_host_layouts),
+		cmocka_unit_test(test_cpu_usage),
 	};
 	const struct CMUnitTest host_tests[] = {
 		cmocka_unit_test(test_host),

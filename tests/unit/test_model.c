@@ -109,12 +109,26 @@ static void test_disk(void **state)
 	check(ve_disk_model_check(&m) == -EINVAL, "negative per-byte energy");
 }
 
+/* frequency scaling of the busy-time weight: CPUs without cpufreq count at their maximum */
+static void test_freq_factor(void **state)
+{
+	(void)state;
+	check(fabs(ve_model_freq_factor(0.0, 0, 4) - 1.0) < 1e-12, "no cpufreq: 1");
+	check(fabs(ve_model_freq_factor(1.0, 2, 2) - 0.5) < 1e-12, "2 CPUs at half speed: 0.5");
+	check(fabs(ve_model_freq_factor(0.5, 1, 2) - 0.75) < 1e-12,
+	      "one at half speed, one without cpufreq: 0.75");
+	check(fabs(ve_model_freq_factor(1.5, 3, 2) - 0.5) < 1e-12,
+	      "more CPUs seen than the socket said: averaged over those seen");
+	check(fabs(ve_model_freq_factor(2.0, 2, 2) - 1.0) < 1e-12, "all at the maximum: 1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpu_defaults),
 		cmocka_unit_test(test_cpu_check),
 		cmocka_unit_test(test_disk),
+		cmocka_unit_test(test_freq_factor),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fileio.h: reading the small text files that procfs, sysfs and cgroupfs
- * export, and taking their text apart.
+ * export, and the files a user hands the daemon; writing a file whole
+ * (atomically, durably where asked); and taking text apart.  The one
+ * implementation of each: every reader and writer in the daemon uses these.
  *
  * Readers work relative to a directory fd and never follow an absolute
  * path, so a test or `virtenergyd --root` can point them at a fixture tree.
@@ -33,6 +35,39 @@ int ve_read_file_at(int dir_fd, const char *rel, char *buf, size_t len, size_t *
  */
 int ve_read_file_alloc_at(int dir_fd, const char *rel, size_t max_len, char **ret,
 			  size_t *ret_len);
+
+/*
+ * A file someone else controls (a configuration, a state file), read whole
+ * but never blocking and never unbounded: opened O_NONBLOCK (a FIFO under
+ * that name must not hang the daemon), refused with -EINVAL before any
+ * read when it is not a regular file, -EFBIG when it is or grows past
+ * @max_len bytes.  NUL-terminated, malloc()ed, as ve_read_file_alloc_at().
+ */
+int ve_read_regular_at(int dir_fd, const char *rel, size_t max_len, char **ret, size_t *ret_len);
+
+/* ve_write_file_atomic_at() flags */
+#define VE_WRITE_SYNC      1u   /* fsync the new file before the rename */
+#define VE_WRITE_SYNC_DIR  2u   /* and the directory after it */
+
+/*
+ * Replace @rel under @dir_fd with @len bytes of @data, mode @mode: write
+ * "@rel.tmp" (a fresh inode: a stale one is removed, and O_EXCL with
+ * O_NOFOLLOW never writes through a link put there), optionally fsync it,
+ * rename(2) it over @rel, optionally fsync the directory.  Readers see the
+ * old file or the new one, never a part.
+ *
+ * 0, or a negative errno with *@ret_step (may be NULL) naming the step that
+ * failed: "removing the stale", "creating", "writing", "syncing",
+ * "closing", "renaming" (in each the temporary file is removed and @rel is
+ * as it was), or "syncing the directory of" (the new file is in place but a
+ * power cut may bring back the old one).  ve_write_step_kept() tells the
+ * two apart.
+ */
+int ve_write_file_atomic_at(int dir_fd, const char *rel, const void *data, size_t len, unsigned mode,
+			    unsigned flags, const char **ret_step);
+
+/* After a failed ve_write_file_atomic_at(): whether @rel still has its old content. */
+bool ve_write_step_kept(const char *step);
 
 /*
  * Re-read an fd that was opened once (a per-tick sysfs attribute) from

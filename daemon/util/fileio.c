@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * fileio.c: small-file reads and strict number parsing.
+ * fileio.c: small-file reads and writes, and strict number parsing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -68,27 +70,21 @@ int ve_read_file_at(int dir_fd, const char *rel, char *buf, size_t len, size_t *
 	return r;
 }
 
-int ve_read_file_alloc_at(int dir_fd, const char *rel, size_t max_len, char **ret,
-			  size_t *ret_len)
+/* read() @fd to its end into a growing buffer of at most @max_len bytes (see the header) */
+static int read_alloc_fd(int fd, size_t max_len, char **ret, size_t *ret_len)
 {
 	size_t cap = 4096, off = 0;
 	char *buf = NULL, *p;
 	ssize_t n;
-	int fd, r;
 
-	if (max_len >= SIZE_MAX - 1)
-		return -EINVAL;
-	fd = open_at(dir_fd, rel);
-	if (fd < 0)
-		return fd;
 	for (;;) {
 		if (off + 1 >= cap || !buf) {
 			if (buf)
 				cap = cap > (max_len + 2) / 2 ? max_len + 2 : cap * 2;
 			p = realloc(buf, cap);
 			if (!p) {
-				r = -ENOMEM;
-				goto fail;
+				free(buf);
+				return -ENOMEM;
 			}
 			buf = p;
 		}
@@ -96,28 +92,180 @@ int ve_read_file_alloc_at(int dir_fd, const char *rel, size_t max_len, char **re
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			goto fail;
+			free(buf);
+			return -errno;
 		}
 		if (n == 0)
 			break;
 		off += (size_t)n;
 		if (off > max_len) {
-			r = -EFBIG;
-			goto fail;
+			free(buf);
+			return -EFBIG;
 		}
 	}
-	close(fd);
 	buf[off] = '\0';
 	*ret = buf;
 	if (ret_len)
 		*ret_len = off;
 	return 0;
+}
 
-fail:
-	free(buf);
+int ve_read_file_alloc_at(int dir_fd, const char *rel, size_t max_len, char **ret,
+			  size_t *ret_len)
+{
+	int fd, r;
+
+	if (max_len >= SIZE_MAX - 1)
+		return -EINVAL;
+	fd = open_at(dir_fd, rel);
+	if (fd < 0)
+		return fd;
+	r = read_alloc_fd(fd, max_len, ret, ret_len);
 	close(fd);
 	return r;
+}
+
+int ve_read_regular_at(int dir_fd, const char *rel, size_t max_len, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	int fd, r;
+
+	if (max_len >= SIZE_MAX - 1)
+		return -EINVAL;
+	fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if ((unsigned long long)st.st_size > max_len)
+		r = -EFBIG;
+	else
+		r = read_alloc_fd(fd, max_len, ret, ret_len);
+	close(fd);
+	return r;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * fsync(2) fails with EBADF on an O_PATH fd and cannot take AT_FDCWD: open
+ * the directory afresh, which works for every kind of @dir_fd.  @rel's
+ * directory, when @rel has a '/'.
+ */
+static int fsync_dir_of(int dir_fd, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char dir[4096];
+	int fd, r = 0;
+
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if (slash == rel) {
+		strcpy(dir, "/");
+	} else {
+		size_t n = (size_t)(slash - rel);
+
+		if (n >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, rel, n);
+		dir[n] = '\0';
+	}
+	fd = openat(dir_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static const char step_dir[] = "syncing the directory of";
+
+int ve_write_file_atomic_at(int dir_fd, const char *rel, const void *data, size_t len, unsigned mode,
+			    unsigned flags, const char **ret_step)
+{
+	const char *step = NULL;
+	char tmp[4096];
+	int fd = -1, r;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", rel) >= sizeof(tmp)) {
+		step = "creating";
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT) {
+		step = "removing the stale";
+		r = -errno;
+		goto out;
+	}
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+		    (mode_t)mode);
+	if (fd < 0) {
+		step = "creating";
+		r = -errno;
+		goto out;
+	}
+	/* the mode asked for, whatever the umask */
+	if (fchmod(fd, (mode_t)mode) < 0) {
+		step = "creating";
+		r = -errno;
+		goto fail;
+	}
+	if ((r = write_all(fd, data, len)) < 0) {
+		step = "writing";
+		goto fail;
+	}
+	if ((flags & (VE_WRITE_SYNC | VE_WRITE_SYNC_DIR)) && fsync(fd) < 0) {
+		step = "syncing";
+		r = -errno;
+		goto fail;
+	}
+	r = close(fd);
+	fd = -1;
+	/* on NFS a write error may only show here */
+	if (r < 0) {
+		step = "closing";
+		r = -errno;
+		goto fail;
+	}
+	if (renameat(dir_fd, tmp, dir_fd, rel) < 0) {
+		step = "renaming";
+		r = -errno;
+		goto fail;
+	}
+	r = 0;
+	if ((flags & VE_WRITE_SYNC_DIR) && (r = fsync_dir_of(dir_fd, rel)) < 0)
+		step = step_dir;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dir_fd, tmp, 0);
+out:
+	if (ret_step)
+		*ret_step = step;
+	return r;
+}
+
+bool ve_write_step_kept(const char *step)
+{
+	return step != step_dir;
 }
 
 int ve_pread_all(int fd, char *buf, size_t len, size_t *ret_len)
