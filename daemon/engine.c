@@ -15,6 +15,7 @@
 #include "cpustat.h"
 #include "diskstats.h"
 #include "fileio.h"
+#include "budget.h"
 #include "engine.h"
 #include "powercap.h"
 #include "procfs.h"
@@ -952,10 +953,10 @@ void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us)
 		uint64_t total = vm->slot < e->ledger.n ? e->ledger.e[vm->slot].total_uj : 0;
 
 		vm->power_uw = dt && e->report_us && total >= vm->report_total_uj
-				       ? (total - vm->report_total_uj) * 1000000u / dt : 0;
+				       ? ve_power_uw(total - vm->report_total_uj, dt) : 0;
 		vm->report_total_uj = total;
 	}
-	e->host_power_uw = dt && e->report_us ? (e->ledger.energy_uj - e->report_energy_uj) * 1000000u / dt : 0;
+	e->host_power_uw = e->report_us ? ve_power_uw(e->ledger.energy_uj - e->report_energy_uj, dt) : 0;
 	e->report_energy_uj = e->ledger.energy_uj;
 	e->report_us = now_us;
 }
@@ -983,10 +984,9 @@ size_t ve_engine_n_vms(struct ve_engine *e)
 	return e->vms->len;
 }
 
-void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
+static void fill_view(struct ve_engine *e, struct vm *vm, struct ve_vm_view *ret)
 {
 	static const struct ve_ledger_entry zero;
-	struct vm *vm = g_ptr_array_index(e->vms, i);
 
 	ret->uuid = vm->uuid;
 	ret->name = vm->name ? vm->name : vm->uuid;
@@ -998,6 +998,20 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
 	ret->pid = vm->located ? vm->dt.pid : 0;
 	ret->ledger = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;
 	ret->power_uw = vm->power_uw;
+}
+
+void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
+{
+	fill_view(e, g_ptr_array_index(e->vms, i), ret);
+}
+
+bool ve_engine_vm_find(struct ve_engine *e, const char *uuid, struct ve_vm_view *ret)
+{
+	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+
+	if (vm)
+		fill_view(e, vm, ret);
+	return vm != NULL;
 }
 
 ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid)

@@ -120,6 +120,9 @@ void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret);
 size_t ve_engine_n_vms(struct ve_engine *e);
 void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret);
 
+/* The VM @uuid's view, by the registry's index (not a scan); false when it has none. */
+bool ve_engine_vm_find(struct ve_engine *e, const char *uuid, struct ve_vm_view *ret);
+
 /* The running VM whose QEMU process is @pid: its index, or -1. */
 ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid);
 

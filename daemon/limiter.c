@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blockdev.h"
+#include "budget.h"
 #include "limiter.h"
 #include "model.h"
 #include "powerctl.h"
@@ -21,7 +22,7 @@ struct limited {
 	struct ve_pctl ctl;
 	bool primed;                 /* a first reading of its ledger exists */
 	uint64_t last_total_uj, last_idle_uj, last_us;
-	uint64_t window_start_us, window_used_uj;   /* budget accounting */
+	struct ve_budget_window win;                /* budget accounting */
 	bool warned_hold;
 	bool measured_now;           /* measured in this control period */
 	uint64_t measured_uw, static_uw;            /* over the last control period */
@@ -194,7 +195,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	if (disk_now && disk_now != disk_before)
 		ve_act_say(l->log, l->ud, uuid, name, "VM '%s': disk power limit %.3f W", name, (double)disk_now / 1e6);
 	if (v->lim.budget_window_s != lim->budget_window_s || v->lim.budget_uj != lim->budget_uj)
-		v->window_start_us = 0;   /* a new budget starts a new window */
+		v->win.start_us = 0;   /* a new budget starts a new window */
 	v->lim = *lim;
 }
 
@@ -208,16 +209,6 @@ void ve_limiter_stopped(struct ve_limiter *l, virConnectPtr conn, const char *uu
 	restore(l, conn, uuid, v->name);
 	v->primed = false;
 	ve_pctl_init(&v->ctl, &v->ctl.p, 1.0);
-}
-
-static struct ve_vm_view *find_vm(struct ve_engine *e, const char *uuid, struct ve_vm_view *ret)
-{
-	for (size_t i = 0; i < ve_engine_n_vms(e); i++) {
-		ve_engine_vm(e, i, ret);
-		if (strcmp(ret->uuid, uuid) == 0)
-			return ret;
-	}
-	return NULL;
 }
 
 /* Bring a VM's power over the last control period up to date; false until primed. */
@@ -234,17 +225,10 @@ static bool measure(struct limited *v, const struct ve_vm_view *vm, uint64_t now
 		return false;
 	}
 	dt = now_us - v->last_us;
-	v->measured_uw = (total - v->last_total_uj) * 1000000u / dt;
-	v->static_uw = (idle - v->last_idle_uj) * 1000000u / dt;
-	if (v->lim.budget_uj) {
-		uint64_t window_us = v->lim.budget_window_s * 1000000u;
-
-		if (!v->window_start_us || now_us - v->window_start_us >= window_us) {
-			v->window_start_us = now_us;
-			v->window_used_uj = 0;
-		}
-		v->window_used_uj += total - v->last_total_uj;
-	}
+	v->measured_uw = ve_power_uw(total - v->last_total_uj, dt);
+	v->static_uw = ve_power_uw(idle - v->last_idle_uj, dt);
+	if (v->lim.budget_uj)
+		ve_budget_window_add(&v->win, v->lim.budget_window_s, now_us, total - v->last_total_uj);
 	v->last_total_uj = total;
 	v->last_idle_uj = idle;
 	v->last_us = now_us;
@@ -454,7 +438,7 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 	while (g_hash_table_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 		struct ve_vm_view vm;
-		bool running = find_vm(e, k, &vm) && vm.running;
+		bool running = ve_engine_vm_find(e, k, &vm) && vm.running;
 
 		v->measured_now = running && measure(v, &vm, now_us);
 		if (running)
@@ -473,9 +457,8 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 
 		if (!v->measured_now)
 			continue;
-		limit = ve_limits_effective_uw(&v->lim, v->window_used_uj,
-					       v->lim.budget_uj ? (v->window_start_us + v->lim.budget_window_s *
-								   1000000u - now_us) / 1000000u : 0);
+		limit = ve_budget_effective_uw(v->lim.power_limit_uw, v->lim.budget_uj, v->win.used_uj,
+					       ve_budget_left_s(&v->win, v->lim.budget_window_s, now_us));
 		if (l->host_cap_uw && (!limit || v->alloc_uw < limit))
 			limit = v->alloc_uw;
 		v->limit_uw = limit;

@@ -107,27 +107,6 @@ static void test_bad(void **state)
 	}
 }
 
-static void test_budget(void **state)
-{
-	struct ve_limits l;
-
-	(void)state;
-	ve_limits_init(&l);
-	check_u64(ve_limits_budget_power_uw(&l, 0, 100), 0, "no budget");
-	l.budget_uj = 3600000000ull;   /* 1 Wh */
-	l.budget_window_s = 3600;
-	/* half used, half an hour left: 0.5 Wh over 1800 s = 1 W */
-	check_u64(ve_limits_budget_power_uw(&l, 1800000000ull, 1800), 1000000, "1 W left");
-	check_u64(ve_limits_budget_power_uw(&l, 3600000000ull, 1800), 1, "spent: the floor");
-	check_u64(ve_limits_budget_power_uw(&l, 0, 0), 1, "window over");
-	l.power_limit_uw = 500000;
-	check_u64(ve_limits_effective_uw(&l, 1800000000ull, 1800), 500000, "the tighter: the limit");
-	l.power_limit_uw = 5000000;
-	check_u64(ve_limits_effective_uw(&l, 1800000000ull, 1800), 1000000, "the tighter: the budget");
-	l.budget_uj = 0;
-	check_u64(ve_limits_effective_uw(&l, 0, 0), 5000000, "no budget: the limit");
-}
-
 /* Formatting round-trips exactly; nothing set formats as nothing. */
 static void test_format(void **state)
 {
@@ -173,7 +152,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_format),
 	};

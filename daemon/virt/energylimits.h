@@ -55,14 +55,4 @@ char *ve_limits_format(const struct ve_limits *l);
 /* Strict energy parsing: "1.5 kWh", "200 J" -> µJ. */
 gboolean ve_parse_energy_uj(const char *text, uint64_t *ret_uj, GError **error);
 
-/*
- * The budget as a power limit for the rest of its window: what is left of
- * it spread over the time left.  0 when there is no budget; 1 µW (the
- * floor) when it is spent.
- */
-uint64_t ve_limits_budget_power_uw(const struct ve_limits *l, uint64_t used_uj,
-				   uint64_t left_in_window_s);
-
-/* The limit in force: the smaller of the power limit and the budget's. */
-uint64_t ve_limits_effective_uw(const struct ve_limits *l, uint64_t used_in_window_uj,
-				uint64_t left_in_window_s);
+/* The budget as a power limit: ve_budget_effective_uw() (core/budget.h). */

@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "config.h"
 #include "energylimits.h"
+#include "units.h"
 
 #define MAX_POWER_UW 100000000000ull   /* 100 kW: no VM draws more */
 
@@ -251,24 +251,4 @@ char *ve_limits_format(const struct ve_limits *l)
 				       (double)l->budget_uj / 1e6);
 	g_string_append(x, "</energy>");
 	return g_string_free(x, FALSE);
-}
-
-uint64_t ve_limits_budget_power_uw(const struct ve_limits *l, uint64_t used_uj,
-				   uint64_t left_in_window_s)
-{
-	if (!l->budget_uj)
-		return 0;
-	if (used_uj >= l->budget_uj || !left_in_window_s)
-		return 1;
-	return (l->budget_uj - used_uj) / left_in_window_s;
-}
-
-uint64_t ve_limits_effective_uw(const struct ve_limits *l, uint64_t used_in_window_uj,
-				uint64_t left_in_window_s)
-{
-	uint64_t b = ve_limits_budget_power_uw(l, used_in_window_uj, left_in_window_s);
-
-	if (!l->power_limit_uw)
-		return b;
-	return b && b < l->power_limit_uw ? b : l->power_limit_uw;
 }

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * budget.c: energy budgets as power limits (see budget.h).
+ */
+#include "budget.h"
+
+uint64_t ve_power_uw(uint64_t d_uj, uint64_t dt_us)
+{
+	return dt_us ? d_uj * 1000000u / dt_us : 0;
+}
+
+void ve_budget_window_add(struct ve_budget_window *w, uint64_t window_s, uint64_t now_us,
+			  uint64_t uj)
+{
+	if (!w->start_us || now_us < w->start_us || now_us - w->start_us >= window_s * 1000000u) {
+		w->start_us = now_us;
+		w->used_uj = 0;
+	}
+	w->used_uj += uj;
+}
+
+uint64_t ve_budget_left_s(const struct ve_budget_window *w, uint64_t window_s, uint64_t now_us)
+{
+	uint64_t end = w->start_us + window_s * 1000000u;
+
+	if (!w->start_us || now_us >= end)
+		return 0;
+	return (end - now_us) / 1000000u;
+}
+
+uint64_t ve_budget_power_uw(uint64_t budget_uj, uint64_t used_uj, uint64_t left_s)
+{
+	if (!budget_uj)
+		return 0;
+	if (used_uj >= budget_uj || !left_s)
+		return 1;
+	return (budget_uj - used_uj) / left_s;
+}
+
+uint64_t ve_budget_effective_uw(uint64_t limit_uw, uint64_t budget_uj, uint64_t used_uj,
+				uint64_t left_s)
+{
+	uint64_t b = ve_budget_power_uw(budget_uj, used_uj, left_s);
+
+	if (!limit_uw)
+		return b;
+	return b && b < limit_uw ? b : limit_uw;
+}
