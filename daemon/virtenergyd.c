@@ -26,6 +26,8 @@
 #include "energylimits.h"
 #include "guestexport.h"
 #include "limiter.h"
+#include "metadata.h"
+#include "outputs.h"
 #include "log.h"
 #include "service.h"
 #include "prom.h"
@@ -283,37 +285,6 @@ static const struct ve_virt_ops virt_ops = {
 
 /* ---- output ------------------------------------------------------------ */
 
-static void print_table(struct daemon *d)
-{
-	struct ve_host_view h;
-	size_t n = ve_engine_n_vms(d->engine);
-
-	ve_engine_host(d->engine, &h);
-	printf("host %8.2f W %12.3f J%s | %s | %s\n", (double)h.power_uw / 1e6,
-	       (double)h.energy_uj / 1e6, h.estimated ? " (estimated)" : "", h.sensor, h.sampler);
-	printf("%-20s %-9s %5s %4s %9s %12s %10s %10s %10s %10s %10s\n", "VM", "STATE", "VCPUS",
-	       "THR", "POWER_W", "ENERGY_J", "VCPU_J", "EMUL_J", "IO_J", "IDLE_J", "SERVICE_J");
-	for (size_t i = 0; i < n; i++) {
-		struct ve_vm_view v;
-
-		ve_engine_vm(d->engine, i, &v);
-		printf("%-20.20s %-9s %5u %4u %9.2f %12.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
-		       v.name, v.running ? "running" : v.undefined ? "undefined" : "stopped", v.vcpus,
-		       v.n_threads,
-		       (double)v.power_uw / 1e6, (double)v.ledger->total_uj / 1e6,
-		       (double)v.ledger->comp_uj[VE_COMP_VCPU] / 1e6,
-		       (double)v.ledger->comp_uj[VE_COMP_EMULATOR] / 1e6,
-		       (double)v.ledger->comp_uj[VE_COMP_IO] / 1e6,
-		       (double)v.ledger->comp_uj[VE_COMP_IDLE] / 1e6,
-		       (double)v.ledger->comp_uj[VE_COMP_SERVICE] / 1e6);
-	}
-	printf("%-20s %-9s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
-	       "", "", (double)h.ledger->total_uj / 1e6,
-	       (double)(h.ledger->total_uj - h.ledger->comp_uj[VE_COMP_CPU] -
-			h.ledger->comp_uj[VE_COMP_DISK]) / 1e6);
-	fflush(stdout);
-}
-
 /* ---- the period -------------------------------------------------------- */
 
 static void save_state(struct daemon *d)
@@ -324,70 +295,19 @@ static void save_state(struct daemon *d)
 		ve_log("%s", err->message);
 }
 
-/* A VM's virtual RAPL register file from its ledger (vrapl.h). */
-static void vrapl_of(const struct ve_vm_view *v, bool has_dram, struct ve_vrapl *r)
-{
-	ve_vrapl_init(r);
-	r->pkg_uj = v->ledger->total_uj;
-	r->pp0_uj = v->ledger->comp_uj[VE_COMP_VCPU];
-	r->dram_uj = v->ledger->dev_uj[VE_DEV_DRAM];
-	r->has_dram = has_dram;
-}
-
-/* The register file with the VM's limit in force. */
-static void vrapl_for(struct daemon *d, const struct ve_vm_view *v, bool has_dram, struct ve_vrapl *r)
-{
-	vrapl_of(v, has_dram, r);
-	if (d->limiter) {
-		r->limit_uw = ve_limiter_limit_uw(d->limiter, v->uuid);
-		r->alloc_uw = ve_limiter_alloc_uw(d->limiter, v->uuid);
-	}
-}
-
-/* A qemu-vmsr-helper connection: only the QEMU process of a VM we account. */
 static int vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why)
 {
-	struct daemon *d = ud;
-
 	(void)uid;
-	if (ve_engine_vm_by_pid(d->engine, peer) < 0) {
-		*why = "the peer is not the QEMU process of a VM virtenergyd accounts";
-		return -EPERM;
-	}
-	return 0;
+	return ve_outputs_vmsr_admit(((struct daemon *)ud)->engine, peer, why);
 }
 
-/*
- * A qemu-vmsr-helper request: the peer must be the QEMU process of a VM we
- * account, the thread one of its own.
- */
 static int vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, pid_t tid,
 		       uint64_t *ret, const char **why)
 {
 	struct daemon *d = ud;
-	ssize_t i = ve_engine_vm_by_pid(d->engine, peer);
-	struct ve_host_view h;
-	struct ve_vm_view v;
-	struct ve_vrapl r;
-	char rel[64];
 
-	if (i < 0) {
-		*why = "the peer is not the QEMU process of a VM virtenergyd accounts";
-		return -EPERM;
-	}
-	snprintf(rel, sizeof(rel), "proc/%d/task/%d", (int)peer, (int)tid);
-	if (tid <= 0 || faccessat(d->root_fd, rel, F_OK, 0) < 0) {
-		*why = "the thread asked about is not one of the peer's";
-		return -ESRCH;
-	}
-	ve_engine_host(d->engine, &h);
-	ve_engine_vm(d->engine, (size_t)i, &v);
-	vrapl_for(d, &v, h.has_dram, &r);
-	if (ve_vrapl_read(&r, msr, ret) < 0) {
-		*why = "register not available";
-		return -ENOENT;
-	}
-	return 0;
+	(void)uid, (void)cpu;
+	return ve_outputs_vmsr_lookup(d->engine, d->limiter, peer, msr, tid, ret, why);
 }
 
 static void on_limiter_event(void *ud, enum ve_limiter_event ev, const char *uuid, const char *name,
@@ -406,85 +326,14 @@ static void dbus_log(void *ud, const char *msg)
 	ve_log("%s", msg);
 }
 
-/*
- * D-Bus SetVMLimit / ClearVMLimit: the limit goes into the domain's
- * metadata (other elements kept), live and, for a persistent domain,
- * persistently; libvirt's metadata event then brings it to the limiter
- * like a change made with virsh.
- */
+/* D-Bus SetVMLimit / ClearVMLimit: into the domain's metadata (ve_virt_set_power_limit). */
 static gboolean dbus_set_vm_limit(void *ud, const char *vm, uint64_t uw, GError **error)
 {
 	struct daemon *d = ud;
-	virConnectPtr conn = ve_virt_conn(d->virt);
-	virDomainPtr dom = NULL;
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	g_autofree char *old = NULL, *xml = NULL;
-	struct ve_limits lim;
-	unsigned int flags = VIR_DOMAIN_AFFECT_LIVE;
-	int r;
 
-	if (!conn) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "not connected to libvirt");
+	if (!ve_virt_set_power_limit(d->virt, vm, uw, uuid, error))
 		return FALSE;
-	}
-	dom = virDomainLookupByUUIDString(conn, vm);
-	if (!dom)
-		dom = virDomainLookupByName(conn, vm);
-	if (!dom || virDomainGetUUIDString(dom, uuid) < 0) {
-		if (dom)
-			virDomainFree(dom);
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no VM '%s'", vm);
-		return FALSE;
-	}
-	ve_limits_init(&lim);
-	{
-		g_autofree char *why = NULL;
-
-		old = ve_virt_get_metadata(d->virt, uuid, &why);
-		if (!old && why) {
-			/* a foreign document under our key: writing ours beside it would not clear it */
-			virDomainFree(dom);
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-				    "refused for VM '%s': %s; its limits are unchanged", vm, why);
-			return FALSE;
-		}
-	}
-	if (old && !ve_limits_parse(old, &lim, NULL))
-		ve_limits_init(&lim);   /* what was there was refused anyway: start clean */
-	lim.power_limit_uw = uw;
-	if (lim.guarantee_uw > uw && uw)
-		lim.guarantee_uw = uw;
-	xml = ve_limits_format(&lim);
-	/*
-	 * What is written must be what the reader accepts, by the reader's
-	 * own rules (1 mW to 100 kW, ...): else the VM would be unlimited at
-	 * the next read or the next start.
-	 */
-	if (xml) {
-		g_autoptr(GError) perr = NULL;
-		struct ve_limits back;
-
-		if (!ve_limits_parse(xml, &back, &perr)) {
-			virDomainFree(dom);
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "refused for VM '%s': %s; its limits are unchanged", vm, perr->message);
-			return FALSE;
-		}
-	}
-	if (virDomainIsActive(dom) != 1)
-		flags = VIR_DOMAIN_AFFECT_CONFIG;
-	else if (virDomainIsPersistent(dom) == 1)
-		flags |= VIR_DOMAIN_AFFECT_CONFIG;
-	r = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? "energy" : NULL,
-				 VE_ENERGY_NS, flags);
-	virDomainFree(dom);
-	if (r < 0) {
-		virErrorPtr e = virGetLastError();
-
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libvirt refused the metadata of '%s': %s",
-			    vm, e && e->message ? e->message : "unknown error");
-		return FALSE;
-	}
 	ve_log_vm(uuid, vm, "VM '%s': power limit %s over D-Bus", vm, uw ? "set" : "cleared");
 	return TRUE;
 }
@@ -550,7 +399,7 @@ static void export_guests(struct daemon *d)
 		ve_engine_vm(d->engine, i, &v);
 		if (!v.running)
 			continue;
-		vrapl_for(d, &v, h.has_dram, &r);
+		ve_outputs_vrapl(d->limiter, &v, h.has_dram, &r);
 		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
 		    g_strcmp0(d->export_error, err->message) != 0) {
 			ve_log_vm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
@@ -585,11 +434,7 @@ static void write_prom(struct daemon *d)
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
 	text = ve_prom_render(&ph, vms, n);
 	if (!ve_prom_write(d->cfg.prom_textfile, text, &err)) {
-		/*
-		 * Log each kind of failure once: the message names the random
-		 * temporary file, so it differs every second; the error's domain
-		 * and code do not.
-		 */
+		/* log each kind of failure once: by the error's domain and code */
 		g_autofree char *kind = g_strdup_printf("%s:%d", g_quark_to_string(err->domain), err->code);
 
 		if (g_strcmp0(d->prom_error, kind) != 0)
@@ -649,7 +494,7 @@ static gboolean on_period(gpointer data)
 		ve_engine_report_tick(d->engine, now);
 		d->last_report_us = now;
 		if (d->foreground)
-			print_table(d);
+			ve_outputs_table(d->engine, stdout);
 		notify_status(d);
 		write_prom(d);
 		if (d->dbus)
@@ -1051,7 +896,7 @@ int main(int argc, char **argv)
 			d.exit_code = 1;
 		}
 		ve_engine_report_tick(d.engine, t);
-		print_table(&d);
+		ve_outputs_table(d.engine, stdout);
 	} else {
 		d.last_save_us = d.last_report_us = now_us();
 		g_timeout_add(MAX(d.cfg.period_us / 1000, 1), on_period, &d);

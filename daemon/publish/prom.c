@@ -134,8 +134,7 @@ gboolean ve_prom_write(const char *path, const char *text, GError **error)
 
 	if (r < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-r),
-			    "cannot write the Prometheus textfile %s: %s %s.tmp failed: %s", path, step,
-			    path, g_strerror(-r));
+			    "%s %s.tmp failed: %s", step, path, g_strerror(-r));
 		return FALSE;
 	}
 	return TRUE;
