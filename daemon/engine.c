@@ -23,95 +23,7 @@
 #include "statefile.h"
 #include "threadmap.h"
 
-#define STATE_FILE "state"
-#define MAX_DISKS 64
-#define MAX_DEV (2 * VE_MAX_SOCKETS + MAX_DISKS)
-
-/* cumulative block I/O of one VM on one device, as its cgroup reported it */
-struct blkio_prev {
-	uint32_t major, minor;
-	uint64_t ios, bytes;
-};
-
-/* cumulative counters of one disk from diskstats */
-struct disk_prev {
-	bool primed;
-	uint64_t ios, bytes, ticks_ms;
-};
-
-struct vm {
-	char *uuid;
-	char *name;
-	uint32_t slot;
-	bool running;
-	bool undefined;
-	bool gone;                     /* libvirt has no such domain any more: retire it */
-	bool retire_now;               /* gone with its stop (transient): no retention */
-	uint64_t gone_us;              /* when we learnt it (e->last_us then) */
-	unsigned int vcpus;
-	bool located;
-	struct ve_domain_threads dt;
-	unsigned int n_threads;        /* threads watched for it */
-	GArray *blkio;                 /* struct blkio_prev */
-	uint64_t gen;                  /* bumped by every listing of its threads */
-	uint64_t next_scan_us;
-	bool scanned;                  /* listed this period */
-	uint64_t report_total_uj;      /* ledger total at the last report tick */
-	uint64_t power_uw;
-};
-
-struct thread {
-	pid_t pid, tid;                /* its process (proc/PID/task/TID) and itself */
-	uint32_t slot;
-	enum ve_component comp;
-	struct vm *vm;
-	struct ve_watch *w;
-	uint64_t prev[VE_MAX_EVENTS];
-	uint64_t gen;
-};
-
-struct ve_engine {
-	int root_fd;
-	int state_dir_fd;
-	const struct ve_config *cfg;
-	struct ve_sampler *sampler;
-	struct ve_powercap *pc;
-	struct ve_account_table *accounts;
-	struct ve_attrib *attrib;
-	struct ve_result result;
-	struct ve_ledger ledger;
-	GPtrArray *vms;                /* struct vm*, in slot order of creation */
-	GHashTable *vm_by_uuid;        /* borrowed keys */
-	GHashTable *threads;           /* tid -> struct thread* */
-	unsigned int *socket_of_cpu;
-	size_t n_cpu_map;
-	struct ve_cpustat stat;
-	bool have_stat;
-	uint64_t last_us;              /* end of the last period, 0 before the first */
-	uint64_t clk_tck;
-	GArray *samples;               /* struct ve_thread_sample */
-	struct ve_device dev[MAX_DEV];
-	struct ve_calib_window *calib[MAX_DEV];   /* measured devices only */
-	size_t n_dev;
-	size_t first_disk;             /* dev[first_disk ..] are disks.disk[0 ..] */
-	struct ve_disks disks;
-	struct disk_prev disk_prev[MAX_DISKS];
-	GArray *io;                    /* struct ve_io_sample */
-	unsigned int calib_fits;
-	double busy_weight_pj[VE_MAX_SOCKETS];   /* host model at maximum frequency */
-	struct cpu_freq {
-		int cur_fd;                      /* scaling_cur_freq, -1: none */
-		uint64_t max_khz;
-	} *freq;                                 /* per CPU, opened at the first period */
-	size_t n_freq;
-	char sensor[96];
-	uint64_t report_us, report_energy_uj, host_power_uw;
-	uint64_t state_seq;
-	uint64_t retired_uj;           /* totals of retired VMs, kept in the state file */
-	bool estimated;
-	ve_engine_retired_fn on_retired;
-	void *retired_ud;
-};
+#include "engine_int.h"
 
 static void vm_free(gpointer p)
 {
@@ -132,7 +44,7 @@ static void thread_free(struct ve_engine *e, struct thread *t)
 	g_free(t);
 }
 
-static struct vm *vm_get(struct ve_engine *e, const char *uuid, const char *name,
+struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,
 			 unsigned int vcpus)
 {
 	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
@@ -159,7 +71,7 @@ static struct vm *vm_get(struct ve_engine *e, const char *uuid, const char *name
 bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus)
 {
-	struct vm *vm = vm_get(e, uuid, name, vcpus);
+	struct vm *vm = engine_vm_get(e, uuid, name, vcpus);
 
 	if (!vm)
 		return false;
@@ -194,181 +106,6 @@ void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid)
 
 	if (vm)
 		vm->undefined = true;
-}
-
-/* ---- restart safety ---------------------------------------------------- */
-
-static gboolean restore(struct ve_engine *e, char **warning, GError **error)
-{
-	g_autoptr(GError) err = NULL;
-	struct ve_state *st = NULL;
-
-	if (!ve_state_load(e->state_dir_fd, STATE_FILE, &st, &err)) {
-		if (g_error_matches(err, VE_STATE_ERROR, VE_STATE_ERROR_IO)) {
-			g_propagate_error(error, g_steal_pointer(&err));
-			return FALSE;
-		}
-		/* corrupt or from another version: set aside by the loader, start afresh */
-		*warning = g_strdup_printf("%s; starting with empty counters", err->message);
-		return TRUE;
-	}
-	e->state_seq = st->seq;
-	for (guint i = 0; i < st->accounts->len; i++) {
-		const struct ve_state_account *a = g_ptr_array_index(st->accounts, i);
-		uint32_t slot;
-
-		if (strcmp(a->key, "host") == 0) {
-			slot = VE_ACCOUNT_HOST;
-		} else if (g_str_has_prefix(a->key, "vm:")) {
-			struct vm *vm = vm_get(e, a->key + 3, a->name, 0);
-
-			if (!vm)
-				continue;
-			slot = vm->slot;
-		} else {
-			continue;   /* services come with their configuration */
-		}
-		ve_ledger_restore(&e->ledger, slot, &a->e);
-	}
-	memcpy(e->ledger.host_reason_uj, st->host_reason_uj, sizeof(e->ledger.host_reason_uj));
-	e->ledger.energy_uj = st->energy_uj;
-	e->ledger.periods = st->periods;
-	e->retired_uj = st->retired_uj;
-	ve_state_free(st);
-	return TRUE;
-}
-
-gboolean ve_engine_save(struct ve_engine *e, GError **error)
-{
-	g_autoptr(ve_state) st = ve_state_new();
-
-	st->seq = e->state_seq;   /* the save writes seq + 1 */
-	st->periods = e->ledger.periods;
-	st->energy_uj = e->ledger.energy_uj;
-	st->retired_uj = e->retired_uj;
-	memcpy(st->host_reason_uj, e->ledger.host_reason_uj, sizeof(st->host_reason_uj));
-	if (e->ledger.n && !ve_state_add(st, "host", NULL, &e->ledger.e[VE_ACCOUNT_HOST], error))
-		return FALSE;
-	for (guint i = 0; i < e->vms->len; i++) {
-		struct vm *vm = g_ptr_array_index(e->vms, i);
-		g_autofree char *key = g_strdup_printf("vm:%s", vm->uuid);
-		static const struct ve_ledger_entry zero;
-
-		if (!ve_state_add(st, key, vm->name,
-				  vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero, error))
-			return FALSE;
-	}
-	if (!ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
-		return FALSE;
-	e->state_seq = st->seq;
-	return TRUE;
-}
-
-/* ---- sensing --------------------------------------------------------- */
-
-/*
- * intel-rapl:N numbers packages in the order the driver registered them;
- * the physical package id, which the CPU topology uses, is K of the
- * top-level zone's name "package-K".  Fall back to N.
- */
-static unsigned int physical_package(const struct ve_powercap *pc, unsigned int n)
-{
-	for (size_t z = 0; z < ve_powercap_n_zones(pc); z++) {
-		const struct ve_powercap_zone *zone = ve_powercap_zone(pc, z);
-		unsigned int k;
-
-		if (zone->kind == VE_RAPL_PACKAGE && zone->subzone < 0 && zone->package == n &&
-		    sscanf(zone->name, "package-%u", &k) == 1 && k < VE_MAX_SOCKETS)
-			return k;
-	}
-	return n;
-}
-
-static void setup_devices(struct ve_engine *e)
-{
-	const struct ve_config *c = e->cfg;
-	const char *names[VE_MAX_EVENTS];
-	unsigned int n = e->sampler->n_cols;
-
-	for (unsigned int i = 0; i < n; i++)
-		names[i] = e->sampler->col_name[i];
-	e->n_dev = 0;
-	if (e->pc) {
-		size_t zones = ve_powercap_n_zones(e->pc);
-
-		for (size_t z = 0; z < zones && e->n_dev < G_N_ELEMENTS(e->dev); z++) {
-			const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
-			struct ve_device *d = &e->dev[e->n_dev];
-
-			/* core and uncore are inside the package; psys spans more than the CPU */
-			if (zone->kind != VE_RAPL_PACKAGE && zone->kind != VE_RAPL_DRAM)
-				continue;
-			memset(d, 0, sizeof(*d));
-			d->kind = zone->kind == VE_RAPL_DRAM ? VE_DEV_DRAM : VE_DEV_PKG;
-			d->package = physical_package(e->pc, zone->package);
-			d->measured = true;
-			/* defaults rank threads until calibration fits the weights */
-			ve_cpu_model_defaults(&d->cpu, d->kind == VE_DEV_DRAM ? VE_DOMAIN_DRAM : VE_DOMAIN_PKG,
-					      names, n,
-					      d->kind == VE_DEV_DRAM ? c->host_idle_power_uw / 8
-								     : c->host_idle_power_uw);
-			e->calib[e->n_dev] = ve_calib_window_new(n, c->calib_window_periods);
-			e->n_dev++;
-		}
-		snprintf(e->sensor, sizeof(e->sensor), "RAPL (powercap), %zu domains", e->n_dev);
-		e->estimated = false;
-		return;
-	}
-	/*
-	 * The host power model: per socket, idle power plus (max - idle) shared
-	 * linearly by busy CPU time, i.e. (max - idle) / CPUs per busy ns.
-	 * µW per CPU / 1000 = pJ per ns.  With per-CPU figures, a socket's idle
-	 * and maximum are those times its CPUs.  Where cpufreq is present the
-	 * weight follows the socket's frequency each period (scale_by_freq).
-	 */
-	for (unsigned int s = 0; s < e->stat.n_sockets && s < VE_MAX_SOCKETS; s++) {
-		struct ve_device *d = &e->dev[e->n_dev++];
-		unsigned int cpus = e->stat.cpus_per_socket[s] ? e->stat.cpus_per_socket[s] : 1;
-		uint64_t idle = c->cpu_max_power_uw ? c->cpu_idle_power_uw * cpus : c->host_idle_power_uw;
-		uint64_t max = c->cpu_max_power_uw ? c->cpu_max_power_uw * cpus : c->host_max_power_uw;
-
-		memset(d, 0, sizeof(*d));
-		d->kind = VE_DEV_PKG;
-		d->package = s;
-		d->measured = false;
-		d->cpu.n_events = n;
-		e->busy_weight_pj[s] = (double)(max - idle) / cpus / 1000.0;
-		d->cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] = e->busy_weight_pj[s];
-		d->cpu.idle_power_uw = idle;
-	}
-	if (c->cpu_max_power_uw)
-		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.1f-%.1f W per CPU), estimated",
-			 (double)c->cpu_idle_power_uw / 1e6, (double)c->cpu_max_power_uw / 1e6);
-	else
-		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.0f-%.0f W per socket), estimated",
-			 (double)c->host_idle_power_uw / 1e6, (double)c->host_max_power_uw / 1e6);
-	e->estimated = true;
-}
-
-/*
- * Disks have no energy sensor: each is modelled (model.h) by a profile that
- * follows from what sysfs says it is, NVMe, rotational or not.
- */
-static void setup_disks(struct ve_engine *e)
-{
-	e->first_disk = e->n_dev;
-	if (ve_disks_scan(e->root_fd, &e->disks) < 0)
-		return;   /* no disks known: CPU accounting goes on */
-	for (size_t i = 0; i < e->disks.n && i < MAX_DISKS && e->n_dev < MAX_DEV; i++) {
-		struct ve_device *d = &e->dev[e->n_dev++];
-		const char *profile = g_str_has_prefix(e->disks.disk[i].name, "nvme") ? "nvme"
-				      : e->disks.disk[i].rotational                 ? "hdd"
-										    : "ssd";
-
-		memset(d, 0, sizeof(*d));
-		d->kind = VE_DEV_DISK;
-		ve_disk_model_profile(profile, &d->disk);
-	}
 }
 
 struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
@@ -411,9 +148,9 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 	r = ve_powercap_open(root_fd, &e->pc);
 	if (r < 0)
 		e->pc = NULL;   /* no RAPL: the host power model stands in */
-	setup_devices(e);
-	setup_disks(e);
-	if (!restore(e, warning, error))
+	engine_setup_devices(e);
+	engine_setup_disks(e);
+	if (!engine_restore(e, warning, error))
 		goto fail;
 	return e;
 fail:
@@ -616,190 +353,6 @@ uint64_t ve_engine_retired_uj(const struct ve_engine *e)
 }
 
 /*
- * Fit each measured device's weights to its sensor over the sliding window
- * (calib.h).  The window's rows are the period's event totals of the
- * threads that ran on the device's socket.  A fit is tried every ten
- * periods; a refused one (too few periods, events that cannot be told
- * apart) keeps the weights in use.
- */
-static void calibrate(struct ve_engine *e, uint64_t period_us)
-{
-	const struct ve_thread_sample *s = (const struct ve_thread_sample *)(void *)e->samples->data;
-
-	for (size_t d = 0; d < e->n_dev; d++) {
-		struct ve_calib_result fit;
-		uint64_t totals[VE_MAX_EVENTS] = { 0 };
-
-		if (!e->calib[d] || !e->dev[d].measured)
-			continue;
-		for (guint i = 0; i < e->samples->len; i++)
-			if (s[i].package == e->dev[d].package)
-				for (unsigned int c = 0; c < e->dev[d].cpu.n_events; c++)
-					totals[c] += s[i].delta[c];
-		ve_calib_window_push(e->calib[d], totals, period_us, (uint64_t)e->dev[d].measured_uj);
-		if (e->ledger.periods % 10 == 0 &&
-		    ve_calib_fit(e->calib[d], VE_CALIB_MAX_CONDITION, &fit) == 0 &&
-		    ve_calib_apply(&fit, &e->dev[d].cpu) == 0)
-			e->calib_fits++;
-	}
-}
-
-/* One VM's block I/O since the last period, per disk, from its cgroup. */
-static void sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios, uint64_t *vm_bytes)
-{
-	struct ve_blkio_dev *dev = NULL;
-	size_t n = 0;
-
-	if (!vm->located || !vm->dt.blkio_rel[0] ||
-	    ve_cgroup_read_blkio(e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
-				 vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		int disk = ve_disks_find(&e->disks, dev[i].major, dev[i].minor);
-		uint64_t ios = dev[i].rios + dev[i].wios, bytes = dev[i].rbytes + dev[i].wbytes;
-		struct blkio_prev *p = NULL;
-
-		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev)
-			continue;
-		for (guint k = 0; k < vm->blkio->len && !p; k++) {
-			struct blkio_prev *q = &g_array_index(vm->blkio, struct blkio_prev, k);
-
-			if (q->major == dev[i].major && q->minor == dev[i].minor)
-				p = q;
-		}
-		if (!p) {
-			/* first sight: what it did before is not this period's */
-			struct blkio_prev np = { dev[i].major, dev[i].minor, ios, bytes };
-
-			g_array_append_val(vm->blkio, np);
-			continue;
-		}
-		if (ios >= p->ios && bytes >= p->bytes && (ios > p->ios || bytes > p->bytes)) {
-			struct ve_io_sample s = { .account = vm->slot,
-						  .device = (uint32_t)(e->first_disk + (size_t)disk),
-						  .comp = VE_COMP_DISK,
-						  .ops = ios - p->ios,
-						  .bytes = bytes - p->bytes };
-
-			vm_ios[disk] += s.ops;
-			vm_bytes[disk] += s.bytes;
-			g_array_append_val(e->io, s);
-		}
-		p->ios = ios;
-		p->bytes = bytes;
-	}
-	free(dev);
-}
-
-/*
- * Disk activity: busy time and totals per disk from diskstats, each VM's
- * share from its cgroup, and what no VM issued as the host's own.
- */
-static void sample_disks(struct ve_engine *e)
-{
-	uint64_t vm_ios[MAX_DISKS] = { 0 }, vm_bytes[MAX_DISKS] = { 0 };
-	struct ve_diskstat *st = NULL;
-	size_t n = 0;
-
-	g_array_set_size(e->io, 0);
-	if (e->first_disk >= e->n_dev)
-		return;
-	for (guint i = 0; i < e->vms->len; i++) {
-		struct vm *vm = g_ptr_array_index(e->vms, i);
-
-		if (vm->running)
-			sample_vm_io(e, vm, vm_ios, vm_bytes);
-	}
-	if (ve_read_diskstats(e->root_fd, &st, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		int disk = ve_disks_find(&e->disks, st[i].major, st[i].minor);
-		struct disk_prev *p;
-		uint64_t ios, bytes;
-		struct ve_device *dev;
-
-		/* partitions repeat their disk's I/O in diskstats: count disks only */
-		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->disks.disk[disk].major != st[i].major ||
-		    e->disks.disk[disk].minor != st[i].minor || e->first_disk + (size_t)disk >= e->n_dev)
-			continue;
-		p = &e->disk_prev[disk];
-		dev = &e->dev[e->first_disk + (size_t)disk];
-		ios = st[i].reads + st[i].writes;
-		bytes = (st[i].read_sectors + st[i].write_sectors) * VE_DISKSTAT_SECTOR_BYTES;
-		if (p->primed && ios >= p->ios && bytes >= p->bytes && st[i].io_ticks_ms >= p->ticks_ms) {
-			struct ve_io_sample hs = { .account = VE_ACCOUNT_HOST,
-						   .device = (uint32_t)(e->first_disk + (size_t)disk),
-						   .comp = VE_COMP_DISK };
-
-			dev->busy_us = (st[i].io_ticks_ms - p->ticks_ms) * 1000;
-			hs.ops = ios - p->ios > vm_ios[disk] ? ios - p->ios - vm_ios[disk] : 0;
-			hs.bytes = bytes - p->bytes > vm_bytes[disk] ? bytes - p->bytes - vm_bytes[disk] : 0;
-			if (hs.ops || hs.bytes)
-				g_array_append_val(e->io, hs);
-		} else {
-			dev->busy_us = 0;
-		}
-		p->primed = true;
-		p->ios = ios;
-		p->bytes = bytes;
-		p->ticks_ms = st[i].io_ticks_ms;
-	}
-	free(st);
-}
-
-/* Each CPU's cpufreq files, opened once: the maximum is read then, the current one each period. */
-static void open_freq(struct ve_engine *e)
-{
-	e->freq = g_new(struct cpu_freq, e->n_cpu_map);
-	for (size_t cpu = 0; cpu < e->n_cpu_map; cpu++) {
-		char rel[96], buf[32];
-
-		e->freq[cpu].cur_fd = -1;
-		e->freq[cpu].max_khz = 0;
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/cpuinfo_max_freq", cpu);
-		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
-		    ve_parse_u64(buf, &e->freq[cpu].max_khz) < 0 || !e->freq[cpu].max_khz)
-			continue;
-		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/scaling_cur_freq", cpu);
-		e->freq[cpu].cur_fd = openat(e->root_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	}
-	e->n_freq = e->n_cpu_map;
-}
-
-/* The host model's busy-time weight follows the CPU frequency (ve_model_freq_factor). */
-static void scale_by_freq(struct ve_engine *e)
-{
-	double ratio_sum[VE_MAX_SOCKETS] = { 0 };
-	unsigned int n[VE_MAX_SOCKETS] = { 0 };
-
-	if (e->pc)
-		return;
-	if (!e->freq)
-		open_freq(e);
-	for (size_t cpu = 0; cpu < e->n_freq; cpu++) {
-		char buf[32];
-		uint64_t cur, max = e->freq[cpu].max_khz;
-		unsigned int s = e->socket_of_cpu[cpu];
-
-		if (s >= VE_MAX_SOCKETS || e->freq[cpu].cur_fd < 0 ||
-		    ve_pread_all(e->freq[cpu].cur_fd, buf, sizeof(buf), NULL) < 0 ||
-		    ve_parse_u64(buf, &cur) < 0)
-			continue;
-		ratio_sum[s] += cur >= max ? 1.0 : (double)cur / (double)max;
-		n[s]++;
-	}
-	for (size_t d = 0; d < e->n_dev; d++) {
-		unsigned int s = e->dev[d].package;
-
-		if (e->dev[d].kind != VE_DEV_PKG || e->dev[d].measured || s >= VE_MAX_SOCKETS)
-			continue;
-		e->dev[d].cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
-			e->busy_weight_pj[s] *
-			ve_model_freq_factor(ratio_sum[s], n[s], e->stat.cpus_per_socket[s]);
-	}
-}
-
-/*
  * A stopped VM with no final readings this period leaves the accounts now,
  * so that it takes no share of static power for a period it did not run.
  */
@@ -904,8 +457,8 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 		}
 	}
 
-	sample_disks(e);
-	scale_by_freq(e);
+	engine_sample_disks(e);
+	engine_scale_by_freq(e);
 
 	if (prime) {
 		e->last_us = now_us;
@@ -935,7 +488,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	r = ve_ledger_apply(&e->ledger, &e->result);
 	retire_stopped(e);
 	if (r == 0)
-		calibrate(e, period_us);
+		engine_calibrate(e, period_us);
 	if (r < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
 			    "the ledger refused a period: %s; nothing counted", g_strerror(-r));

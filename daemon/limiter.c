@@ -321,7 +321,7 @@ static bool disk_model_for(void *ud, const char *source, struct ve_disk_model *r
 		i = ve_disks_find(&disks, major(dev), minor(dev));
 		if (i >= 0) {
 			host = disks.disk[i].name;
-			profile = g_str_has_prefix(host, "nvme") ? "nvme" : disks.disk[i].rotational ? "hdd" : "ssd";
+			profile = ve_disk_model_profile_for(host, disks.disk[i].rotational);
 		}
 	}
 	ve_act_say(l->log, l->ud, NULL, NULL, "disk image %s: %s%s, %s disk model", source ? source : "(network)",

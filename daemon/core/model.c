@@ -123,6 +123,13 @@ int ve_disk_model_check(const struct ve_disk_model *m)
 	return 0;
 }
 
+const char *ve_disk_model_profile_for(const char *devname, bool rotational)
+{
+	if (devname && strncmp(devname, "nvme", 4) == 0)
+		return "nvme";
+	return rotational ? "hdd" : "ssd";
+}
+
 double ve_disk_model_energy_uj(const struct ve_disk_model *m, uint64_t ops, uint64_t bytes)
 {
 	return (double)ops * m->op_nj * 1e-3 + (double)bytes * m->byte_pj * 1e-6;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VE_MAX_EVENTS 8
@@ -93,6 +94,12 @@ static inline double ve_cpu_model_eval_uj(const struct ve_cpu_model *m, const ui
  * per byte), 5 µJ per request.  -ENOENT for another name.
  */
 int ve_disk_model_profile(const char *name, struct ve_disk_model *ret_m);
+
+/*
+ * The profile for a disk by what sysfs says it is: "nvme" for a device
+ * named nvme*, "hdd" for a rotational one, else "ssd".
+ */
+const char *ve_disk_model_profile_for(const char *devname, bool rotational);
 
 /* 0 when the model is usable (finite, non-negative, active >= idle), else -EINVAL. */
 int ve_disk_model_check(const struct ve_disk_model *m);

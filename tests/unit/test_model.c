@@ -122,6 +122,17 @@ static void test_freq_factor(void **state)
 	check(fabs(ve_model_freq_factor(2.0, 2, 2) - 1.0) < 1e-12, "all at the maximum: 1");
 }
 
+/* the disk profile by what sysfs says: one rule for the engine and the limiter */
+static void test_profile_for(void **state)
+{
+	(void)state;
+	check(strcmp(ve_disk_model_profile_for("nvme0n1", false), "nvme") == 0, "nvme");
+	check(strcmp(ve_disk_model_profile_for("nvme1n1", true), "nvme") == 0, "nvme, whatever it says");
+	check(strcmp(ve_disk_model_profile_for("sda", true), "hdd") == 0, "rotational: hdd");
+	check(strcmp(ve_disk_model_profile_for("vda", false), "ssd") == 0, "else ssd");
+	check(strcmp(ve_disk_model_profile_for(NULL, false), "ssd") == 0, "no name: by rotation");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_check),
 		cmocka_unit_test(test_disk),
 		cmocka_unit_test(test_freq_factor),
+		cmocka_unit_test(test_profile_for),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * engine_host.c: the host's devices for the engine (see engine_int.h).
+ */
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "blockdev.h"
+#include "calib.h"
+#include "cgroup.h"
+#include "cpustat.h"
+#include "diskstats.h"
+#include "fileio.h"
+#include "budget.h"
+#include "engine.h"
+#include "powercap.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "statefile.h"
+#include "threadmap.h"
+#include "engine_int.h"
+
+/* ---- sensing --------------------------------------------------------- */
+
+/*
+ * intel-rapl:N numbers packages in the order the driver registered them;
+ * the physical package id, which the CPU topology uses, is K of the
+ * top-level zone's name "package-K".  Fall back to N.
+ */
+static unsigned int physical_package(const struct ve_powercap *pc, unsigned int n)
+{
+	for (size_t z = 0; z < ve_powercap_n_zones(pc); z++) {
+		const struct ve_powercap_zone *zone = ve_powercap_zone(pc, z);
+		unsigned int k;
+
+		if (zone->kind == VE_RAPL_PACKAGE && zone->subzone < 0 && zone->package == n &&
+		    sscanf(zone->name, "package-%u", &k) == 1 && k < VE_MAX_SOCKETS)
+			return k;
+	}
+	return n;
+}
+
+void engine_setup_devices(struct ve_engine *e)
+{
+	const struct ve_config *c = e->cfg;
+	const char *names[VE_MAX_EVENTS];
+	unsigned int n = e->sampler->n_cols;
+
+	for (unsigned int i = 0; i < n; i++)
+		names[i] = e->sampler->col_name[i];
+	e->n_dev = 0;
+	if (e->pc) {
+		size_t zones = ve_powercap_n_zones(e->pc);
+
+		for (size_t z = 0; z < zones && e->n_dev < G_N_ELEMENTS(e->dev); z++) {
+			const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
+			struct ve_device *d = &e->dev[e->n_dev];
+
+			/* core and uncore are inside the package; psys spans more than the CPU */
+			if (zone->kind != VE_RAPL_PACKAGE && zone->kind != VE_RAPL_DRAM)
+				continue;
+			memset(d, 0, sizeof(*d));
+			d->kind = zone->kind == VE_RAPL_DRAM ? VE_DEV_DRAM : VE_DEV_PKG;
+			d->package = physical_package(e->pc, zone->package);
+			d->measured = true;
+			/* defaults rank threads until calibration fits the weights */
+			ve_cpu_model_defaults(&d->cpu, d->kind == VE_DEV_DRAM ? VE_DOMAIN_DRAM : VE_DOMAIN_PKG,
+					      names, n,
+					      d->kind == VE_DEV_DRAM ? c->host_idle_power_uw / 8
+								     : c->host_idle_power_uw);
+			e->calib[e->n_dev] = ve_calib_window_new(n, c->calib_window_periods);
+			e->n_dev++;
+		}
+		snprintf(e->sensor, sizeof(e->sensor), "RAPL (powercap), %zu domains", e->n_dev);
+		e->estimated = false;
+		return;
+	}
+	/*
+	 * The host power model: per socket, idle power plus (max - idle) shared
+	 * linearly by busy CPU time, i.e. (max - idle) / CPUs per busy ns.
+	 * µW per CPU / 1000 = pJ per ns.  With per-CPU figures, a socket's idle
+	 * and maximum are those times its CPUs.  Where cpufreq is present the
+	 * weight follows the socket's frequency each period (scale_by_freq).
+	 */
+	for (unsigned int s = 0; s < e->stat.n_sockets && s < VE_MAX_SOCKETS; s++) {
+		struct ve_device *d = &e->dev[e->n_dev++];
+		unsigned int cpus = e->stat.cpus_per_socket[s] ? e->stat.cpus_per_socket[s] : 1;
+		uint64_t idle = c->cpu_max_power_uw ? c->cpu_idle_power_uw * cpus : c->host_idle_power_uw;
+		uint64_t max = c->cpu_max_power_uw ? c->cpu_max_power_uw * cpus : c->host_max_power_uw;
+
+		memset(d, 0, sizeof(*d));
+		d->kind = VE_DEV_PKG;
+		d->package = s;
+		d->measured = false;
+		d->cpu.n_events = n;
+		e->busy_weight_pj[s] = (double)(max - idle) / cpus / 1000.0;
+		d->cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] = e->busy_weight_pj[s];
+		d->cpu.idle_power_uw = idle;
+	}
+	if (c->cpu_max_power_uw)
+		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.1f-%.1f W per CPU), estimated",
+			 (double)c->cpu_idle_power_uw / 1e6, (double)c->cpu_max_power_uw / 1e6);
+	else
+		snprintf(e->sensor, sizeof(e->sensor), "host power model (%.0f-%.0f W per socket), estimated",
+			 (double)c->host_idle_power_uw / 1e6, (double)c->host_max_power_uw / 1e6);
+	e->estimated = true;
+}
+
+/*
+ * Disks have no energy sensor: each is modelled (model.h) by a profile that
+ * follows from what sysfs says it is, NVMe, rotational or not.
+ */
+void engine_setup_disks(struct ve_engine *e)
+{
+	e->first_disk = e->n_dev;
+	if (ve_disks_scan(e->root_fd, &e->disks) < 0)
+		return;   /* no disks known: CPU accounting goes on */
+	for (size_t i = 0; i < e->disks.n && i < MAX_DISKS && e->n_dev < MAX_DEV; i++) {
+		struct ve_device *d = &e->dev[e->n_dev++];
+		const char *profile = ve_disk_model_profile_for(e->disks.disk[i].name,
+								e->disks.disk[i].rotational);
+
+		memset(d, 0, sizeof(*d));
+		d->kind = VE_DEV_DISK;
+		ve_disk_model_profile(profile, &d->disk);
+	}
+}
+
+/*
+ * Fit each measured device's weights to its sensor over the sliding window
+ * (calib.h).  The window's rows are the period's event totals of the
+ * threads that ran on the device's socket.  A fit is tried every ten
+ * periods; a refused one (too few periods, events that cannot be told
+ * apart) keeps the weights in use.
+ */
+void engine_calibrate(struct ve_engine *e, uint64_t period_us)
+{
+	const struct ve_thread_sample *s = (const struct ve_thread_sample *)(void *)e->samples->data;
+
+	for (size_t d = 0; d < e->n_dev; d++) {
+		struct ve_calib_result fit;
+		uint64_t totals[VE_MAX_EVENTS] = { 0 };
+
+		if (!e->calib[d] || !e->dev[d].measured)
+			continue;
+		for (guint i = 0; i < e->samples->len; i++)
+			if (s[i].package == e->dev[d].package)
+				for (unsigned int c = 0; c < e->dev[d].cpu.n_events; c++)
+					totals[c] += s[i].delta[c];
+		ve_calib_window_push(e->calib[d], totals, period_us, (uint64_t)e->dev[d].measured_uj);
+		if (e->ledger.periods % 10 == 0 &&
+		    ve_calib_fit(e->calib[d], VE_CALIB_MAX_CONDITION, &fit) == 0 &&
+		    ve_calib_apply(&fit, &e->dev[d].cpu) == 0)
+			e->calib_fits++;
+	}
+}
+
+/* One VM's block I/O since the last period, per disk, from its cgroup. */
+static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios, uint64_t *vm_bytes)
+{
+	struct ve_blkio_dev *dev = NULL;
+	size_t n = 0;
+
+	if (!vm->located || !vm->dt.blkio_rel[0] ||
+	    ve_cgroup_read_blkio(e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
+				 vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int disk = ve_disks_find(&e->disks, dev[i].major, dev[i].minor);
+		uint64_t ios = dev[i].rios + dev[i].wios, bytes = dev[i].rbytes + dev[i].wbytes;
+		struct blkio_prev *p = NULL;
+
+		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev)
+			continue;
+		for (guint k = 0; k < vm->blkio->len && !p; k++) {
+			struct blkio_prev *q = &g_array_index(vm->blkio, struct blkio_prev, k);
+
+			if (q->major == dev[i].major && q->minor == dev[i].minor)
+				p = q;
+		}
+		if (!p) {
+			/* first sight: what it did before is not this period's */
+			struct blkio_prev np = { dev[i].major, dev[i].minor, ios, bytes };
+
+			g_array_append_val(vm->blkio, np);
+			continue;
+		}
+		if (ios >= p->ios && bytes >= p->bytes && (ios > p->ios || bytes > p->bytes)) {
+			struct ve_io_sample s = { .account = vm->slot,
+						  .device = (uint32_t)(e->first_disk + (size_t)disk),
+						  .comp = VE_COMP_DISK,
+						  .ops = ios - p->ios,
+						  .bytes = bytes - p->bytes };
+
+			vm_ios[disk] += s.ops;
+			vm_bytes[disk] += s.bytes;
+			g_array_append_val(e->io, s);
+		}
+		p->ios = ios;
+		p->bytes = bytes;
+	}
+	free(dev);
+}
+
+/*
+ * Disk activity: busy time and totals per disk from diskstats, each VM's
+ * share from its cgroup, and what no VM issued as the host's own.
+ */
+void engine_sample_disks(struct ve_engine *e)
+{
+	uint64_t vm_ios[MAX_DISKS] = { 0 }, vm_bytes[MAX_DISKS] = { 0 };
+	struct ve_diskstat *st = NULL;
+	size_t n = 0;
+
+	g_array_set_size(e->io, 0);
+	if (e->first_disk >= e->n_dev)
+		return;
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		if (vm->running)
+			engine_sample_vm_io(e, vm, vm_ios, vm_bytes);
+	}
+	if (ve_read_diskstats(e->root_fd, &st, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int disk = ve_disks_find(&e->disks, st[i].major, st[i].minor);
+		struct disk_prev *p;
+		uint64_t ios, bytes;
+		struct ve_device *dev;
+
+		/* partitions repeat their disk's I/O in diskstats: count disks only */
+		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->disks.disk[disk].major != st[i].major ||
+		    e->disks.disk[disk].minor != st[i].minor || e->first_disk + (size_t)disk >= e->n_dev)
+			continue;
+		p = &e->disk_prev[disk];
+		dev = &e->dev[e->first_disk + (size_t)disk];
+		ios = st[i].reads + st[i].writes;
+		bytes = (st[i].read_sectors + st[i].write_sectors) * VE_DISKSTAT_SECTOR_BYTES;
+		if (p->primed && ios >= p->ios && bytes >= p->bytes && st[i].io_ticks_ms >= p->ticks_ms) {
+			struct ve_io_sample hs = { .account = VE_ACCOUNT_HOST,
+						   .device = (uint32_t)(e->first_disk + (size_t)disk),
+						   .comp = VE_COMP_DISK };
+
+			dev->busy_us = (st[i].io_ticks_ms - p->ticks_ms) * 1000;
+			hs.ops = ios - p->ios > vm_ios[disk] ? ios - p->ios - vm_ios[disk] : 0;
+			hs.bytes = bytes - p->bytes > vm_bytes[disk] ? bytes - p->bytes - vm_bytes[disk] : 0;
+			if (hs.ops || hs.bytes)
+				g_array_append_val(e->io, hs);
+		} else {
+			dev->busy_us = 0;
+		}
+		p->primed = true;
+		p->ios = ios;
+		p->bytes = bytes;
+		p->ticks_ms = st[i].io_ticks_ms;
+	}
+	free(st);
+}
+
+/* Each CPU's cpufreq files, opened once: the maximum is read then, the current one each period. */
+static void engine_open_freq(struct ve_engine *e)
+{
+	e->freq = g_new(struct cpu_freq, e->n_cpu_map);
+	for (size_t cpu = 0; cpu < e->n_cpu_map; cpu++) {
+		char rel[96], buf[32];
+
+		e->freq[cpu].cur_fd = -1;
+		e->freq[cpu].max_khz = 0;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/cpuinfo_max_freq", cpu);
+		if (ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL) < 0 ||
+		    ve_parse_u64(buf, &e->freq[cpu].max_khz) < 0 || !e->freq[cpu].max_khz)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%zu/cpufreq/scaling_cur_freq", cpu);
+		e->freq[cpu].cur_fd = openat(e->root_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	e->n_freq = e->n_cpu_map;
+}
+
+/* The host model's busy-time weight follows the CPU frequency (ve_model_freq_factor). */
+void engine_scale_by_freq(struct ve_engine *e)
+{
+	double ratio_sum[VE_MAX_SOCKETS] = { 0 };
+	unsigned int n[VE_MAX_SOCKETS] = { 0 };
+
+	if (e->pc)
+		return;
+	if (!e->freq)
+		engine_open_freq(e);
+	for (size_t cpu = 0; cpu < e->n_freq; cpu++) {
+		char buf[32];
+		uint64_t cur, max = e->freq[cpu].max_khz;
+		unsigned int s = e->socket_of_cpu[cpu];
+
+		if (s >= VE_MAX_SOCKETS || e->freq[cpu].cur_fd < 0 ||
+		    ve_pread_all(e->freq[cpu].cur_fd, buf, sizeof(buf), NULL) < 0 ||
+		    ve_parse_u64(buf, &cur) < 0)
+			continue;
+		ratio_sum[s] += cur >= max ? 1.0 : (double)cur / (double)max;
+		n[s]++;
+	}
+	for (size_t d = 0; d < e->n_dev; d++) {
+		unsigned int s = e->dev[d].package;
+
+		if (e->dev[d].kind != VE_DEV_PKG || e->dev[d].measured || s >= VE_MAX_SOCKETS)
+			continue;
+		e->dev[d].cpu.weight_pj[VE_SAMPLER_COL_RUN_NS] =
+			e->busy_weight_pj[s] *
+			ve_model_freq_factor(ratio_sum[s], n[s], e->stat.cpus_per_socket[s]);
+	}
+}

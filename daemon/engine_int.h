@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * engine_int.h: the engine's own state, shared by its files only:
+ * engine.c (the VM registry, the thread scan and the period),
+ * engine_host.c (the host's devices: RAPL zones to packages, disks, the
+ * host power model with frequency scaling, calibration, block I/O) and
+ * engine_state.c (saving and restoring the accounts).  Nothing outside the
+ * engine includes it.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "calib.h"
+#include "cpustat.h"
+#include "diskstats.h"
+#include "engine.h"
+#include "powercap.h"
+#include "sampler.h"
+#include "threadmap.h"
+
+#define STATE_FILE "state"
+#define MAX_DISKS 64
+#define MAX_DEV (2 * VE_MAX_SOCKETS + MAX_DISKS)
+
+/* cumulative block I/O of one VM on one device, as its cgroup reported it */
+struct blkio_prev {
+	uint32_t major, minor;
+	uint64_t ios, bytes;
+};
+
+/* cumulative counters of one disk from diskstats */
+struct disk_prev {
+	bool primed;
+	uint64_t ios, bytes, ticks_ms;
+};
+
+struct vm {
+	char *uuid;
+	char *name;
+	uint32_t slot;
+	bool running;
+	bool undefined;
+	bool gone;                     /* libvirt has no such domain any more: retire it */
+	bool retire_now;               /* gone with its stop (transient): no retention */
+	uint64_t gone_us;              /* when we learnt it (e->last_us then) */
+	unsigned int vcpus;
+	bool located;
+	struct ve_domain_threads dt;
+	unsigned int n_threads;        /* threads watched for it */
+	GArray *blkio;                 /* struct blkio_prev */
+	uint64_t gen;                  /* bumped by every listing of its threads */
+	uint64_t next_scan_us;
+	bool scanned;                  /* listed this period */
+	uint64_t report_total_uj;      /* ledger total at the last report tick */
+	uint64_t power_uw;
+};
+
+struct thread {
+	pid_t pid, tid;                /* its process (proc/PID/task/TID) and itself */
+	uint32_t slot;
+	enum ve_component comp;
+	struct vm *vm;
+	struct ve_watch *w;
+	uint64_t prev[VE_MAX_EVENTS];
+	uint64_t gen;
+};
+
+struct ve_engine {
+	int root_fd;
+	int state_dir_fd;
+	const struct ve_config *cfg;
+	struct ve_sampler *sampler;
+	struct ve_powercap *pc;
+	struct ve_account_table *accounts;
+	struct ve_attrib *attrib;
+	struct ve_result result;
+	struct ve_ledger ledger;
+	GPtrArray *vms;                /* struct vm*, in slot order of creation */
+	GHashTable *vm_by_uuid;        /* borrowed keys */
+	GHashTable *threads;           /* tid -> struct thread* */
+	unsigned int *socket_of_cpu;
+	size_t n_cpu_map;
+	struct ve_cpustat stat;
+	bool have_stat;
+	uint64_t last_us;              /* end of the last period, 0 before the first */
+	uint64_t clk_tck;
+	GArray *samples;               /* struct ve_thread_sample */
+	struct ve_device dev[MAX_DEV];
+	struct ve_calib_window *calib[MAX_DEV];   /* measured devices only */
+	size_t n_dev;
+	size_t first_disk;             /* dev[first_disk ..] are disks.disk[0 ..] */
+	struct ve_disks disks;
+	struct disk_prev disk_prev[MAX_DISKS];
+	GArray *io;                    /* struct ve_io_sample */
+	unsigned int calib_fits;
+	double busy_weight_pj[VE_MAX_SOCKETS];   /* host model at maximum frequency */
+	struct cpu_freq {
+		int cur_fd;                      /* scaling_cur_freq, -1: none */
+		uint64_t max_khz;
+	} *freq;                                 /* per CPU, opened at the first period */
+	size_t n_freq;
+	char sensor[96];
+	uint64_t report_us, report_energy_uj, host_power_uw;
+	uint64_t state_seq;
+	uint64_t retired_uj;           /* totals of retired VMs, kept in the state file */
+	bool estimated;
+	ve_engine_retired_fn on_retired;
+	void *retired_ud;
+};
+
+/* engine.c: the VM @uuid, added (inactive, with a fresh account) when new; NULL when no account is left */
+struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,
+			 unsigned int vcpus);
+
+/* engine_host.c */
+void engine_setup_devices(struct ve_engine *e);
+void engine_setup_disks(struct ve_engine *e);
+void engine_calibrate(struct ve_engine *e, uint64_t period_us);
+void engine_sample_disks(struct ve_engine *e);
+void engine_scale_by_freq(struct ve_engine *e);
+
+/* engine_state.c */
+gboolean engine_restore(struct ve_engine *e, char **warning, GError **error);

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * engine_state.c: the engine's accounts across restarts (see engine_int.h).
+ */
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "blockdev.h"
+#include "calib.h"
+#include "cgroup.h"
+#include "cpustat.h"
+#include "diskstats.h"
+#include "fileio.h"
+#include "budget.h"
+#include "engine.h"
+#include "powercap.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "statefile.h"
+#include "threadmap.h"
+#include "engine_int.h"
+
+/* ---- restart safety ---------------------------------------------------- */
+
+gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	struct ve_state *st = NULL;
+
+	if (!ve_state_load(e->state_dir_fd, STATE_FILE, &st, &err)) {
+		if (g_error_matches(err, VE_STATE_ERROR, VE_STATE_ERROR_IO)) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			return FALSE;
+		}
+		/* corrupt or from another version: set aside by the loader, start afresh */
+		*warning = g_strdup_printf("%s; starting with empty counters", err->message);
+		return TRUE;
+	}
+	e->state_seq = st->seq;
+	for (guint i = 0; i < st->accounts->len; i++) {
+		const struct ve_state_account *a = g_ptr_array_index(st->accounts, i);
+		uint32_t slot;
+
+		if (strcmp(a->key, "host") == 0) {
+			slot = VE_ACCOUNT_HOST;
+		} else if (g_str_has_prefix(a->key, "vm:")) {
+			struct vm *vm = engine_vm_get(e, a->key + 3, a->name, 0);
+
+			if (!vm)
+				continue;
+			slot = vm->slot;
+		} else {
+			continue;   /* services come with their configuration */
+		}
+		ve_ledger_restore(&e->ledger, slot, &a->e);
+	}
+	memcpy(e->ledger.host_reason_uj, st->host_reason_uj, sizeof(e->ledger.host_reason_uj));
+	e->ledger.energy_uj = st->energy_uj;
+	e->ledger.periods = st->periods;
+	e->retired_uj = st->retired_uj;
+	ve_state_free(st);
+	return TRUE;
+}
+
+gboolean ve_engine_save(struct ve_engine *e, GError **error)
+{
+	g_autoptr(ve_state) st = ve_state_new();
+
+	st->seq = e->state_seq;   /* the save writes seq + 1 */
+	st->periods = e->ledger.periods;
+	st->energy_uj = e->ledger.energy_uj;
+	st->retired_uj = e->retired_uj;
+	memcpy(st->host_reason_uj, e->ledger.host_reason_uj, sizeof(st->host_reason_uj));
+	if (e->ledger.n && !ve_state_add(st, "host", NULL, &e->ledger.e[VE_ACCOUNT_HOST], error))
+		return FALSE;
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+		g_autofree char *key = g_strdup_printf("vm:%s", vm->uuid);
+		static const struct ve_ledger_entry zero;
+
+		if (!ve_state_add(st, key, vm->name,
+				  vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero, error))
+			return FALSE;
+	}
+	if (!ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
+		return FALSE;
+	e->state_seq = st->seq;
+	return TRUE;
+}
