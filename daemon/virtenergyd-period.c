@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtenergyd-period.c: the period and what it publishes (see virtenergyd.h).
+ */
+#include "virtenergyd.h"
+
+void vd_save_state(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (!ve_engine_save(d->engine, &err))
+		ve_log("%s", err->message);
+}
+
+int vd_vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why)
+{
+	(void)uid;
+	return ve_outputs_vmsr_admit(((struct daemon *)ud)->engine, peer, why);
+}
+
+int vd_vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, pid_t tid,
+		   uint64_t *ret, const char **why)
+{
+	struct daemon *d = ud;
+
+	(void)uid, (void)cpu;
+	return ve_outputs_vmsr_lookup(d->engine, d->limiter, peer, msr, tid, ret, why);
+}
+
+
+void vd_vmsr_refused(void *ud, pid_t peer, const char *why)
+{
+	struct daemon *d = ud;
+
+	if (d->foreground)
+		ve_log("vmsr helper: refused pid %d: %s", (int)peer, why);
+}
+
+/* Every running VM's registers and powercap tree for its guest (guestexport.h). */
+void vd_export_guests(struct daemon *d)
+{
+	struct ve_host_view h;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	if (d->export_fd < 0)
+		return;
+	ve_engine_host(d->engine, &h);
+	for (size_t i = 0; i < n; i++) {
+		g_autoptr(GError) err = NULL;
+		struct ve_vm_view v;
+		struct ve_vrapl r;
+
+		ve_engine_vm(d->engine, i, &v);
+		if (!v.running)
+			continue;
+		ve_outputs_vrapl(d->limiter, &v, h.has_dram, &r);
+		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
+		    g_strcmp0(d->export_error, err->message) != 0) {
+			ve_log_vm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
+			      v.name);
+			g_free(d->export_error);
+			d->export_error = g_strdup(err->message);
+		}
+	}
+}
+
+/* The Prometheus textfile (prom.h), every second. */
+void vd_write_prom(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree struct ve_prom_vm *vms = NULL;
+	g_autofree char *text = NULL;
+	struct ve_host_view h;
+	struct ve_prom_host ph;
+	size_t n = ve_engine_n_vms(d->engine);
+
+	if (!d->prom_on)
+		return;
+	vms = g_new0(struct ve_prom_vm, n ? n : 1);
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger,
+					      d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0 };
+	}
+	ve_engine_host(d->engine, &h);
+	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
+	text = ve_prom_render(&ph, vms, n);
+	if (!ve_prom_write(d->cfg.prom_textfile, text, &err)) {
+		/* log each kind of failure once: by the error's domain and code */
+		g_autofree char *kind = g_strdup_printf("%s:%d", g_quark_to_string(err->domain), err->code);
+
+		if (g_strcmp0(d->prom_error, kind) != 0)
+			ve_log("cannot write the Prometheus textfile %s: %s; Prometheus sees stale figures",
+			       d->cfg.prom_textfile, err->message);
+		g_free(d->prom_error);
+		d->prom_error = g_steal_pointer(&kind);
+	} else {
+		g_clear_pointer(&d->prom_error, g_free);
+	}
+}
+
+/* systemd's STATUS= line: "3 VMs (2 running), RAPL (powercap), 2 domains, perf-time: ..." */
+void vd_notify_status(struct daemon *d)
+{
+	struct ve_host_view h;
+	size_t n = ve_engine_n_vms(d->engine), running = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		running += v.running;
+	}
+	ve_engine_host(d->engine, &h);
+	sd_notifyf(0, "STATUS=%zu VMs (%zu running), %.1f W; %s; %s", n, running,
+		   (double)h.power_uw / 1e6, h.sensor, h.sampler);
+}
+
+gboolean vd_on_period(gpointer data)
+{
+	struct daemon *d = data;
+	g_autoptr(GError) err = NULL;
+	uint64_t now = vd_now_us();
+
+	if (!ve_engine_period(d->engine, now, &err)) {
+		/* log each kind of failure once, not ten times a second */
+		if (g_strcmp0(d->last_error, err->message) != 0) {
+			ve_log("%s", err->message);
+			g_free(d->last_error);
+			d->last_error = g_strdup(err->message);
+		}
+	} else {
+		g_clear_pointer(&d->last_error, g_free);
+	}
+	if (d->limiter && d->virt)
+		ve_limiter_tick(d->limiter, d->engine, ve_virt_conn(d->virt), now);
+	if (now - d->last_save_us >= d->cfg.state_interval_us) {
+		vd_save_state(d);
+		d->last_save_us = now;
+	}
+	if (now - d->last_export_us >= d->cfg.export_interval_us) {
+		vd_export_guests(d);
+		d->last_export_us = now;
+	}
+	if (now - d->last_report_us >= 1000000) {
+		ve_engine_report_tick(d->engine, now);
+		d->last_report_us = now;
+		if (d->foreground)
+			ve_outputs_table(d->engine, stdout);
+		vd_notify_status(d);
+		vd_write_prom(d);
+		if (d->dbus)
+			ve_dbus_tick(d->dbus);
+	}
+	/*
+	 * The watchdog is fed from the accounting loop itself, so systemd
+	 * restarts a daemon whose periods stopped, not merely a dead one.
+	 */
+	if (d->watchdog_us && now - d->last_ping_us >= d->watchdog_us / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		d->last_ping_us = now;
+	}
+	return G_SOURCE_CONTINUE;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtenergyd.h: the host daemon's state, shared by its files and nothing
+ * else: virtenergyd.c (options, configuration and wiring),
+ * virtenergyd-virt.c (libvirt's events: VMs and their limits),
+ * virtenergyd-dbus.c (the D-Bus methods), virtenergyd-period.c (the period
+ * and what it publishes: state file, guest exports, textfile, systemd
+ * status) and virtenergyd-reload.c (SIGHUP).
+ */
+#pragma once
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <grp.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "config.h"
+#include "conn.h"
+#include "engine.h"
+#include "guestmode.h"
+#include "energylimits.h"
+#include "guestexport.h"
+#include "limiter.h"
+#include "metadata.h"
+#include "outputs.h"
+#include "log.h"
+#include "service.h"
+#include "prom.h"
+#include "vmsr.h"
+#include "vrapl.h"
+
+
+/*
+ * Options that override the configuration file's values: applied after
+ * every load, at start and on reload, by one table (override_fields).
+ */
+struct overrides {
+	char *uri;
+	char *state_dir;
+	char *export_dir;
+	char *vmsr_socket;
+	char *prom_file;
+	char *bus;
+};
+
+struct daemon {
+	struct ve_config cfg;
+	const char *config_path;     /* NULL: built-in defaults, nothing to reload */
+	struct overrides ov;
+	struct ve_engine *engine;
+	struct ve_virt *virt;
+	GMainLoop *loop;
+	gboolean foreground;
+	gboolean once;
+	uint64_t last_save_us;
+	uint64_t last_export_us;
+	uint64_t watchdog_us;        /* systemd's watchdog interval, 0 when off */
+	uint64_t last_ping_us;
+	int export_fd;               /* -1: exports off or unavailable */
+	int root_fd;
+	struct ve_vmsr *vmsr;
+	struct ve_dbus *dbus;
+	struct ve_limiter *limiter;
+	GHashTable *meta_errors;     /* uuid -> the last metadata error reported */
+	bool reconciled;
+	bool dry_run;
+	char *export_error;          /* the last export failure logged */
+	bool prom_on;                /* the textfile's directory exists */
+	char *prom_error;
+	uint64_t last_report_us;
+	char *last_error;            /* the last period error logged, to log each kind once */
+	int exit_code;
+};
+
+static inline uint64_t vd_now_us(void)
+{
+	return (uint64_t)g_get_monotonic_time();
+}
+
+/* virtenergyd.c */
+void vd_apply_overrides(struct ve_config *c, const struct overrides *o);
+void vd_overrides_clear(struct overrides *o);
+
+/* virtenergyd-virt.c */
+extern const struct ve_virt_ops vd_virt_ops;
+void vd_limiter_log(void *ud, const char *uuid, const char *name, const char *msg);
+void vd_load_limits(struct daemon *d, const char *uuid, const char *name);
+void vd_on_retired(void *ud, const char *uuid, const char *name, uint64_t total_uj);
+
+/* virtenergyd-dbus.c */
+extern const struct ve_dbus_ops vd_dbus_ops;
+void vd_on_limiter_event(void *ud, enum ve_limiter_event ev, const char *uuid, const char *name,
+			 uint64_t limit_uw, uint64_t power_uw);
+void vd_dbus_log(void *ud, const char *msg);
+
+/* virtenergyd-period.c */
+void vd_save_state(struct daemon *d);
+int vd_vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why);
+int vd_vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, pid_t tid,
+		   uint64_t *ret, const char **why);
+void vd_vmsr_refused(void *ud, pid_t peer, const char *why);
+void vd_export_guests(struct daemon *d);
+void vd_write_prom(struct daemon *d);
+void vd_notify_status(struct daemon *d);
+gboolean vd_on_period(gpointer data);
+
+/* virtenergyd-reload.c */
+void vd_reload(struct daemon *d);
