@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "blkio.h"
+#include "held.h"
 
 #define RECORD "blkiotune"
 #define TARGET_MAX 64
@@ -51,11 +52,10 @@ struct held {
 };
 
 struct ve_blkio {
-	char *path;
 	bool dry_run;
 	ve_act_log_fn log;
 	void *ud;
-	GHashTable *held;        /* uuid -> struct held */
+	struct ve_held *held;    /* uuid -> struct held */
 };
 
 int ve_blkio_derive(const struct ve_disk_model *m, uint64_t limit_uw, uint64_t *ret_bytes_sec,
@@ -79,7 +79,7 @@ int ve_blkio_derive(const struct ve_disk_model *m, uint64_t limit_uw, uint64_t *
 	return 0;
 }
 
-static void held_free(gpointer p)
+static void held_free(void *p)
 {
 	struct held *h = p;
 
@@ -97,15 +97,77 @@ static struct held *held_new(const char *name)
 	return h;
 }
 
+/* The record: per VM its name, its disks, and each disk's six values before. */
+static bool held_save(GKeyFile *kf, const char *uuid, const void *rec)
+{
+	const struct held *h = rec;
+	g_autoptr(GPtrArray) targets = g_ptr_array_new();
+
+	g_key_file_set_string(kf, uuid, "name", h->name);
+	for (guint i = 0; i < h->disks->len; i++) {
+		const struct disk *d = &g_array_index(h->disks, struct disk, i);
+
+		g_ptr_array_add(targets, (gpointer)d->target);
+		for (int f = 0; f < N_FIELDS; f++) {
+			g_autofree char *key = g_strdup_printf("%s.%s", d->target, field[f]);
+
+			g_key_file_set_uint64(kf, uuid, key, d->orig[f]);
+		}
+	}
+	g_key_file_set_string_list(kf, uuid, "disks", (const char *const *)targets->pdata,
+				   targets->len);
+	return true;
+}
+
+static void *held_load(GKeyFile *kf, const char *uuid, void *ud, GString *report,
+		       GError **error)
+{
+	g_autofree char *name = g_key_file_get_string(kf, uuid, "name", NULL);
+	g_auto(GStrv) disks = g_key_file_get_string_list(kf, uuid, "disks", NULL, NULL);
+	struct held *h;
+
+	if (!g_uuid_string_is_valid(uuid) || !disks) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    !disks ? "no disks list" : "not a UUID");
+		return NULL;
+	}
+	h = held_new(name);
+	for (size_t j = 0; disks[j]; j++) {
+		struct disk d = { 0 };
+
+		if (!disks[j][0] || strlen(disks[j]) >= TARGET_MAX)
+			continue;
+		g_strlcpy(d.target, disks[j], sizeof(d.target));
+		for (int f = 0; f < N_FIELDS; f++) {
+			g_autofree char *key = g_strdup_printf("%s.%s", d.target, field[f]);
+
+			d.orig[f] = g_key_file_get_uint64(kf, uuid, key, error);
+			if (*error) {
+				held_free(h);
+				return NULL;
+			}
+		}
+		g_array_append_val(h->disks, d);
+	}
+	return h;
+}
+
+static const struct ve_held_ops held_ops = {
+	.comment = " Disk I/O limits virtenergyd applied, with each disk's values before.\n"
+		   " The next start restores these if the daemon did not exit cleanly.",
+	.save = held_save,
+	.load = held_load,
+	.free = held_free,
+};
+
 struct ve_blkio *ve_blkio_new(const char *state_dir, bool dry_run, ve_act_log_fn log, void *ud)
 {
 	struct ve_blkio *a = g_new0(struct ve_blkio, 1);
 
-	a->path = g_build_filename(state_dir, RECORD, NULL);
 	a->dry_run = dry_run;
 	a->log = log;
 	a->ud = ud;
-	a->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, held_free);
+	a->held = ve_held_new(state_dir, RECORD, &held_ops, NULL);
 	return a;
 }
 
@@ -113,43 +175,8 @@ void ve_blkio_free(struct ve_blkio *a)
 {
 	if (!a)
 		return;
-	g_hash_table_destroy(a->held);
-	g_free(a->path);
+	ve_held_free(a->held);
 	g_free(a);
-}
-
-static gboolean save_record(struct ve_blkio *a, GError **error)
-{
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	GHashTableIter it;
-	gpointer k, v;
-
-	if (!g_hash_table_size(a->held))
-		return ve_act_record_save(a->path, kf, true, error);
-	g_key_file_set_comment(kf, NULL, NULL,
-			       " Disk I/O limits virtenergyd applied, with each disk's values before.\n"
-			       " The next start restores these if the daemon did not exit cleanly.",
-			       NULL);
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct held *h = v;
-		g_autoptr(GPtrArray) targets = g_ptr_array_new();
-
-		g_key_file_set_string(kf, k, "name", h->name);
-		for (guint i = 0; i < h->disks->len; i++) {
-			const struct disk *d = &g_array_index(h->disks, struct disk, i);
-
-			g_ptr_array_add(targets, (gpointer)d->target);
-			for (int f = 0; f < N_FIELDS; f++) {
-				g_autofree char *key = g_strdup_printf("%s.%s", d->target, field[f]);
-
-				g_key_file_set_uint64(kf, k, key, d->orig[f]);
-			}
-		}
-		g_key_file_set_string_list(kf, k, "disks", (const char *const *)targets->pdata,
-					   targets->len);
-	}
-	return ve_act_record_save(a->path, kf, false, error);
 }
 
 /* The disk's six values as libvirt reports them now. */
@@ -286,7 +313,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 	}
 	if (!list_disks(dom, targets, sources, error))
 		return FALSE;
-	h = g_hash_table_lookup(a->held, uuid);
+	h = ve_held_get(a->held, uuid);
 	want = g_new0(struct tune, targets->len);
 	before = g_new0(struct tune, targets->len);
 	is_new = g_new0(bool, targets->len);
@@ -327,7 +354,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 
 	if (!h) {
 		h = held_new(name);
-		g_hash_table_insert(a->held, g_strdup(uuid), h);
+		ve_held_put(a->held, uuid, h);
 		created = true;
 	}
 	for (guint i = 0; i < targets->len; i++) {
@@ -343,7 +370,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 			ve_act_say(a->log, a->ud, uuid, name, "dry run: would record disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d.target, d.orig[T_BYTES], d.orig[T_IOPS]);
 	}
-	if (recorded && !a->dry_run && !save_record(a, error))
+	if (recorded && !a->dry_run && !ve_held_save(a->held, error))
 		goto undo;
 	for (done = 0; done < targets->len; done++) {
 		const char *t = g_ptr_array_index(targets, done);
@@ -373,22 +400,22 @@ undo:
 		}
 	}
 	if (created)
-		g_hash_table_remove(a->held, uuid);
+		ve_held_remove(a->held, uuid);
 	if (recorded && !a->dry_run)
-		save_record(a, NULL);
+		ve_held_save(a->held, NULL);
 	return FALSE;
 }
 
 uint64_t ve_blkio_current(struct ve_blkio *a, const char *uuid)
 {
-	struct held *h = g_hash_table_lookup(a->held, uuid);
+	struct held *h = ve_held_get(a->held, uuid);
 
 	return h ? h->limit_uw : 0;
 }
 
 gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uuid, GError **error)
 {
-	struct held *h = g_hash_table_lookup(a->held, uuid);
+	struct held *h = ve_held_get(a->held, uuid);
 	virDomainPtr dom;
 
 	if (!h)
@@ -400,7 +427,7 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 			ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would restore disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d->target, d->orig[T_BYTES], d->orig[T_IOPS]);
 		}
-		g_hash_table_remove(a->held, uuid);
+		ve_held_remove(a->held, uuid);
 		return TRUE;
 	}
 	if (!conn) {
@@ -416,7 +443,7 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 
 			if (!write_tune(dom, d->target, d->orig, ALL_FIELDS, error)) {
 				virDomainFree(dom);
-				save_record(a, NULL);
+				ve_held_save(a->held, NULL);
 				return FALSE;
 			}
 			g_array_remove_index(h->disks, i);
@@ -425,20 +452,15 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 	/* a VM that stopped took its throttle with its QEMU process */
 	if (dom)
 		virDomainFree(dom);
-	g_hash_table_remove(a->held, uuid);
-	return save_record(a, error);
+	ve_held_remove(a->held, uuid);
+	return ve_held_save(a->held, error);
 }
 
 unsigned int ve_blkio_restore_all(struct ve_blkio *a, virConnectPtr conn)
 {
-	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer k;
+	g_autoptr(GPtrArray) uuids = ve_held_keys(a->held);
 	unsigned int failed = 0;
 
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		g_ptr_array_add(uuids, g_strdup(k));
 	for (guint i = 0; i < uuids->len; i++) {
 		if (!ve_blkio_restore(a, conn, g_ptr_array_index(uuids, i), NULL))
 			failed++;
@@ -448,64 +470,21 @@ unsigned int ve_blkio_restore_all(struct ve_blkio *a, virConnectPtr conn)
 
 unsigned int ve_blkio_reconcile(struct ve_blkio *a, virConnectPtr conn, GString *report)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) err = NULL;
-	g_auto(GStrv) groups = NULL;
+	g_autoptr(GPtrArray) uuids = ve_held_load(a->held, "disk I/O", report);
 	unsigned int restored = 0;
 
-	if (!g_key_file_load_from_file(kf, a->path, G_KEY_FILE_NONE, &err)) {
-		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_string_append_printf(report, "cannot read %s: %s; ", a->path, err->message);
-		return 0;
-	}
-	groups = g_key_file_get_groups(kf, NULL);
-	for (size_t i = 0; groups[i]; i++) {
-		g_autofree char *name = g_key_file_get_string(kf, groups[i], "name", NULL);
-		g_auto(GStrv) disks = g_key_file_get_string_list(kf, groups[i], "disks", NULL, NULL);
-		g_autoptr(GError) e = NULL;
-		struct held *h;
-
-		if (!g_uuid_string_is_valid(groups[i]) || !disks) {
-			g_string_append_printf(report, "bad disk I/O record for '%s' in %s; ", groups[i],
-					       a->path);
-			continue;
-		}
-		h = held_new(name);
-		for (size_t j = 0; disks[j] && !e; j++) {
-			struct disk d = { 0 };
-
-			if (!disks[j][0] || strlen(disks[j]) >= TARGET_MAX)
-				continue;
-			g_strlcpy(d.target, disks[j], sizeof(d.target));
-			for (int f = 0; f < N_FIELDS && !e; f++) {
-				g_autofree char *key = g_strdup_printf("%s.%s", d.target, field[f]);
-
-				d.orig[f] = g_key_file_get_uint64(kf, groups[i], key, &e);
-			}
-			g_array_append_val(h->disks, d);
-		}
-		if (e) {
-			g_string_append_printf(report, "bad disk I/O record for '%s' in %s: %s; ",
-					       groups[i], a->path, e->message);
-			held_free(h);
-			continue;
-		}
-		g_hash_table_replace(a->held, g_strdup(groups[i]), h);
-	}
-	for (size_t i = 0; groups[i]; i++) {
+	for (guint i = 0; i < uuids->len; i++) {
 		g_autoptr(GError) e = NULL;
 
-		if (!g_hash_table_contains(a->held, groups[i]))
-			continue;
-		if (ve_blkio_restore(a, conn, groups[i], &e))
+		if (ve_blkio_restore(a, conn, g_ptr_array_index(uuids, i), &e))
 			restored++;
 		else
 			g_string_append_printf(report, "%s; ", e->message);
 	}
-	if (!g_hash_table_size(a->held)) {
+	if (!ve_held_size(a->held)) {
 		g_autoptr(GError) e = NULL;
 
-		if (!a->dry_run && !save_record(a, &e))
+		if (!a->dry_run && !ve_held_save(a->held, &e))
 			g_string_append_printf(report, "%s; ", e->message);
 	}
 	return restored;

@@ -12,6 +12,7 @@
 #include "act.h"
 #include "cgquota.h"
 #include "fileio.h"
+#include "held.h"
 
 #define CFS_PERIOD_US 100000u
 
@@ -22,14 +23,13 @@ struct throttled {
 };
 
 struct ve_cgquota {
-	char *record;      /* STATE_DIR/cgquota */
 	bool dry_run;
 	ve_cgquota_log_fn log;
 	void *ud;
-	GHashTable *cg;    /* dir -> struct throttled */
+	struct ve_held *cg;    /* dir -> struct throttled, in STATE_DIR/cgquota */
 };
 
-static void throttled_free(gpointer p)
+static void throttled_free(void *p)
 {
 	struct throttled *t = p;
 
@@ -38,16 +38,51 @@ static void throttled_free(gpointer p)
 	g_free(t);
 }
 
+/* The record: one group per cgroup directory, its file and original text. */
+static bool throttled_save(GKeyFile *kf, const char *dir, const void *rec)
+{
+	const struct throttled *t = rec;
+
+	g_key_file_set_string(kf, dir, "file", t->file);
+	g_key_file_set_string(kf, dir, "original", t->orig);
+	return true;
+}
+
+static void *throttled_load(GKeyFile *kf, const char *dir, void *ud, GString *report,
+			    GError **error)
+{
+	g_autofree char *file = g_key_file_get_string(kf, dir, "file", NULL);
+	g_autofree char *orig = g_key_file_get_string(kf, dir, "original", NULL);
+	struct throttled *t;
+
+	if (!file || !orig) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+			    "it lacks file or original");
+		return NULL;
+	}
+	t = g_new0(struct throttled, 1);
+	t->file = g_steal_pointer(&file);
+	t->orig = g_steal_pointer(&orig);
+	return t;
+}
+
+static const struct ve_held_ops throttled_ops = {
+	.comment = " cgroup CPU quotas virtenergyd --guest applied, with the text it found before.\n"
+		   " The next start restores these if the daemon did not exit cleanly.",
+	.save = throttled_save,
+	.load = throttled_load,
+	.free = throttled_free,
+};
+
 struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquota_log_fn log,
 				  void *ud)
 {
 	struct ve_cgquota *q = g_new0(struct ve_cgquota, 1);
 
-	q->record = g_build_filename(state_dir, "cgquota", NULL);
 	q->dry_run = dry_run;
 	q->log = log;
 	q->ud = ud;
-	q->cg = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, throttled_free);
+	q->cg = ve_held_new(state_dir, "cgquota", &throttled_ops, NULL);
 	return q;
 }
 
@@ -55,26 +90,8 @@ void ve_cgquota_free(struct ve_cgquota *q)
 {
 	if (!q)
 		return;
-	g_hash_table_destroy(q->cg);
-	g_free(q->record);
+	ve_held_free(q->cg);
 	g_free(q);
-}
-
-/* The record: one group per cgroup directory, its file and original text. */
-static gboolean save_record(struct ve_cgquota *q, GError **error)
-{
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	GHashTableIter it;
-	gpointer k, v;
-
-	g_hash_table_iter_init(&it, q->cg);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct throttled *t = v;
-
-		g_key_file_set_string(kf, k, "file", t->file);
-		g_key_file_set_string(kf, k, "original", t->orig);
-	}
-	return ve_act_record_save(q->record, kf, g_hash_table_size(q->cg) == 0, error);
 }
 
 static gboolean write_text(const char *path, const char *text, GError **error)
@@ -102,7 +119,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 	g_autofree char *v2 = g_build_filename(dir, "cpu.max", NULL);
 	g_autofree char *v1 = g_build_filename(dir, "cpu.cfs_quota_us", NULL);
 	g_autofree char *orig = NULL, *text = NULL, *path = NULL;
-	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+	struct throttled *t = ve_held_get(q->cg, dir);
 	long long quota;
 
 	if (!(u > 0 && u <= 1) || ncpus == 0 || ncpus > 65536) {
@@ -148,9 +165,9 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		t = g_new0(struct throttled, 1);
 		t->orig = g_steal_pointer(&orig);
 		t->file = g_strdup(path);
-		g_hash_table_insert(q->cg, g_strdup(dir), t);
-		if (!save_record(q, error)) {
-			g_hash_table_remove(q->cg, dir);
+		ve_held_put(q->cg, dir, t);
+		if (!ve_held_save(q->cg, error)) {
+			ve_held_remove(q->cg, dir);
 			return FALSE;
 		}
 	}
@@ -162,14 +179,14 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 
 double ve_cgquota_current(struct ve_cgquota *q, const char *dir)
 {
-	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+	struct throttled *t = ve_held_get(q->cg, dir);
 
 	return t ? t->u : 0.0;
 }
 
 gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **error)
 {
-	struct throttled *t = g_hash_table_lookup(q->cg, dir);
+	struct throttled *t = ve_held_get(q->cg, dir);
 	g_autofree char *text = NULL;
 
 	if (!t)
@@ -179,20 +196,15 @@ gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **erro
 		if (!write_text(t->file, text, error))
 			return FALSE;
 	}
-	g_hash_table_remove(q->cg, dir);
-	return save_record(q, error);
+	ve_held_remove(q->cg, dir);
+	return ve_held_save(q->cg, error);
 }
 
 unsigned int ve_cgquota_restore_all(struct ve_cgquota *q)
 {
-	g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer k;
+	g_autoptr(GPtrArray) dirs = ve_held_keys(q->cg);
 	unsigned int failed = 0;
 
-	g_hash_table_iter_init(&it, q->cg);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		g_ptr_array_add(dirs, g_strdup(k));
 	for (guint i = 0; i < dirs->len; i++) {
 		g_autoptr(GError) err = NULL;
 
@@ -207,35 +219,12 @@ unsigned int ve_cgquota_restore_all(struct ve_cgquota *q)
 
 unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) err = NULL;
-	g_auto(GStrv) groups = NULL;
-	unsigned int n = 0;
+	unsigned int n;
 
-	if (!g_key_file_load_from_file(kf, q->record, G_KEY_FILE_NONE, &err)) {
-		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_string_append_printf(report, "%s: %s; ", q->record, err->message);
-		return 0;
-	}
-	groups = g_key_file_get_groups(kf, NULL);
-	for (size_t i = 0; groups[i]; i++) {
-		g_autofree char *file = g_key_file_get_string(kf, groups[i], "file", NULL);
-		g_autofree char *orig = g_key_file_get_string(kf, groups[i], "original", NULL);
-		struct throttled *t;
-
-		if (!file || !orig) {
-			g_string_append_printf(report, "%s: [%s] lacks file or original; ", q->record,
-					       groups[i]);
-			continue;
-		}
-		t = g_new0(struct throttled, 1);
-		t->file = g_steal_pointer(&file);
-		t->orig = g_steal_pointer(&orig);
-		g_hash_table_insert(q->cg, g_strdup(groups[i]), t);
-	}
-	n = g_hash_table_size(q->cg);
+	g_ptr_array_unref(ve_held_load(q->cg, "cgroup quota", report));
+	n = ve_held_size(q->cg);
 	n -= ve_cgquota_restore_all(q);
-	if (g_hash_table_size(q->cg) == 0)      /* also a record of malformed groups only */
-		ve_act_record_save(q->record, NULL, true, NULL);
+	if (ve_held_size(q->cg) == 0)      /* also a record of malformed groups only */
+		ve_held_save(q->cg, NULL);
 	return n;
 }

@@ -2,12 +2,8 @@
 /*
  * cpubw.c: CPU bandwidth through libvirt's scheduler parameters (cpubw.h).
  *
- * The record is a GKeyFile, one group per throttled VM keyed by UUID, with
- * the values libvirt reported before the first change.  It is rewritten
- * with G_FILE_SET_CONTENTS_CONSISTENT | DURABLE (write, fsync, rename)
- * before libvirt is asked to change anything, so a crash between the two
- * leaves a record of a change that may not have happened, which restores
- * harmlessly, and never a change without a record.
+ * The record (held.h) has one group per throttled VM keyed by UUID, with
+ * the values libvirt reported before the first change.
  */
 #include <gio/gio.h>
 #include <libvirt/virterror.h>
@@ -17,6 +13,7 @@
 #include <string.h>
 
 #include "cpubw.h"
+#include "held.h"
 
 #define RECORD "throttle"
 
@@ -28,14 +25,13 @@ struct orig {
 };
 
 struct ve_cpubw {
-	char *path;
 	bool dry_run;
 	ve_act_log_fn log;
 	void *ud;
-	GHashTable *orig;         /* uuid -> struct orig */
+	struct ve_held *orig;     /* uuid -> struct orig */
 };
 
-static void orig_free(gpointer p)
+static void orig_free(void *p)
 {
 	struct orig *o = p;
 
@@ -43,15 +39,56 @@ static void orig_free(gpointer p)
 	g_free(o);
 }
 
+static bool orig_save(GKeyFile *kf, const char *uuid, const void *rec)
+{
+	const struct orig *o = rec;
+
+	g_key_file_set_string(kf, uuid, "name", o->name ? o->name : "");
+	g_key_file_set_int64(kf, uuid, "vcpu_quota", o->quota);
+	g_key_file_set_uint64(kf, uuid, "vcpu_period", o->period);
+	return true;
+}
+
+static void *orig_load(GKeyFile *kf, const char *uuid, void *ud, GString *report,
+		       GError **error)
+{
+	struct orig *o;
+	long long quota;
+	unsigned long long period;
+
+	if (!g_uuid_string_is_valid(uuid)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "not a UUID");
+		return NULL;
+	}
+	quota = g_key_file_get_int64(kf, uuid, "vcpu_quota", error);
+	if (error && *error)
+		return NULL;
+	period = g_key_file_get_uint64(kf, uuid, "vcpu_period", error);
+	if (error && *error)
+		return NULL;
+	o = g_new0(struct orig, 1);
+	o->name = g_key_file_get_string(kf, uuid, "name", NULL);
+	o->quota = quota;
+	o->period = period;
+	return o;
+}
+
+static const struct ve_held_ops orig_ops = {
+	.comment = " CPU throttles virtenergyd applied, with the values it found before.\n"
+		   " The next start restores these if the daemon did not exit cleanly.",
+	.save = orig_save,
+	.load = orig_load,
+	.free = orig_free,
+};
+
 struct ve_cpubw *ve_cpubw_new(const char *state_dir, bool dry_run, ve_act_log_fn log, void *ud)
 {
 	struct ve_cpubw *a = g_new0(struct ve_cpubw, 1);
 
-	a->path = g_build_filename(state_dir, RECORD, NULL);
 	a->dry_run = dry_run;
 	a->log = log;
 	a->ud = ud;
-	a->orig = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, orig_free);
+	a->orig = ve_held_new(state_dir, RECORD, &orig_ops, NULL);
 	return a;
 }
 
@@ -59,30 +96,8 @@ void ve_cpubw_free(struct ve_cpubw *a)
 {
 	if (!a)
 		return;
-	g_hash_table_destroy(a->orig);
-	g_free(a->path);
+	ve_held_free(a->orig);
 	g_free(a);
-}
-
-static gboolean save_record(struct ve_cpubw *a, GError **error)
-{
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	GHashTableIter it;
-	gpointer k, v;
-
-	g_key_file_set_comment(kf, NULL, NULL,
-			       " CPU throttles virtenergyd applied, with the values it found before.\n"
-			       " The next start restores these if the daemon did not exit cleanly.",
-			       NULL);
-	g_hash_table_iter_init(&it, a->orig);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct orig *o = v;
-
-		g_key_file_set_string(kf, k, "name", o->name ? o->name : "");
-		g_key_file_set_int64(kf, k, "vcpu_quota", o->quota);
-		g_key_file_set_uint64(kf, k, "vcpu_period", o->period);
-	}
-	return ve_act_record_save(a->path, kf, g_hash_table_size(a->orig) == 0, error);
 }
 
 /* The VM's vcpu_quota and vcpu_period as libvirt reports them now. */
@@ -151,7 +166,7 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 			    "bandwidth fraction %g is not in (0, 1]", u);
 		return FALSE;
 	}
-	o = g_hash_table_lookup(a->orig, uuid);
+	o = ve_held_get(a->orig, uuid);
 	if (!o) {
 		long long q;
 		unsigned long long period;
@@ -169,9 +184,9 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 			if (a->log)
 				a->log(a->ud, uuid, o->name, msg);
 		}
-		g_hash_table_insert(a->orig, g_strdup(uuid), o);
-		if (!a->dry_run && !save_record(a, error)) {
-			g_hash_table_remove(a->orig, uuid);
+		ve_held_put(a->orig, uuid, o);
+		if (!a->dry_run && !ve_held_save(a->orig, error)) {
+			ve_held_remove(a->orig, uuid);
 			return FALSE;
 		}
 	}
@@ -194,14 +209,14 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 
 double ve_cpubw_current(struct ve_cpubw *a, const char *uuid)
 {
-	struct orig *o = g_hash_table_lookup(a->orig, uuid);
+	struct orig *o = ve_held_get(a->orig, uuid);
 
 	return o ? o->u : 0.0;
 }
 
 gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uuid, GError **error)
 {
-	struct orig *o = g_hash_table_lookup(a->orig, uuid);
+	struct orig *o = ve_held_get(a->orig, uuid);
 	virDomainPtr dom;
 
 	if (!o)
@@ -211,7 +226,7 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 
 		if (a->log)
 			a->log(a->ud, uuid, o->name, msg);
-		g_hash_table_remove(a->orig, uuid);
+		ve_held_remove(a->orig, uuid);
 		return TRUE;
 	}
 	dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
@@ -228,20 +243,15 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 	/* a VM that stopped took its cgroups and their quota with it */
 	if (dom)
 		virDomainFree(dom);
-	g_hash_table_remove(a->orig, uuid);
-	return save_record(a, error);
+	ve_held_remove(a->orig, uuid);
+	return ve_held_save(a->orig, error);
 }
 
 unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn)
 {
-	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer k;
+	g_autoptr(GPtrArray) uuids = ve_held_keys(a->orig);
 	unsigned int failed = 0;
 
-	g_hash_table_iter_init(&it, a->orig);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		g_ptr_array_add(uuids, g_strdup(k));
 	for (guint i = 0; i < uuids->len; i++) {
 		g_autoptr(GError) err = NULL;
 
@@ -253,39 +263,13 @@ unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn)
 
 unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString *report)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) err = NULL;
-	g_auto(GStrv) groups = NULL;
+	g_autoptr(GPtrArray) uuids = ve_held_load(a->orig, "throttle", report);
 	unsigned int restored = 0;
 
-	if (!g_key_file_load_from_file(kf, a->path, G_KEY_FILE_NONE, &err)) {
-		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			g_string_append_printf(report, "cannot read %s: %s; ", a->path, err->message);
-		return 0;
-	}
-	groups = g_key_file_get_groups(kf, NULL);
-	for (size_t i = 0; groups[i]; i++) {
-		g_autoptr(GError) e = NULL;
-		struct orig *o = g_new0(struct orig, 1);
-
-		o->name = g_key_file_get_string(kf, groups[i], "name", NULL);
-		o->quota = g_key_file_get_int64(kf, groups[i], "vcpu_quota", &e);
-		if (!e)
-			o->period = g_key_file_get_uint64(kf, groups[i], "vcpu_period", &e);
-		if (e || !g_uuid_string_is_valid(groups[i])) {
-			g_string_append_printf(report, "bad throttle record for '%s' in %s: %s; ",
-					       groups[i], a->path, e ? e->message : "not a UUID");
-			orig_free(o);
-			continue;
-		}
-		g_hash_table_replace(a->orig, g_strdup(groups[i]), o);
-	}
-	for (size_t i = 0; groups[i]; i++) {
+	for (guint i = 0; i < uuids->len; i++) {
 		g_autoptr(GError) e = NULL;
 
-		if (!g_hash_table_contains(a->orig, groups[i]))
-			continue;
-		if (ve_cpubw_restore(a, conn, groups[i], &e))
+		if (ve_cpubw_restore(a, conn, g_ptr_array_index(uuids, i), &e))
 			restored++;
 		else
 			g_string_append_printf(report, "%s; ", e->message);

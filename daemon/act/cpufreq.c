@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cpufreq.h"
+#include "held.h"
 
 #define RECORD "cpufreq"
 #define CPUFREQ_DIR "sys/devices/system/cpu/cpu%u/cpufreq/"
@@ -47,14 +48,13 @@ struct held {
 
 struct ve_cpufreq {
 	int root_fd;
-	char *path;
 	bool dry_run;
 	ve_act_log_fn log;
 	void *ud;
-	GHashTable *held;        /* uuid -> struct held */
+	struct ve_held *held;    /* uuid -> struct held */
 };
 
-static void held_free(gpointer p)
+static void held_free(void *p)
 {
 	struct held *h = p;
 
@@ -217,44 +217,31 @@ static gboolean write_khz(int root_fd, unsigned int cpu, uint64_t khz, GError **
 
 /* ---- the record -------------------------------------------------------------- */
 
-static gboolean save_record(struct ve_cpufreq *a, GError **error)
+static bool held_save(GKeyFile *kf, const char *uuid, const void *rec)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	GHashTableIter it;
-	gpointer k, v;
-	bool any = false;
+	const struct held *h = rec;
 
-	g_key_file_set_comment(kf, NULL, NULL,
-			       " CPU frequency caps virtenergyd applied, with the scaling_max_freq (kHz)\n"
-			       " it found before.  The next start restores these if it did not exit cleanly.",
-			       NULL);
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct held *h = v;
+	if (!h->cpus->len)
+		return false;
+	g_key_file_set_string(kf, uuid, "name", h->name);
+	for (guint i = 0; i < h->cpus->len; i++) {
+		const struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
+		char key[32];
 
-		if (!h->cpus->len)
-			continue;
-		any = true;
-		g_key_file_set_string(kf, k, "name", h->name);
-		for (guint i = 0; i < h->cpus->len; i++) {
-			const struct held_cpu *c = &g_array_index(h->cpus, struct held_cpu, i);
-			char key[32];
-
-			snprintf(key, sizeof(key), "cpu%u", c->cpu);
-			g_key_file_set_uint64(kf, k, key, c->orig_khz);
-		}
+		snprintf(key, sizeof(key), "cpu%u", c->cpu);
+		g_key_file_set_uint64(kf, uuid, key, c->orig_khz);
 	}
-	return ve_act_record_save(a->path, kf, !any, error);
+	return true;
 }
 
 /* Which VM holds @cpu (NULL: none); *ret_c gets its entry. */
 static const char *holder(struct ve_cpufreq *a, unsigned int cpu, struct held_cpu **ret_c)
 {
-	GHashTableIter it;
-	gpointer k, v;
+	const char *k;
+	void *v;
+	guint it = 0;
 
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
+	while (ve_held_next(a->held, &it, &k, &v)) {
 		struct held *h = v;
 
 		for (guint i = 0; i < h->cpus->len; i++) {
@@ -270,52 +257,48 @@ static const char *holder(struct ve_cpufreq *a, unsigned int cpu, struct held_cp
 	return NULL;
 }
 
-static void load_record(struct ve_cpufreq *a, GString *report)
+/* A VM's record; a key that is not a CPU's, or a CPU another VM holds, is reported and skipped. */
+static void *held_load(GKeyFile *kf, const char *uuid, void *ud, GString *report, GError **error)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) err = NULL;
-	g_auto(GStrv) groups = NULL;
+	struct ve_cpufreq *a = ud;
+	g_auto(GStrv) keys = g_key_file_get_keys(kf, uuid, NULL, NULL);
+	g_autofree char *name = g_key_file_get_string(kf, uuid, "name", NULL);
+	struct held *h;
 
-	if (!g_key_file_load_from_file(kf, a->path, G_KEY_FILE_NONE, &err)) {
-		if (!g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT) && report)
-			g_string_append_printf(report, "cannot read %s: %s; ", a->path, err->message);
-		return;
+	if (!g_uuid_string_is_valid(uuid)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "not a UUID");
+		return NULL;
 	}
-	groups = g_key_file_get_groups(kf, NULL);
-	for (size_t i = 0; groups[i]; i++) {
-		g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, NULL);
-		g_autofree char *name = g_key_file_get_string(kf, groups[i], "name", NULL);
-		struct held *h;
+	h = held_new(name);
+	for (size_t j = 0; keys && keys[j]; j++) {
+		g_autofree char *val = NULL;
+		struct held_cpu c = { 0 };
+		guint64 cpu;
 
-		if (!g_uuid_string_is_valid(groups[i])) {
+		if (strcmp(keys[j], "name") == 0)
+			continue;
+		val = g_key_file_get_value(kf, uuid, keys[j], NULL);
+		if (!g_str_has_prefix(keys[j], "cpu") ||
+		    !g_ascii_string_to_unsigned(keys[j] + 3, 10, 0, 65535, &cpu, NULL) || !val ||
+		    parse_khz(val, strlen(val), &c.orig_khz) < 0 || holder(a, (unsigned int)cpu, NULL)) {
 			if (report)
-				g_string_append_printf(report, "bad cpufreq record '%s' in %s: not a UUID; ",
-						       groups[i], a->path);
+				g_string_append_printf(report, "bad cpufreq record %s=%s for '%s' in %s; ",
+						       keys[j], val ? val : "", uuid, ve_held_path(a->held));
 			continue;
 		}
-		h = held_new(name);
-		for (size_t j = 0; keys && keys[j]; j++) {
-			g_autofree char *val = NULL;
-			struct held_cpu c = { 0 };
-			guint64 cpu;
-
-			if (strcmp(keys[j], "name") == 0)
-				continue;
-			val = g_key_file_get_value(kf, groups[i], keys[j], NULL);
-			if (!g_str_has_prefix(keys[j], "cpu") ||
-			    !g_ascii_string_to_unsigned(keys[j] + 3, 10, 0, 65535, &cpu, NULL) || !val ||
-			    parse_khz(val, strlen(val), &c.orig_khz) < 0 || holder(a, (unsigned int)cpu, NULL)) {
-				if (report)
-					g_string_append_printf(report, "bad cpufreq record %s=%s for '%s' in %s; ",
-							       keys[j], val ? val : "", groups[i], a->path);
-				continue;
-			}
-			c.cpu = (unsigned int)cpu;
-			g_array_append_val(h->cpus, c);
-		}
-		g_hash_table_replace(a->held, g_strdup(groups[i]), h);
+		c.cpu = (unsigned int)cpu;
+		g_array_append_val(h->cpus, c);
 	}
+	return h;
 }
+
+static const struct ve_held_ops held_ops = {
+	.comment = " CPU frequency caps virtenergyd applied, with the scaling_max_freq (kHz)\n"
+		   " it found before.  The next start restores these if it did not exit cleanly.",
+	.save = held_save,
+	.load = held_load,
+	.free = held_free,
+};
 
 /* ---- the actuator ------------------------------------------------------------ */
 
@@ -324,23 +307,20 @@ struct ve_cpufreq *ve_cpufreq_new(int root_fd, const char *state_dir, bool dry_r
 				  unsigned int *ret_restored)
 {
 	struct ve_cpufreq *a = g_new0(struct ve_cpufreq, 1);
-	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer k, v;
+	g_autoptr(GPtrArray) uuids = NULL;
+	const char *k;
+	void *v;
+	guint it = 0;
 	unsigned int restored = 0;
 
 	a->root_fd = root_fd >= 0 ? fcntl(root_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	a->path = g_build_filename(state_dir, RECORD, NULL);
 	a->dry_run = dry_run;
 	a->log = log;
 	a->ud = ud;
-	a->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, held_free);
-	load_record(a, report);
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
+	a->held = ve_held_new(state_dir, RECORD, &held_ops, a);
+	uuids = ve_held_load(a->held, "cpufreq", report);
+	while (ve_held_next(a->held, &it, &k, &v))
 		restored += ((struct held *)v)->cpus->len;
-		g_ptr_array_add(uuids, g_strdup(k));
-	}
 	for (guint i = 0; i < uuids->len; i++) {
 		g_autoptr(GError) err = NULL;
 
@@ -348,14 +328,14 @@ struct ve_cpufreq *ve_cpufreq_new(int root_fd, const char *state_dir, bool dry_r
 			g_string_append_printf(report, "%s; ", err->message);
 	}
 	/* what is still held could not be put back */
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, &v))
+	it = 0;
+	while (ve_held_next(a->held, &it, &k, &v))
 		restored -= ((struct held *)v)->cpus->len;
 	if (!uuids->len) {
 		/* a record with nothing usable in it: it has been reported, drop it */
 		g_autoptr(GError) err = NULL;
 
-		if (!dry_run && !save_record(a, &err) && report)
+		if (!dry_run && !ve_held_save(a->held, &err) && report)
 			g_string_append_printf(report, "%s; ", err->message);
 	}
 	if (ret_restored)
@@ -369,14 +349,13 @@ void ve_cpufreq_free(struct ve_cpufreq *a)
 		return;
 	if (a->root_fd >= 0)
 		close(a->root_fd);
-	g_hash_table_destroy(a->held);
-	g_free(a->path);
+	ve_held_free(a->held);
 	g_free(a);
 }
 
 double ve_cpufreq_current(struct ve_cpufreq *a, const char *uuid)
 {
-	struct held *h = a ? g_hash_table_lookup(a->held, uuid) : NULL;
+	struct held *h = a ? ve_held_get(a->held, uuid) : NULL;
 
 	return h && h->cpus->len ? h->ratio : 0.0;
 }
@@ -491,7 +470,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 			GError **error)
 {
 	g_autofree struct plan *plan = NULL;
-	struct held *h = g_hash_table_lookup(a->held, uuid);
+	struct held *h = ve_held_get(a->held, uuid);
 	bool created = false, recorded = false;
 	double ratio = 0.0;
 	size_t written = 0;
@@ -522,7 +501,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 	/* record first: a change is never made without its original on record */
 	if (!h) {
 		h = held_new(name);
-		g_hash_table_insert(a->held, g_strdup(uuid), h);
+		ve_held_put(a->held, uuid, h);
 		created = true;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -536,7 +515,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 				    c.cpu, c.orig_khz);
 		}
 	}
-	if (recorded && !a->dry_run && !save_record(a, error))
+	if (recorded && !a->dry_run && !ve_held_save(a->held, error))
 		goto undo_record;
 
 	for (written = 0; written < n; written++) {
@@ -574,7 +553,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 	if (recorded && !a->dry_run) {
 		g_autoptr(GError) e = NULL;
 
-		if (!save_record(a, &e))
+		if (!ve_held_save(a->held, &e))
 			ve_act_say(a->log, a->ud, uuid, h->name, "%s", e->message);
 	}
 	if (ret_ratio)
@@ -595,15 +574,15 @@ undo_record:
 			g_array_remove_index(h->cpus, idx);
 	}
 	if (created && !h->cpus->len)
-		g_hash_table_remove(a->held, uuid);
+		ve_held_remove(a->held, uuid);
 	if (recorded && !a->dry_run)
-		save_record(a, NULL);
+		ve_held_save(a->held, NULL);
 	return FALSE;
 }
 
 gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **error)
 {
-	struct held *h = a ? g_hash_table_lookup(a->held, uuid) : NULL;
+	struct held *h = a ? ve_held_get(a->held, uuid) : NULL;
 	g_autoptr(GError) first = NULL;
 
 	if (!h)
@@ -620,8 +599,8 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 			first = g_steal_pointer(&e);
 	}
 	if (!h->cpus->len)
-		g_hash_table_remove(a->held, uuid);
-	if (!a->dry_run && !save_record(a, first ? NULL : &first)) {
+		ve_held_remove(a->held, uuid);
+	if (!a->dry_run && !ve_held_save(a->held, first ? NULL : &first)) {
 		g_propagate_error(error, g_steal_pointer(&first));
 		return FALSE;
 	}
@@ -635,16 +614,12 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 
 unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a)
 {
-	g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
-	GHashTableIter it;
-	gpointer k;
+	g_autoptr(GPtrArray) uuids = NULL;
 	unsigned int failed = 0;
 
 	if (!a)
 		return 0;
-	g_hash_table_iter_init(&it, a->held);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		g_ptr_array_add(uuids, g_strdup(k));
+	uuids = ve_held_keys(a->held);
 	for (guint i = 0; i < uuids->len; i++) {
 		if (!ve_cpufreq_restore(a, g_ptr_array_index(uuids, i), NULL))
 			failed++;
