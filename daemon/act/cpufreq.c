@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cpufreq.h"
+#include "freqplan.h"
 #include "held.h"
 
 #define RECORD "cpufreq"
@@ -373,7 +374,7 @@ static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cp
 	g_autoptr(GArray) avail = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	struct held_cpu *c = NULL;
 	const char *who = holder(a, cpu, &c);
-	uint64_t cmin, cmax, smin = 0, cur, target;
+	uint64_t cmin, cmax, smin = 0, cur;
 
 	if (who && strcmp(who, uuid) != 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
@@ -407,32 +408,8 @@ static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cp
 		return FALSE;
 	}
 	p->floor_khz = MIN(MAX(cmin, smin), p->ceiling_khz);
-	target = (uint64_t)llround(u * (double)p->ceiling_khz);
-	if (avail->len) {
-		/* the lowest listed frequency at or above the target, within [floor, ceiling] */
-		p->want_khz = 0;
-		for (guint i = 0; i < avail->len; i++) {
-			uint64_t f = g_array_index(avail, uint64_t, i);
-
-			if (f >= p->floor_khz && f <= p->ceiling_khz && f >= target) {
-				p->want_khz = f;
-				break;
-			}
-		}
-		if (!p->want_khz)
-			p->want_khz = p->ceiling_khz;
-		/* the floor itself may not be listed: the lowest listed one above it is */
-		for (guint i = 0; i < avail->len && target <= p->floor_khz; i++) {
-			uint64_t f = g_array_index(avail, uint64_t, i);
-
-			if (f >= p->floor_khz) {
-				p->want_khz = MIN(f, p->ceiling_khz);
-				break;
-			}
-		}
-	} else {
-		p->want_khz = CLAMP(target, p->floor_khz, p->ceiling_khz);
-	}
+	p->want_khz = ve_freq_choose_khz(u, p->floor_khz, p->ceiling_khz,
+					 (const uint64_t *)(void *)avail->data, avail->len);
 	return TRUE;
 }
 
@@ -629,30 +606,6 @@ unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a)
 
 /* ---- which CPUs are the VM's own --------------------------------------------- */
 
-size_t ve_cpufreq_dedicated(const unsigned char *own, const unsigned char *others, size_t maplen,
-			    size_t host_cpus, unsigned int *ret, size_t max)
-{
-	size_t n = 0, mine = 0;
-
-	host_cpus = MIN(host_cpus, maplen * 8);
-	for (size_t c = 0; c < host_cpus; c++) {
-		bool is_own = own[c / 8] & (1u << (c % 8));
-
-		if (!is_own)
-			continue;
-		mine++;
-		if (others[c / 8] & (1u << (c % 8)))
-			return 0;   /* one shared CPU and the vCPUs can run there */
-	}
-	if (mine == host_cpus)
-		return 0;           /* unpinned: runs anywhere, nothing is its own */
-	for (size_t c = 0; c < host_cpus && n < max; c++) {
-		if (own[c / 8] & (1u << (c % 8)))
-			ret[n++] = (unsigned int)c;
-	}
-	return n;
-}
-
 /* OR every vCPU (and with @all, emulator and iothread) map of @dom into @map. */
 static gboolean union_maps(virDomainPtr dom, bool all, unsigned char *map, size_t maplen,
 			   GError **error)
@@ -736,7 +689,7 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 	if (!ok)
 		return FALSE;
 	cpus = g_new0(unsigned int, (size_t)host_cpus);
-	*ret_n = ve_cpufreq_dedicated(own, others, maplen, (size_t)host_cpus, cpus, (size_t)host_cpus);
+	*ret_n = ve_freq_dedicated_cpus(own, others, maplen, (size_t)host_cpus, cpus, (size_t)host_cpus);
 	*ret_cpus = g_steal_pointer(&cpus);
 	return TRUE;
 }

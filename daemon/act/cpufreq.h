@@ -85,20 +85,10 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 /* Restore every VM (daemon exit).  Returns how many failed. */
 unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a);
 
-/*
- * The host CPUs of a VM that no other VM may use.  @own is the union of
- * the VM's vCPU affinity maps, @others the union of every other running
- * VM's vCPU, emulator and iothread maps, both libvirt cpumaps (bit c of
- * byte c / 8 is host CPU c) of @maplen bytes.  When any CPU the VM may run
- * on is in @others (its vCPUs could escape to a shared CPU, or slowing it
- * would slow a neighbour), or the VM may run everywhere, the answer is
- * empty.  Returns the number of CPUs written to @ret (at most @max).  Pure.
- */
-size_t ve_cpufreq_dedicated(const unsigned char *own, const unsigned char *others, size_t maplen,
-			    size_t host_cpus, unsigned int *ret, size_t max);
+/* Which CPUs are a VM's own: ve_freq_dedicated_cpus() (core/freqplan.h). */
 
 /*
- * The same from libvirt: @dom's vCPU pinning against every other active
+ * A VM's own CPUs from libvirt: @dom's vCPU pinning against every other active
  * domain of @conn.  0 CPUs (and no error) where nothing is dedicated; FALSE
  * with @error when libvirt cannot say.  *@ret_cpus is a g_new array.
  */

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "cpufreq.h"
+#include "freqplan.h"
 #include "fixture.h"
 
 #define VM_A "11111111-2222-3333-4444-555555555555"
@@ -261,7 +262,7 @@ static void test_dedicated(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		unsigned int cpus[8];
-		size_t n = ve_cpufreq_dedicated(&cases[i].own, &cases[i].others, 1, 8, cpus, 8);
+		size_t n = ve_freq_dedicated_cpus(&cases[i].own, &cases[i].others, 1, 8, cpus, 8);
 
 		check_u64(n, cases[i].n, cases[i].what);
 		if (n)
