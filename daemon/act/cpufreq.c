@@ -2,12 +2,15 @@
 /*
  * cpufreq.c: scaling_max_freq of CPUs dedicated to a limited VM (cpufreq.h).
  *
- * The record is a GKeyFile, one group per VM keyed by UUID, with a key
+ * The record (held.h) has one group per VM keyed by UUID, with a key
  * cpuN=KHZ per CPU holding the scaling_max_freq found before the first
- * change.  As in cpubw.c it is made durable before sysfs is written, so a
- * crash between the two leaves a record of a change that may not have
- * happened (restoring it writes the value the CPU already has) and never a
- * change without a record.
+ * change; restoring a change that did not happen writes the value the CPU
+ * already has.  The choice of frequency and of CPUs is core/freqplan.c.
+ *
+ * About 700 lines: one actuator whose every step is per CPU and checked
+ * before anything is written (the plan), undone step by step when a later
+ * CPU fails, and whose CPUs come from libvirt's pinning; split further it
+ * would scatter one transaction over several files.
  *
  * Writing scaling_max_freq only lowers the policy's upper bound: the
  * governor still picks the frequency below it, and the kernel's QoS
