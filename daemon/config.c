@@ -204,6 +204,35 @@ static gboolean check_duplicates(const char *data, gsize len, const char *origin
 	return TRUE;
 }
 
+gboolean ve_guest_limit_parse(const char *text, char **ret_name, uint64_t *ret_uw, GError **error)
+{
+	const char *eq = strchr(text, '=');
+	g_autofree char *name = NULL;
+	g_autoptr(GError) e = NULL;
+	uint64_t uw;
+
+	if (eq)
+		name = g_strstrip(g_strndup(text, (gsize)(eq - text)));
+	if (!eq || !name[0] || strchr(name, '/')) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "guest limit '%s' is not CGROUP=POWER (e.g. batch=5W)", text);
+		return FALSE;
+	}
+	if (!ve_parse_power_uw(eq + 1, &uw, &e)) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "guest limit for '%s': %s", name, e->message);
+		return FALSE;
+	}
+	if (!uw) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "guest limit for '%s': a limit must be above zero", name);
+		return FALSE;
+	}
+	*ret_name = g_steal_pointer(&name);
+	*ret_uw = uw;
+	return TRUE;
+}
+
 gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,
 			     GError **error)
 {
@@ -304,13 +333,12 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	}
 	guest_limits = g_key_file_get_string_list(kf, "guest", "limits", NULL, NULL);
 	for (size_t i = 0; guest_limits && guest_limits[i]; i++) {
-		const char *eq = strchr(g_strstrip(guest_limits[i]), '=');
+		g_autofree char *name = NULL;
 		uint64_t uw;
 
-		if (!eq || eq == guest_limits[i] || !ve_parse_power_uw(eq + 1, &uw, &e) || !uw) {
+		if (!ve_guest_limit_parse(guest_limits[i], &name, &uw, &e)) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-				    "[guest] limits: '%s' is not CGROUP=POWER with a power above zero%s%s",
-				    guest_limits[i], e ? ": " : "", e ? e->message : "");
+				    "[guest] limits: %s", e->message);
 			goto bad;
 		}
 	}

@@ -54,6 +54,14 @@ void ve_config_defaults(struct ve_config *c);
 void ve_config_clear(struct ve_config *c);
 
 /* Parse @path over *@c.  FALSE with @error (and *@c unchanged) on any problem. */
+/*
+ * One guest-mode limit, "CGROUP=POWER" ([guest] limits, --guest-limit):
+ * a cgroup name (blanks around it dropped; not empty, no '/') and a power
+ * above zero by ve_parse_power_uw's rules.  *@ret_name is g_malloc'ed.
+ * FALSE with @error naming the text and what is wrong, nothing set.
+ */
+gboolean ve_guest_limit_parse(const char *text, char **ret_name, uint64_t *ret_uw, GError **error);
+
 gboolean ve_config_load(struct ve_config *c, const char *path, GError **error);
 
 /* The same from text in memory (@origin names it in messages): for tests and fuzzing. */

@@ -16,6 +16,7 @@
 #include "attrib.h"
 #include "cgquota.h"
 #include "cgroup.h"
+#include "config.h"
 #include "counter.h"
 #include "cpustat.h"
 #include "fileio.h"
@@ -93,29 +94,12 @@ static gboolean read_u64(const char *path, uint64_t *ret, GError **error)
 static gboolean parse_limits(struct ve_guest *g, char **limits, GError **error)
 {
 	for (size_t i = 0; limits && limits[i]; i++) {
-		g_autofree char *name = NULL;
-		const char *eq = strchr(limits[i], '=');
-		g_autoptr(GError) e = NULL;
+		char *name;
 		uint64_t uw;
 
-		if (!eq || eq == limits[i] || memchr(limits[i], '/', (size_t)(eq - limits[i]))) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "guest limit '%s' is not CGROUP=POWER (e.g. batch=5W)", limits[i]);
+		if (!ve_guest_limit_parse(limits[i], &name, &uw, error))
 			return FALSE;
-		}
-		name = g_strndup(limits[i], (gsize)(eq - limits[i]));
-		g_strstrip(name);
-		if (!ve_parse_power_uw(eq + 1, &uw, &e)) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "guest limit for '%s': %s", name, e->message);
-			return FALSE;
-		}
-		if (uw == 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-				    "guest limit for '%s': a limit must be above zero", name);
-			return FALSE;
-		}
-		g_hash_table_insert(g->limits, g_steal_pointer(&name), g_memdup2(&uw, sizeof(uw)));
+		g_hash_table_insert(g->limits, name, g_memdup2(&uw, sizeof(uw)));
 	}
 	return TRUE;
 }

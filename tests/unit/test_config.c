@@ -236,6 +236,40 @@ static void test_refusals(void **state)
 	}
 }
 
+/* one rule for a guest limit, from the file and from --guest-limit alike */
+static void test_guest_limit(void **state)
+{
+	static const struct {
+		const char *text, *name, *says;
+		uint64_t uw;
+	} cases[] = {
+		{ "batch=5W", "batch", NULL, 5000000 },
+		{ " web = 2.5 W", "web", NULL, 2500000 },
+		{ "a/b=5W", NULL, "not CGROUP=POWER", 0 },
+		{ "=5W", NULL, "not CGROUP=POWER", 0 },
+		{ "batch", NULL, "not CGROUP=POWER", 0 },
+		{ "a=-3W", NULL, "guest limit for 'a'", 0 },
+		{ "a=0W", NULL, "above zero", 0 },
+		{ "a=0x5W", NULL, "guest limit for 'a'", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autofree char *name = NULL;
+		uint64_t uw = 7;
+		gboolean ok = ve_guest_limit_parse(cases[i].text, &name, &uw, &err);
+
+		if (cases[i].name) {
+			check(ok && strcmp(name, cases[i].name) == 0 && uw == cases[i].uw,
+			      "'%s': %s %" PRIu64, cases[i].text, name ? name : "(none)", uw);
+		} else {
+			check(!ok && !name && uw == 7 && strstr(err->message, cases[i].says),
+			      "'%s' refused: %s", cases[i].text, err ? err->message : "accepted");
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_file_kinds),
+		cmocka_unit_test(test_guest_limit),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
