@@ -380,6 +380,44 @@ static void test_noisy_recovery(void **state)
 	print_message("noisy recovery: worst relative error %.4f%% (limit 2%%)\n", 100.0 * worst_all);
 }
 
+/*
+ * How the window's length sets the scatter: the same 40 seeds with ±1 %
+ * noise, fitted over 60 and over 600 periods.  Prints each weight's RMS
+ * relative error at both lengths (the figure calib.h quotes); the longer
+ * window must scatter less for every weight.
+ */
+static void test_window_length_scatter(void **state)
+{
+	static struct row rows[MAX_ROWS];
+	static const size_t lens[2] = { 60, 600 };
+	double sq[2][4] = { { 0 } };
+	const unsigned int n_seeds = 40;
+
+	(void)state;
+	for (int l = 0; l < 2; l++)
+		for (unsigned int seed = 1; seed <= n_seeds; seed++) {
+			struct ve_calib_window *w = make_window(1000 + seed, &host, 3, lens[l], lens[l],
+								0.01, false, rows);
+			struct ve_calib_result res;
+			int err = ve_calib_fit(w, VE_CALIB_MAX_CONDITION, &res);
+
+			if (err != 0)
+				fail_msg("%zu periods, seed %u: ve_calib_fit returned %d", lens[l], seed, err);
+			for (unsigned int e = 0; e < 3; e++)
+				sq[l][e] += pow(rel_err(res.weight_pj[e], host.weight_pj[e]), 2) / n_seeds;
+			sq[l][3] += pow(rel_err(res.idle_power_uw, host.idle_uw), 2) / n_seeds;
+			ve_calib_window_free(w);
+		}
+	for (int l = 0; l < 2; l++)
+		print_message("scatter over %u seeds, %zu periods, +-1%% noise: RMS relative error "
+			      "%.2f%% %.2f%% %.2f%% (weights), %.2f%% (idle)\n", n_seeds, lens[l],
+			      100 * sqrt(sq[l][0]), 100 * sqrt(sq[l][1]), 100 * sqrt(sq[l][2]),
+			      100 * sqrt(sq[l][3]));
+	for (unsigned int e = 0; e < 4; e++)
+		if (!(sq[1][e] < sq[0][e]))
+			fail_msg("weight %u: 600 periods scatter no less than 60", e);
+}
+
 /* ---- refusal on collinear columns --------------------------------------- */
 
 enum spoil {
@@ -808,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_rows),
 		cmocka_unit_test(test_exact_recovery),
 		cmocka_unit_test(test_noisy_recovery),
+		cmocka_unit_test(test_window_length_scatter),
 		cmocka_unit_test(test_collinear_refused),
 		cmocka_unit_test(test_ring_drops_oldest),
 		cmocka_unit_test(test_zero_weight_nonnegative),
