@@ -209,13 +209,23 @@ int ve_write_file_atomic_at(int dir_fd, const char *rel, const void *data, size_
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	if (unlinkat(dir_fd, tmp, 0) < 0 && errno != ENOENT) {
-		step = "removing the stale";
-		r = -errno;
-		goto out;
-	}
+	/*
+	 * A fresh inode: O_EXCL with O_NOFOLLOW never writes through a link
+	 * someone put there.  A leftover (a crash, a planted link) is removed
+	 * and the create tried once more; only then, so that a writer called
+	 * every second pays no extra path walk.
+	 */
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 		    (mode_t)mode);
+	if (fd < 0 && errno == EEXIST) {
+		if (unlinkat(dir_fd, tmp, 0) < 0) {
+			step = "removing the stale";
+			r = -errno;
+			goto out;
+		}
+		fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+			    (mode_t)mode);
+	}
 	if (fd < 0) {
 		step = "creating";
 		r = -errno;

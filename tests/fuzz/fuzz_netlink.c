@@ -58,6 +58,7 @@ static uint64_t cgroups[NR_CGROUPS];
 static int nr_cgroups;
 static int kmsg = -1;
 static unsigned long distinct, reopened;
+static uint32_t period0, batch0;   /* the module's configuration before any input */
 static uint32_t seen[4096 / 32];
 
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -122,6 +123,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			"virtenergy.ko loaded? tests/fuzz/kernel.sh loads it in the test kernel)\n",
 			strerror(-r));
 		exit(2);
+	}
+	{
+		struct ve_kmod_info info;
+
+		if ((r = ve_kmod_info(k, &info)) < 0) {
+			fprintf(stderr, "fuzz_netlink: GET_INFO: %s\n", strerror(-r));
+			exit(2);
+		}
+		period0 = info.period_ms;
+		batch0 = info.batch;
 	}
 	for (int i = 0; i < NR_HELPERS; i++) {
 		volatile pid_t *tid = &helpers[i];
@@ -253,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     (int)(info.nr_threads + info.nr_cgroups));
 	}
 	if (cmd == VE_CMD_SET_CONFIG)
-		ve_kmod_set_config(k, 100, 128);
+		ve_kmod_set_config(k, period0, batch0);
 	check_kmsg();
 	return 0;
 }
