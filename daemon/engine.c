@@ -31,17 +31,10 @@ static void vm_free(gpointer p)
 
 	ve_domain_threads_clear(&vm->dt);
 	g_array_free(vm->blkio, TRUE);
+	g_free(vm->cg_dir);
 	g_free(vm->uuid);
 	g_free(vm->name);
 	g_free(vm);
-}
-
-static void thread_free(struct ve_engine *e, struct thread *t)
-{
-	e->sampler->ops->unwatch(e->sampler, t->w);
-	if (t->vm && t->vm->n_threads)
-		t->vm->n_threads--;
-	g_free(t);
 }
 
 struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,
@@ -108,15 +101,12 @@ void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid)
 		vm->undefined = true;
 }
 
-struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
-				char **warning, GError **error)
+/* What both modes start with; NULL only for want of memory (reported as such). */
+static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				      GError **error)
 {
 	struct ve_engine *e = g_new0(struct ve_engine, 1);
-	char why[256] = "";
-	unsigned int n_events = cfg->events ? g_strv_length(cfg->events) : 0;
-	int r;
 
-	*warning = NULL;
 	e->root_fd = root_fd;
 	e->state_dir_fd = state_dir_fd;
 	e->cfg = cfg;
@@ -130,7 +120,32 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 	e->clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
 	ve_result_init(&e->result);
 	ve_ledger_init(&e->ledger);
+	if (!e->accounts || !e->attrib) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
+		ve_engine_free(e);
+		return NULL;
+	}
+	return e;
+}
 
+/* The state file, where there is a state directory. */
+static gboolean engine_start(struct ve_engine *e, char **warning, GError **error)
+{
+	return e->state_dir_fd < 0 || engine_restore(e, warning, error);
+}
+
+struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				char **warning, GError **error)
+{
+	struct ve_engine *e;
+	char why[256] = "";
+	unsigned int n_events = cfg->events ? g_strv_length(cfg->events) : 0;
+	int r;
+
+	*warning = NULL;
+	e = engine_alloc(root_fd, cfg, state_dir_fd, error);
+	if (!e)
+		return NULL;
 	r = ve_sampler_open(cfg->sampler, (const char *const *)cfg->events, n_events, root_fd,
 			    &e->sampler, why, sizeof(why));
 	if (r < 0) {
@@ -145,17 +160,56 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 		goto fail;
 	}
 	e->have_stat = true;
+	e->sensor_path = g_strdup("sys/class/powercap");
 	r = ve_powercap_open(root_fd, &e->pc);
 	if (r < 0)
 		e->pc = NULL;   /* no RAPL: the host power model stands in */
 	engine_setup_devices(e);
 	engine_setup_disks(e);
-	if (!engine_restore(e, warning, error))
+	if (!engine_start(e, warning, error))
 		goto fail;
 	return e;
 fail:
 	ve_engine_free(e);
 	return NULL;
+}
+
+struct ve_engine *ve_engine_new_guest(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				      const char *source, const char *cgroup_parent, char **warning,
+				      GError **error)
+{
+	struct ve_engine *e;
+
+	*warning = NULL;
+	e = engine_alloc(root_fd, cfg, state_dir_fd, error);
+	if (!e)
+		return NULL;
+	/* all of the guest's CPUs are the VM's one package: no socket map */
+	if (ve_read_proc_stat(root_fd, NULL, 0, &e->stat) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "cannot read CPU statistics (proc/stat) under the root");
+		goto fail;
+	}
+	e->have_stat = true;
+	if (!engine_guest_setup(e, source, cgroup_parent, error) || !engine_start(e, warning, error))
+		goto fail;
+	e->first_disk = e->n_dev;   /* no disks: the host charged the VM's */
+	return e;
+fail:
+	ve_engine_free(e);
+	return NULL;
+}
+
+bool engine_zone_used(const struct ve_engine *e, const struct ve_powercap_zone *zone)
+{
+	/*
+	 * Host: core and uncore are inside the package; psys spans more than
+	 * the CPU.  Guest: the top-level zone is all of the VM's energy, its
+	 * subzones (core, dram) parts of it.
+	 */
+	if (e->guest)
+		return zone->kind == VE_RAPL_PACKAGE && zone->subzone < 0;
+	return zone->kind == VE_RAPL_PACKAGE || zone->kind == VE_RAPL_DRAM;
 }
 
 void ve_engine_free(struct ve_engine *e)
@@ -168,11 +222,13 @@ void ve_engine_free(struct ve_engine *e)
 	if (e->threads) {
 		g_hash_table_iter_init(&it, e->threads);
 		while (g_hash_table_iter_next(&it, NULL, &v))
-			thread_free(e, v);
+			engine_thread_free(e, v);
 		g_hash_table_destroy(e->threads);
 	}
 	ve_sampler_free(e->sampler);
 	ve_powercap_free(e->pc);
+	g_free(e->cg_parent);
+	g_free(e->sensor_path);
 	for (size_t i = 0; i < e->n_freq; i++)
 		if (e->freq[i].cur_fd >= 0)
 			close(e->freq[i].cur_fd);
@@ -194,98 +250,6 @@ void ve_engine_free(struct ve_engine *e)
 	ve_ledger_clear(&e->ledger);
 	free(e->socket_of_cpu);
 	g_free(e);
-}
-
-/*
- * The process thread @tid of @vm belongs to: QEMU's, or the thread's own
- * for the vhost driver's kernel threads "vhost-<pid>", processes of their
- * own that the driver attaches to QEMU's cgroups.  A live kernel would
- * also resolve proc/TID/task/TID for any thread, but it lists threads only
- * under their process, and so do the tests' fixture roots.
- */
-static pid_t thread_pid(const struct ve_engine *e, const struct vm *vm, pid_t tid)
-{
-	char rel[64];
-
-	snprintf(rel, sizeof(rel), "proc/%d/task/%d", (int)vm->dt.pid, (int)tid);
-	return faccessat(e->root_fd, rel, F_OK, 0) == 0 ? vm->dt.pid : tid;
-}
-
-/* Follow a VM's threads: watch new ones, mark the ones still there. */
-static void scan_vm(struct ve_engine *e, struct vm *vm)
-{
-	int r;
-
-	if (!vm->located) {
-		if (ve_domain_read_pid(e->root_fd, vm->name, &vm->dt.pid) < 0 ||
-		    ve_domain_locate(e->root_fd, vm->dt.pid, &vm->dt) < 0)
-			return;   /* not up yet, or gone again: try next period */
-		vm->located = true;
-	}
-	r = ve_domain_scan_threads(e->root_fd, &vm->dt);
-	if (r < 0) {
-		vm->located = false;
-		return;
-	}
-	for (size_t i = 0; i < vm->dt.n_threads; i++) {
-		const struct ve_thread_ref *ref = &vm->dt.threads[i];
-		struct thread *t = g_hash_table_lookup(e->threads, GINT_TO_POINTER(ref->tid));
-
-		if (t && t->vm != vm) {
-			/* a recycled tid now belongs to someone else: start over */
-			g_hash_table_remove(e->threads, GINT_TO_POINTER(ref->tid));
-			thread_free(e, t);
-			t = NULL;
-		}
-		if (!t) {
-			pid_t pid = thread_pid(e, vm, ref->tid);
-			struct ve_watch *w;
-
-			if (e->sampler->ops->watch(e->sampler, pid, ref->tid, &w) < 0)
-				continue;   /* exited meanwhile */
-			t = g_new0(struct thread, 1);
-			t->pid = pid;
-			t->tid = ref->tid;
-			t->w = w;
-			t->vm = vm;
-			t->slot = vm->slot;
-			/* count from now: what it ran before we knew it is not in this period */
-			if (e->sampler->ops->read(e->sampler, w, t->prev) < 0) {
-				e->sampler->ops->unwatch(e->sampler, w);
-				g_free(t);
-				continue;
-			}
-			vm->n_threads++;
-			g_hash_table_insert(e->threads, GINT_TO_POINTER(ref->tid), t);
-		}
-		t->comp = ref->comp;
-		t->gen = vm->gen;
-	}
-}
-
-/* Read one thread; append its sample.  false when it could not be read. */
-static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_ns_by_socket)
-{
-	uint64_t cur[VE_MAX_EVENTS] = { 0 };
-	struct ve_thread_sample s = { .account = t->slot, .comp = t->comp };
-
-	if (e->sampler->ops->read(e->sampler, t->w, cur) < 0)
-		return false;
-	for (unsigned int i = 0; i < e->sampler->n_cols; i++) {
-		/* a counter that went back was reset under us: count nothing, not 2^64 */
-		s.delta[i] = cur[i] >= t->prev[i] ? cur[i] - t->prev[i] : 0;
-		t->prev[i] = cur[i];
-	}
-	if (e->stat.n_sockets > 1) {
-		struct ve_task_stat ts;
-
-		if (ve_proc_task_stat(e->root_fd, t->pid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
-			s.package = e->socket_of_cpu[ts.processor];
-	}
-	if (s.package < VE_MAX_SOCKETS)
-		run_ns_by_socket[s.package] += s.delta[VE_SAMPLER_COL_RUN_NS];
-	g_array_append_val(e->samples, s);
-	return true;
 }
 
 /*
@@ -375,47 +339,67 @@ static void retire_idle_stopped(struct ve_engine *e)
 	}
 }
 
+/*
+ * Each used zone's energy since the last period.  A zone that cannot be
+ * read counts 0 and keeps its last good reading, so the next good one
+ * covers both periods; when no zone could be read, FALSE with @error
+ * naming the first (there is nothing to attribute: the period is refused,
+ * and the next one covers it).
+ */
+static gboolean sample_zones(struct ve_engine *e, GError **error)
+{
+	size_t k = 0, good = 0, used = 0;
+	const struct ve_powercap_zone *bad = NULL;
+	int bad_r = 0;
+
+	if (!e->pc)
+		return TRUE;
+	for (size_t z = 0; z < ve_powercap_n_zones(e->pc); z++) {
+		const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
+		uint64_t delta = 0;
+		int r;
+
+		if (!engine_zone_used(e, zone))
+			continue;
+		used++;
+		r = ve_powercap_sample(e->pc, z, &delta);
+		if (r < 0) {
+			delta = 0;
+			if (!bad) {
+				bad = zone;
+				bad_r = r;
+			}
+		} else {
+			good++;
+		}
+		if (k < e->n_dev)
+			e->dev[k++].measured_uj = (int64_t)delta;
+	}
+	if (used && !good) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-bad_r),
+			    "cannot read %s/%s/energy_uj: %s; period skipped", e->sensor_path, bad->dir,
+			    bad_r == -ERANGE ? "the counter went back, or past its max_energy_range_uj: not a counter"
+			    : bad_r == -EINVAL ? "not a number" : g_strerror(-bad_r));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 {
 	uint64_t run_ns[VE_MAX_SOCKETS] = { 0 };
 	struct ve_cpustat st;
 	struct ve_error err = { 0 };
-	GHashTableIter it;
-	gpointer v;
 	bool prime = e->last_us == 0;
 	uint64_t period_us = prime ? 0 : now_us - e->last_us;
 	int r;
 
 	g_array_set_size(e->samples, 0);
-	/*
-	 * Listing a VM's threads costs a dozen file reads; reading a thread's
-	 * counters one read(2).  So threads are listed every thread-scan-ms
-	 * (and at once for a VM just started) and sampled every period.  A
-	 * thread that exits in between keeps its final counts (perf) or fails
-	 * to read (schedstat) and goes; a new one waits for the next listing.
-	 */
-	for (guint i = 0; i < e->vms->len; i++) {
-		struct vm *vm = g_ptr_array_index(e->vms, i);
-
-		vm->scanned = false;
-		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
-			vm->gen++;
-			vm->scanned = true;
-			vm->next_scan_us = now_us + e->cfg->thread_scan_us;
-			if (vm->running)
-				scan_vm(e, vm);
-		}
-	}
-	/* read every thread, the ones that are gone one last time */
-	g_hash_table_iter_init(&it, e->threads);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct thread *t = v;
-		bool ok = sample_thread(e, t, run_ns);
-
-		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
-			g_hash_table_iter_remove(&it);
-			thread_free(e, t);
-		}
+	if (e->guest) {
+		if (!engine_guest_sample(e, run_ns, error))
+			return FALSE;
+	} else {
+		engine_sample_vm_threads(e, now_us, run_ns);
 	}
 
 	r = ve_read_proc_stat(e->root_fd, e->socket_of_cpu, e->n_cpu_map, &st);
@@ -437,26 +421,11 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	}
 	e->stat = st;
 
-	if (e->pc) {
-		size_t k = 0;
-
-		for (size_t z = 0; z < ve_powercap_n_zones(e->pc); z++) {
-			const struct ve_powercap_zone *zone = ve_powercap_zone(e->pc, z);
-			uint64_t delta = 0;
-
-			if (zone->kind != VE_RAPL_PACKAGE && zone->kind != VE_RAPL_DRAM)
-				continue;
-			/*
-			 * An unreadable zone keeps its previous reading, so the next good
-			 * one covers both periods; this period it counts 0.
-			 */
-			if (ve_powercap_sample(e->pc, z, &delta) < 0)
-				delta = 0;
-			if (k < e->n_dev)
-				e->dev[k++].measured_uj = (int64_t)delta;
-		}
+	if (!sample_zones(e, error)) {
+		e->last_us = now_us;
+		retire_stopped(e);
+		return FALSE;
 	}
-
 	engine_sample_disks(e);
 	engine_scale_by_freq(e);
 
@@ -527,7 +496,7 @@ void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret)
 	for (size_t d = 0; d < e->n_dev; d++)
 		ret->has_dram = ret->has_dram || (e->dev[d].kind == VE_DEV_DRAM && e->dev[d].measured);
 	ret->sensor = e->sensor;
-	ret->sampler = ve_sampler_mode(e->sampler);
+	ret->sampler = e->sampler ? ve_sampler_mode(e->sampler) : "cgroup CPU time";
 	ret->periods = e->ledger.periods;
 	ret->calibrations = e->calib_fits;
 }

@@ -69,6 +69,27 @@ struct ve_host_view {
  */
 struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int state_dir_fd,
 				char **warning, GError **error);
+
+/*
+ * The same engine inside a guest (guestmode.h): energy from the
+ * powercap-shaped tree @source (the host's export of this VM as shared
+ * in, or the guest kernel's own sys/class/powercap), one package device
+ * split by CPU time; accounts the child cgroups of @cgroup_parent (those
+ * with a cgroup.procs), listed every period, their activity their CPU time
+ * (ve_cgroup_read_cpu_usage); the guest's CPU time outside them, from
+ * @root_fd's proc/stat, on the host account as the guest's own.  A VM
+ * view's uuid and name are then the cgroup's name.  @state_dir_fd < 0:
+ * no state file.  A missing source or parent is an error naming it.
+ */
+struct ve_engine *ve_engine_new_guest(int root_fd, const struct ve_config *cfg, int state_dir_fd,
+				      const char *source, const char *cgroup_parent, char **warning,
+				      GError **error);
+
+/* Guest mode: the source's power limit now (the VM's own), FALSE when it has none or it cannot be read. */
+gboolean ve_engine_source_limit_uw(struct ve_engine *e, uint64_t *ret_uw);
+
+/* Guest mode: the directory of the cgroup account @name, NULL when unknown. */
+const char *ve_engine_vm_cgroup(struct ve_engine *e, const char *name);
 void ve_engine_free(struct ve_engine *e);
 
 /*
@@ -109,7 +130,7 @@ void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid);
  */
 gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error);
 
-/* Write the state file now.  FALSE with @error (the old file is kept). */
+/* Write the state file now (nothing without a state directory).  FALSE with @error (the old file is kept). */
 gboolean ve_engine_save(struct ve_engine *e, GError **error);
 
 /* Recompute per-VM power over the time since the last call. */

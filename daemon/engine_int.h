@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * engine_int.h: the engine's own state, shared by its files only:
- * engine.c (the VM registry, the thread scan and the period),
+ * engine.c (the VM registry and the period), engine_threads.c (the VMs'
+ * threads),
  * engine_host.c (the host's devices: RAPL zones to packages, disks, the
- * host power model with frequency scaling, calibration, block I/O) and
+ * host power model with frequency scaling, calibration, block I/O),
+ * engine_guest.c (guest mode's energy source and cgroup accounts) and
  * engine_state.c (saving and restoring the accounts).  Nothing outside the
  * engine includes it.
  */
@@ -11,6 +13,7 @@
 
 #include <gio/gio.h>
 
+#include "blockdev.h"
 #include "calib.h"
 #include "cpustat.h"
 #include "diskstats.h"
@@ -54,6 +57,10 @@ struct vm {
 	bool scanned;                  /* listed this period */
 	uint64_t report_total_uj;      /* ledger total at the last report tick */
 	uint64_t power_uw;
+	/* guest mode: the account is the cgroup cg_dir, its activity its CPU time */
+	char *cg_dir;
+	bool cg_primed;
+	uint64_t cg_prev_ns;
 };
 
 struct thread {
@@ -105,6 +112,9 @@ struct ve_engine {
 	uint64_t state_seq;
 	uint64_t retired_uj;           /* totals of retired VMs, kept in the state file */
 	bool estimated;
+	bool guest;                    /* guest mode (engine_guest.c) */
+	char *cg_parent;               /* guest mode: accounts are its child cgroups */
+	char *sensor_path;             /* where the zones are, for messages */
 	ve_engine_retired_fn on_retired;
 	void *retired_ud;
 };
@@ -113,12 +123,24 @@ struct ve_engine {
 struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,
 			 unsigned int vcpus);
 
+/* engine_threads.c */
+void engine_thread_free(struct ve_engine *e, struct thread *t);
+/* List the running VMs' threads (every thread-scan-ms), read every watched one into e->samples. */
+void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns_by_socket);
+
 /* engine_host.c */
 void engine_setup_devices(struct ve_engine *e);
 void engine_setup_disks(struct ve_engine *e);
 void engine_calibrate(struct ve_engine *e, uint64_t period_us);
 void engine_sample_disks(struct ve_engine *e);
 void engine_scale_by_freq(struct ve_engine *e);
+
+/* engine_guest.c */
+gboolean engine_guest_setup(struct ve_engine *e, const char *source, const char *cgroup_parent,
+			    GError **error);
+gboolean engine_guest_sample(struct ve_engine *e, uint64_t *run_ns_by_socket, GError **error);
+/* Whether powercap zone @zone is one of the engine's devices. */
+bool engine_zone_used(const struct ve_engine *e, const struct ve_powercap_zone *zone);
 
 /* engine_state.c */
 gboolean engine_restore(struct ve_engine *e, char **warning, GError **error);

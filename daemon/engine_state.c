@@ -30,6 +30,7 @@ gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
 {
 	g_autoptr(GError) err = NULL;
 	struct ve_state *st = NULL;
+	const char *prefix;
 
 	if (!ve_state_load(e->state_dir_fd, STATE_FILE, &st, &err)) {
 		if (g_error_matches(err, VE_STATE_ERROR, VE_STATE_ERROR_IO)) {
@@ -41,14 +42,15 @@ gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
 		return TRUE;
 	}
 	e->state_seq = st->seq;
+	prefix = e->guest ? "cgroup:" : "vm:";
 	for (guint i = 0; i < st->accounts->len; i++) {
 		const struct ve_state_account *a = g_ptr_array_index(st->accounts, i);
 		uint32_t slot;
 
 		if (strcmp(a->key, "host") == 0) {
 			slot = VE_ACCOUNT_HOST;
-		} else if (g_str_has_prefix(a->key, "vm:")) {
-			struct vm *vm = engine_vm_get(e, a->key + 3, a->name, 0);
+		} else if (g_str_has_prefix(a->key, prefix)) {
+			struct vm *vm = engine_vm_get(e, a->key + strlen(prefix), a->name, e->guest);
 
 			if (!vm)
 				continue;
@@ -68,8 +70,11 @@ gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
 
 gboolean ve_engine_save(struct ve_engine *e, GError **error)
 {
-	g_autoptr(ve_state) st = ve_state_new();
+	g_autoptr(ve_state) st = NULL;
 
+	if (e->state_dir_fd < 0)
+		return TRUE;
+	st = ve_state_new();
 	st->seq = e->state_seq;   /* the save writes seq + 1 */
 	st->periods = e->ledger.periods;
 	st->energy_uj = e->ledger.energy_uj;
@@ -79,11 +84,21 @@ gboolean ve_engine_save(struct ve_engine *e, GError **error)
 		return FALSE;
 	for (guint i = 0; i < e->vms->len; i++) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
-		g_autofree char *key = g_strdup_printf("vm:%s", vm->uuid);
+		g_autofree char *key = g_strdup_printf("%s:%s", e->guest ? "cgroup" : "vm", vm->uuid);
 		static const struct ve_ledger_entry zero;
+		const struct ve_ledger_entry *le = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;
 
-		if (!ve_state_add(st, key, vm->name,
-				  vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero, error))
+
+		/*
+		 * A cgroup may be named what no key can hold ('[', blanks, beyond
+		 * ASCII): its counters are kept as retired, so the sums still hold,
+		 * and it starts again from 0 after a restart.
+		 */
+		if (e->guest && !ve_state_key_valid(key)) {
+			st->retired_uj += le->total_uj;
+			continue;
+		}
+		if (!ve_state_add(st, key, vm->name, le, error))
 			return FALSE;
 	}
 	if (!ve_state_save(e->state_dir_fd, STATE_FILE, st, error))

@@ -7,11 +7,14 @@
  * with 9p or virtiofs, or a real powercap tree: SOURCE/intel-rapl:0/
  * energy_uj, max_energy_range_uj, constraint_0_power_limit_uw) and
  * attributes it every period to the guest's cgroups, the children of one
- * parent cgroup, with the core (daemon/core/attrib.h): one package device
+ * parent cgroup.  That is the host's engine (engine.h, ve_engine_new_guest)
+ * with another energy source and cgroups as accounts: one package device
  * measured by the VM's energy, each cgroup an account whose activity is its
  * CPU time (cgroup v2 cpu.stat usage_usec, v1 cpuacct.usage), and the
  * guest's CPU time outside those cgroups (from /proc/stat) the guest's own,
- * on the host account.  So Σ cgroups + own = the VM's energy, exactly.
+ * on the host account.  So Σ cgroups + own = the VM's energy, exactly.  The
+ * counters are kept in the state file, as the host's are, under
+ * "cgroup:NAME".  virtenergyd's own loop runs it (virtenergyd.h).
  *
  * Per-cgroup limits ("NAME=POWER") are held by the power controller
  * (daemon/core/powerctl.h) once per control period, acting on the cgroup's
@@ -24,22 +27,24 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
 
 struct ve_guest_opts {
 	const char *source;          /* holds intel-rapl:0/ */
 	const char *cgroup_parent;   /* accounts: its child cgroups */
-	const char *state_dir;       /* the throttle record */
+	const char *state_dir;       /* the state file and the throttle record (NULL: neither kept) */
 	char **limits;               /* NULL-terminated "NAME=POWER" (may be NULL) */
 	int root_fd;                 /* for proc/stat */
 	bool dry_run;
 	unsigned int control_periods; /* periods per control step (default 10) */
 	unsigned int ncpus;          /* 0: the machine's online CPUs */
-	const char *prom_file;       /* Prometheus textfile, written every second; NULL: none */
 };
 
 struct ve_guest;
 
-/* FALSE with @error for a bad limit, a missing source, an unreadable parent. */
+/* FALSE with @error for a bad limit, a missing source, an unreadable parent or state directory. */
 struct ve_guest *ve_guest_new(const struct ve_guest_opts *o, GError **error);
 /* Restores every throttled cgroup. */
 void ve_guest_free(struct ve_guest *g);
@@ -62,24 +67,11 @@ uint64_t ve_guest_energy_uj(const struct ve_guest *g);
 uint64_t ve_guest_own_uj(const struct ve_guest *g);
 uint64_t ve_guest_vm_limit_uw(const struct ve_guest *g);
 
-/*
- * The Prometheus text exposition (format 0.0.4) of the guest's ledger; caller
- * frees.  Joules and watts here only:
- *
- *   virtenergy_guest_energy_joules_total        counter, the VM's energy since start
- *   virtenergy_guest_own_energy_joules_total    counter, the part outside the cgroups
- *   virtenergy_guest_power_limit_watts          gauge, only while the VM has a limit
- *   virtenergy_cgroup_energy_joules_total{cgroup}     counter
- *   virtenergy_cgroup_power_watts{cgroup}             gauge, last control period
- *   virtenergy_cgroup_power_limit_watts{cgroup}       gauge, limited cgroups only (in force)
- *
- * Counters start at 0 with the daemon (Prometheus takes that as a reset).
- */
+/* The Prometheus text exposition (prom.h, ve_prom_render_guest) of the guest's ledger; caller frees. */
 char *ve_guest_prom_render(const struct ve_guest *g);
 
-/*
- * The daemon's main for --guest: a period every 100 ms until SIGTERM or
- * SIGINT, a table every second with @foreground; @once: one period and
- * print.  Returns the exit status.
- */
-int ve_guest_main(const struct ve_guest_opts *o, bool foreground, bool once);
+/* The table --foreground prints every second. */
+void ve_guest_print_table(const struct ve_guest *g, FILE *out);
+
+/* The engine underneath (borrowed): the period, the views, the state file. */
+struct ve_engine *ve_guest_engine(struct ve_guest *g);

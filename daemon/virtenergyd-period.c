@@ -64,18 +64,14 @@ void vd_export_guests(struct daemon *d)
 	}
 }
 
-/* The Prometheus textfile (prom.h), every second. */
-void vd_write_prom(struct daemon *d)
+/* The host's exposition (prom.h). */
+static char *render_host(struct daemon *d)
 {
-	g_autoptr(GError) err = NULL;
 	g_autofree struct ve_prom_vm *vms = NULL;
-	g_autofree char *text = NULL;
 	struct ve_host_view h;
 	struct ve_prom_host ph;
 	size_t n = ve_engine_n_vms(d->engine);
 
-	if (!d->prom_on)
-		return;
 	vms = g_new0(struct ve_prom_vm, n ? n : 1);
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
@@ -86,7 +82,18 @@ void vd_write_prom(struct daemon *d)
 	}
 	ve_engine_host(d->engine, &h);
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
-	text = ve_prom_render(&ph, vms, n);
+	return ve_prom_render(&ph, vms, n);
+}
+
+/* The Prometheus textfile (prom.h), every second. */
+void vd_write_prom(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+
+	if (!d->prom_on)
+		return;
+	text = d->guest ? ve_guest_prom_render(d->guest) : render_host(d);
 	if (!ve_prom_write(d->cfg.prom_textfile, text, &err)) {
 		/* log each kind of failure once: by the error's domain and code */
 		g_autofree char *kind = g_strdup_printf("%s:%d", g_quark_to_string(err->domain), err->code);
@@ -114,8 +121,22 @@ void vd_notify_status(struct daemon *d)
 		running += v.running;
 	}
 	ve_engine_host(d->engine, &h);
-	sd_notifyf(0, "STATUS=%zu VMs (%zu running), %.1f W; %s; %s", n, running,
-		   (double)h.power_uw / 1e6, h.sensor, h.sampler);
+	sd_notifyf(0, "STATUS=%zu %s (%zu running), %.1f W; %s; %s", n, d->guest ? "cgroups" : "VMs",
+		   running, (double)h.power_uw / 1e6, h.sensor, h.sampler);
+}
+
+gboolean vd_step(struct daemon *d, uint64_t now_us, GError **error)
+{
+	return d->guest ? ve_guest_period(d->guest, now_us, error)
+			: ve_engine_period(d->engine, now_us, error);
+}
+
+void vd_print_table(struct daemon *d)
+{
+	if (d->guest)
+		ve_guest_print_table(d->guest, stdout);
+	else
+		ve_outputs_table(d->engine, stdout);
 }
 
 gboolean vd_on_period(gpointer data)
@@ -124,7 +145,7 @@ gboolean vd_on_period(gpointer data)
 	g_autoptr(GError) err = NULL;
 	uint64_t now = vd_now_us();
 
-	if (!ve_engine_period(d->engine, now, &err)) {
+	if (!vd_step(d, now, &err)) {
 		/* log each kind of failure once, not ten times a second */
 		if (g_strcmp0(d->last_error, err->message) != 0) {
 			ve_log("%s", err->message);
@@ -148,7 +169,7 @@ gboolean vd_on_period(gpointer data)
 		ve_engine_report_tick(d->engine, now);
 		d->last_report_us = now;
 		if (d->foreground)
-			ve_outputs_table(d->engine, stdout);
+			vd_print_table(d);
 		vd_notify_status(d);
 		vd_write_prom(d);
 		if (d->dbus)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * virtenergyd.h: the host daemon's state, shared by its files and nothing
+ * virtenergyd.h: the daemon's state, host or guest mode, shared by its files and nothing
  * else: virtenergyd.c (options, configuration and wiring),
  * virtenergyd-virt.c (libvirt's events: VMs and their limits),
  * virtenergyd-dbus.c (the D-Bus methods), virtenergyd-period.c (the period
@@ -51,13 +51,16 @@ struct overrides {
 	char *vmsr_socket;
 	char *prom_file;
 	char *bus;
+	char *guest_source;
+	char *cgroup_parent;
 };
 
 struct daemon {
 	struct ve_config cfg;
 	const char *config_path;     /* NULL: built-in defaults, nothing to reload */
 	struct overrides ov;
-	struct ve_engine *engine;
+	struct ve_engine *engine;    /* the guest's, in guest mode */
+	struct ve_guest *guest;      /* guest mode: its controller; NULL on the host */
 	struct ve_virt *virt;
 	GMainLoop *loop;
 	gboolean foreground;
@@ -68,6 +71,7 @@ struct daemon {
 	uint64_t last_ping_us;
 	int export_fd;               /* -1: exports off or unavailable */
 	int root_fd;
+	int state_fd;
 	struct ve_vmsr *vmsr;
 	struct ve_dbus *dbus;
 	struct ve_limiter *limiter;
@@ -112,6 +116,10 @@ void vd_vmsr_refused(void *ud, pid_t peer, const char *why);
 void vd_export_guests(struct daemon *d);
 void vd_write_prom(struct daemon *d);
 void vd_notify_status(struct daemon *d);
+/* One period: the engine's, and in guest mode the guest's controller after it. */
+gboolean vd_step(struct daemon *d, uint64_t now_us, GError **error);
+/* The table --foreground prints (the host's VMs, or the guest's cgroups). */
+void vd_print_table(struct daemon *d);
 gboolean vd_on_period(gpointer data);
 
 /* virtenergyd-reload.c */

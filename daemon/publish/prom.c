@@ -118,6 +118,63 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 	return g_string_free(out, FALSE);
 }
 
+/* NAME{cgroup="C"} V, a line of a guest's metric */
+static void cgroup_line(GString *out, const char *metric, const char *cgroup, uint64_t micro)
+{
+	g_string_append(out, metric);
+	g_string_append(out, "{cgroup=\"");
+	ve_prom_label(out, cgroup);
+	g_string_append(out, "\"} ");
+	ve_prom_micro(out, micro);
+	g_string_append_c(out, '\n');
+}
+
+static void plain_line(GString *out, const char *metric, uint64_t micro)
+{
+	g_string_append(out, metric);
+	g_string_append_c(out, ' ');
+	ve_prom_micro(out, micro);
+	g_string_append_c(out, '\n');
+}
+
+char *ve_prom_render_guest(const struct ve_prom_guest *g, const struct ve_prom_cgroup *cgs, size_t n)
+{
+	GString *out = g_string_new("");
+	bool any_limit = false;
+
+	ve_prom_head(out, "virtenergy_guest_energy_joules_total", "counter",
+		     "Energy of this VM as the host attributes it, since the guest's counters began.");
+	plain_line(out, "virtenergy_guest_energy_joules_total", g->energy_uj);
+	ve_prom_head(out, "virtenergy_guest_own_energy_joules_total", "counter",
+		     "The part of the VM's energy spent outside the accounted cgroups.");
+	plain_line(out, "virtenergy_guest_own_energy_joules_total", g->own_uj);
+	if (g->vm_limit_uw) {
+		ve_prom_head(out, "virtenergy_guest_power_limit_watts", "gauge",
+			     "The VM's own power limit, set on the host.");
+		plain_line(out, "virtenergy_guest_power_limit_watts", g->vm_limit_uw);
+	}
+	ve_prom_head(out, "virtenergy_cgroup_energy_joules_total", "counter",
+		     "Energy attributed to each cgroup.");
+	for (size_t i = 0; i < n; i++) {
+		cgroup_line(out, "virtenergy_cgroup_energy_joules_total", cgs[i].name, cgs[i].energy_uj);
+		any_limit |= cgs[i].limit_uw != 0;
+	}
+	ve_prom_head(out, "virtenergy_cgroup_power_watts", "gauge",
+		     "Power of each cgroup over the last control period.");
+	for (size_t i = 0; i < n; i++)
+		cgroup_line(out, "virtenergy_cgroup_power_watts", cgs[i].name, cgs[i].power_uw);
+	if (any_limit) {
+		ve_prom_head(out, "virtenergy_cgroup_power_limit_watts", "gauge",
+			     "The power limit in force for each limited cgroup.");
+		for (size_t i = 0; i < n; i++)
+			if (cgs[i].limit_uw)
+				cgroup_line(out, "virtenergy_cgroup_power_limit_watts", cgs[i].name,
+					    cgs[i].limit_uw);
+	}
+	ve_prom_build_info(out);
+	return g_string_free(out, FALSE);
+}
+
 void ve_prom_build_info(GString *out)
 {
 	ve_prom_head(out, "virtenergy_build_info", "gauge",

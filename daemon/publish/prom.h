@@ -46,7 +46,34 @@ struct ve_prom_host {
 /* The exposition text; caller frees. */
 char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms, size_t n);
 
-/* Pieces for other expositions (virtenergyd --guest): */
+/*
+ * Guest mode's exposition (guestmode.h), from its ledger:
+ *
+ *   virtenergy_guest_energy_joules_total        counter, the VM's energy
+ *   virtenergy_guest_own_energy_joules_total    counter, the part outside the cgroups
+ *   virtenergy_guest_power_limit_watts          gauge, only while the VM has a limit
+ *   virtenergy_cgroup_energy_joules_total{cgroup}     counter
+ *   virtenergy_cgroup_power_watts{cgroup}             gauge, last control period
+ *   virtenergy_cgroup_power_limit_watts{cgroup}       gauge, limited cgroups only (in force)
+ *
+ * The counters are kept across restarts in the guest's state file.
+ */
+struct ve_prom_cgroup {
+	const char *name;
+	uint64_t energy_uj;
+	uint64_t power_uw;
+	uint64_t limit_uw;          /* in force, 0: none */
+};
+
+struct ve_prom_guest {
+	uint64_t energy_uj;
+	uint64_t own_uj;
+	uint64_t vm_limit_uw;       /* 0: none */
+};
+
+char *ve_prom_render_guest(const struct ve_prom_guest *g, const struct ve_prom_cgroup *cgs, size_t n);
+
+/* Pieces of the expositions: */
 /* a label value with \, " and newline escaped (format 0.0.4); NULL as "" */
 void ve_prom_label(GString *out, const char *v);
 /* µ-units as a decimal with six places, exactly: no rounding through a double */

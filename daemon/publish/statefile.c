@@ -107,7 +107,15 @@ bool statefile_key_valid(const char *key)
 		return uuid_canonical(key + strlen(PREFIX_VM));
 	if (g_str_has_prefix(key, PREFIX_SERVICE))
 		return service_name_valid(key + strlen(PREFIX_SERVICE));
+	if (g_str_has_prefix(key, PREFIX_CGROUP))
+		return service_name_valid(key + strlen(PREFIX_CGROUP)) &&
+		       !strchr(key + strlen(PREFIX_CGROUP), '/');
 	return false;
+}
+
+bool ve_state_key_valid(const char *key)
+{
+	return statefile_key_valid(key);
 }
 
 struct ve_state_account *statefile_add(struct ve_state *s, const char *key, const char *name,
@@ -118,7 +126,7 @@ struct ve_state_account *statefile_add(struct ve_state *s, const char *key, cons
 
 	if (!statefile_key_valid(key)) {
 		g_set_error(error, VE_STATE_ERROR, code,
-			    "invalid account key '%s': want \"host\", \"vm:<lowercase uuid>\" or \"service:<name>\"",
+			    "invalid account key '%s': want \"host\", \"vm:<lowercase uuid>\", \"service:<name>\" or \"cgroup:<name>\"",
 			    key);
 		return NULL;
 	}

@@ -7,7 +7,8 @@
  * counts a period twice.
  *
  * Accounts are named by a stable key, not by ledger slot: "host",
- * "vm:<uuid>" (the lowercase form libvirt prints) or "service:<name>".  A VM
+ * "vm:<uuid>" (the lowercase form libvirt prints), "service:<name>" or, in
+ * guest mode, "cgroup:<name>" (a child of the parent cgroup).  A VM
  * that stops and starts again, or a daemon that restarts and hands out slots
  * in another order, finds its counters under the same key.
  *
@@ -88,7 +89,7 @@ enum ve_state_error {
 };
 
 struct ve_state_account {
-	char *key;                /* "host", "vm:<uuid>" or "service:<name>" */
+	char *key;                /* "host", "vm:<uuid>", "service:<name>" or "cgroup:<name>" */
 	char *name;               /* human name (a VM's name), may be NULL */
 	struct ve_ledger_entry e;
 };
@@ -119,13 +120,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ve_state, ve_state_free)
  *   - @key is not "host", "vm:" + a UUID in lowercase canonical form, or
  *     "service:" + 1 to 255 printable ASCII characters other than '[' and
  *     ']' (a group name GKeyFile can hold; one spelling per VM, so that a
- *     VM never ends up with two counters);
+ *     VM never ends up with two counters), or "cgroup:" + the same without
+ *     '/';
  *   - @key is already present;
  *   - @name is not valid UTF-8.
  * The counters are not checked here: see ve_state_check().
  */
 struct ve_state_account *ve_state_add(struct ve_state *s, const char *key, const char *name,
 				      const struct ve_ledger_entry *e, GError **error);
+
+/* Whether @key is one ve_state_add() takes (the rules above). */
+bool ve_state_key_valid(const char *key);
 
 /* The account with @key, owned by @s, or NULL. */
 struct ve_state_account *ve_state_lookup(const struct ve_state *s, const char *key);

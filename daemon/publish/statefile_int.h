@@ -15,6 +15,7 @@
 #define KEY_HOST "host"
 #define PREFIX_VM "vm:"
 #define PREFIX_SERVICE "service:"
+#define PREFIX_CGROUP "cgroup:"
 #define SERVICE_NAME_MAX 255
 #define UUID_LEN 36
 /* leaves room for ".corrupt-YYYYmmddTHHMMSSZ-999" within NAME_MAX */

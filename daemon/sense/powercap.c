@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@
 struct ve_powercap {
 	size_t n;
 	struct ve_powercap_zone *zones;
+	int dir_fd;          /* the directory holding the zones */
+	unsigned int flags;
 };
 
 static void zone_close(struct ve_powercap_zone *z)
@@ -41,6 +44,8 @@ void ve_powercap_free(struct ve_powercap *pc)
 		return;
 	for (size_t i = 0; i < pc->n; i++)
 		zone_close(&pc->zones[i]);
+	if (pc->dir_fd >= 0)
+		close(pc->dir_fd);
 	free(pc->zones);
 	free(pc);
 }
@@ -139,8 +144,8 @@ static int read_max_range(int zone_fd, uint64_t *ret_uj)
  * Fill @z from the zone directory @dir.  1 when the zone was taken, 0 when
  * it has no name or energy_uj and is left out, or a negative errno.
  */
-static int zone_open(int pc_fd, const char *dir, unsigned int package, int subzone,
-		     struct ve_powercap_zone *z)
+static int zone_open(int pc_fd, unsigned int flags, const char *dir, unsigned int package,
+		     int subzone, struct ve_powercap_zone *z)
 {
 	int zone_fd, r;
 
@@ -157,6 +162,11 @@ static int zone_open(int pc_fd, const char *dir, unsigned int package, int subzo
 		return errno == ENOENT ? 0 : -errno;
 
 	r = read_name(zone_fd, z->name);
+	if (r == -ENOENT && (flags & VE_POWERCAP_REPLACED) && subzone < 0) {
+		/* an export's top-level zone is its VM's package (see powercap.h) */
+		snprintf(z->name, sizeof(z->name), "package-%u", package);
+		r = 0;
+	}
 	if (r < 0)
 		goto out;
 	z->kind = kind_of(z->name);
@@ -164,10 +174,13 @@ static int zone_open(int pc_fd, const char *dir, unsigned int package, int subzo
 	if (r < 0)
 		goto out;
 	z->energy_fd = openat(zone_fd, "energy_uj", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (z->energy_fd < 0)
+	if (z->energy_fd < 0) {
 		r = -errno;
-	else
+	} else {
 		r = 1;
+		if (flags & VE_POWERCAP_REPLACED)
+			zone_close(z);   /* opened at each sample: see powercap.h */
+	}
 out:
 	close(zone_fd);
 	/* a zone that vanished or that measures no energy is not an error */
@@ -185,6 +198,11 @@ static int cmp_zone(const void *a, const void *b)
 
 int ve_powercap_open(int root_fd, struct ve_powercap **ret)
 {
+	return ve_powercap_open_at(root_fd, POWERCAP_DIR, 0, ret);
+}
+
+int ve_powercap_open_at(int dir_fd, const char *path, unsigned int flags, struct ve_powercap **ret)
+{
 	struct ve_powercap *pc;
 	struct ve_powercap_zone *zones;
 	struct dirent *de;
@@ -195,7 +213,13 @@ int ve_powercap_open(int root_fd, struct ve_powercap **ret)
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
-	fd = openat(root_fd, POWERCAP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pc->flags = flags;
+	pc->dir_fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pc->dir_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	fd = dup(pc->dir_fd);
 	if (fd < 0) {
 		r = -errno;
 		goto fail;
@@ -228,7 +252,7 @@ int ve_powercap_open(int root_fd, struct ve_powercap **ret)
 			}
 			pc->zones = zones;
 		}
-		r = zone_open(dirfd(d), de->d_name, package, subzone, &pc->zones[pc->n]);
+		r = zone_open(dirfd(d), flags, de->d_name, package, subzone, &pc->zones[pc->n]);
 		if (r < 0)
 			break;
 		pc->n += (size_t)r;
@@ -258,7 +282,14 @@ int ve_powercap_sample(struct ve_powercap *pc, size_t zone, uint64_t *ret_delta_
 	if (zone >= pc->n)
 		return -EINVAL;
 	z = &pc->zones[zone];
-	r = ve_pread_all(z->energy_fd, buf, sizeof(buf), NULL);
+	if (pc->flags & VE_POWERCAP_REPLACED) {
+		char rel[sizeof(z->dir) + 16];
+
+		snprintf(rel, sizeof(rel), "%s/energy_uj", z->dir);
+		r = ve_read_file_at(pc->dir_fd, rel, buf, sizeof(buf), NULL);
+	} else {
+		r = ve_pread_all(z->energy_fd, buf, sizeof(buf), NULL);
+	}
 	if (r == -EFBIG)
 		r = -EINVAL;
 	if (r == 0)
@@ -278,4 +309,18 @@ int ve_powercap_sample(struct ve_powercap *pc, size_t zone, uint64_t *ret_delta_
 		return r;
 	*ret_delta_uj = delta_uj;
 	return 0;
+}
+
+int ve_powercap_limit_uw(const struct ve_powercap *pc, size_t zone, uint64_t *ret_uw)
+{
+	char rel[VE_POWERCAP_NAME_MAX + 40], buf[NUMBER_LEN];
+	int r;
+
+	if (zone >= pc->n)
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "%s/constraint_0_power_limit_uw", pc->zones[zone].dir);
+	r = ve_read_file_at(pc->dir_fd, rel, buf, sizeof(buf), NULL);
+	if (r == -EFBIG)
+		r = -EINVAL;
+	return r < 0 ? r : ve_parse_u64(buf, ret_uw);
 }

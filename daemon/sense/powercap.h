@@ -69,6 +69,22 @@ struct ve_powercap;
  */
 int ve_powercap_open(int root_fd, struct ve_powercap **ret);
 
+/*
+ * The same for the zones in the directory @path under @dir_fd (AT_FDCWD
+ * for a path of this process): a guest's view of its VM (guestmode.h),
+ * the host's export (guestexport.h) as shared in, or a guest kernel's own
+ * sys/class/powercap.
+ *
+ * VE_POWERCAP_REPLACED: the files are replaced, not rewritten (the host
+ * writes its exports to a temporary name and renames it), so an fd opened
+ * once would keep reading the first value: energy_uj is opened at each
+ * sample instead.  A top-level zone there without a name file counts as
+ * package N, as guest mode's source needs only energy_uj and
+ * max_energy_range_uj.
+ */
+#define VE_POWERCAP_REPLACED 1u
+int ve_powercap_open_at(int dir_fd, const char *path, unsigned int flags, struct ve_powercap **ret);
+
 /* Close every fd and free.  NULL is fine. */
 void ve_powercap_free(struct ve_powercap *pc);
 
@@ -96,3 +112,10 @@ const struct ve_powercap_zone *ve_powercap_zone(const struct ve_powercap *pc, si
  * -EINVAL for @zone out of range.  *@ret_delta_uj is untouched on error.
  */
 int ve_powercap_sample(struct ve_powercap *pc, size_t zone, uint64_t *ret_delta_uj);
+
+/*
+ * Zone @zone's first constraint, constraint_0_power_limit_uw, read now
+ * (it changes: for a guest it is the VM's limit).  -ENOENT when the zone
+ * has none, -EINVAL for a malformed value or @zone out of range.
+ */
+int ve_powercap_limit_uw(const struct ve_powercap *pc, size_t zone, uint64_t *ret_uw);

@@ -202,6 +202,49 @@ static void test_rapl_period(void **state)
 }
 
 /*
+ * A zone that cannot be read counts 0 and keeps its last good reading, so
+ * the next period has its energy; when none can be read the period is
+ * refused, naming the zone, and the next one counts all of it.
+ */
+static void test_rapl_unreadable(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_host_view h;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	world_make(&w, true);
+	e = engine(&w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	set_energy(&w, "intel-rapl:0", 3000000);
+	fx_write(&w.fx, "sys/class/powercap/intel-rapl:0:1/energy_uj", "garbage\n");
+	period(e, 2000000);
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 4000000, "the package counted, DRAM 0 this period");
+	set_energy(&w, "intel-rapl:0:1", 501000);
+	period(e, 3000000);
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 4500000, "DRAM's 0.5 J came with its next good reading");
+
+	fx_write(&w.fx, "sys/class/powercap/intel-rapl:0/energy_uj", "garbage\n");
+	fx_write(&w.fx, "sys/class/powercap/intel-rapl:0:1/energy_uj", "garbage\n");
+	check(!ve_engine_period(e, 4000000, &err), "no zone readable: refused");
+	check(err && strstr(err->message, "intel-rapl:0/energy_uj") && strstr(err->message, "not a number"),
+	      "naming the zone: %s", err ? err->message : "");
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 4500000, "nothing counted");
+	set_energy(&w, "intel-rapl:0", 4000000);
+	set_energy(&w, "intel-rapl:0:1", 601000);
+	period(e, 5000000);
+	ve_engine_host(e, &h);
+	check_u64(h.energy_uj, 4500000 + 1000000 + 100000, "the next period has both zones' energy");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
+/*
  * Without RAPL: 1 W idle + (11 - 1) W / 2 CPUs = 5 W per busy CPU.  200 ms
  * busy in 1 s: 1 J + 1 J; the VM's 100 ms of threads get 0.5 J, the host's
  * 100 ms 0.5 J, the static 1 J goes to the VM.  Everything is estimated.
@@ -489,6 +532,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rapl_period),
+		cmocka_unit_test(test_rapl_unreadable),
 		cmocka_unit_test(test_model_and_lifecycle),
 		cmocka_unit_test(test_disk),
 		cmocka_unit_test(test_cpufreq),

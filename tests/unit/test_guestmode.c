@@ -228,6 +228,74 @@ static void test_vm_limit_scales(void **state)
 	fx_remove(&e.fx);
 }
 
+/*
+ * Guest mode keeps its counters in the state file, as the host does: a
+ * restart continues them, the restored totals do not read as a burst of
+ * power at the first control step, and Σ cgroups + own = the VM's energy
+ * still holds.  A cgroup named what no state key can hold is kept as
+ * retired, so the sums still hold after the restart.
+ */
+static void test_restart_keeps_counters(void **state)
+{
+	struct env e;
+	struct ve_guest *g;
+	struct ve_guest_cg a, b;
+	g_autoptr(GError) err = NULL;
+	char *limits[] = { "a=100W", NULL };
+	uint64_t ea, eb, own, vm;
+
+	(void)state;
+	env_up(&e);
+	fx_write(&e.fx, "cgroup/we[ird]/cgroup.procs", "");
+	fx_write(&e.fx, "cgroup/we[ird]/cpu.stat", "usage_usec 0\n");
+	g = guest(&e, limits, &err);
+	check(g != NULL, "new: %s", err ? err->message : "");
+	check(ve_guest_period(g, 1000000, &err), "prime: %s", err ? err->message : "");
+	fx_write(&e.fx, "cgroup/a/cpu.stat", "usage_usec 300000\n");
+	fx_write(&e.fx, "cgroup/b/cpuacct.usage", "100000000\n");
+	fx_write(&e.fx, "cgroup/we[ird]/cpu.stat", "usage_usec 100000\n");
+	set_busy_ticks(&e, 600000000u / e.tick_ns);
+	set_u64(&e, "export/intel-rapl:0/energy_uj", 601000);
+	check(ve_guest_period(g, 1100000, &err), "period: %s", err ? err->message : "");
+	check(cg_named(g, "a", &a) && cg_named(g, "b", &b), "a and b");
+	ea = a.energy_uj, eb = b.energy_uj, own = ve_guest_own_uj(g), vm = ve_guest_energy_uj(g);
+	check_u64(vm, 600000, "the VM's energy");
+	check_u64(ea, 300000, "a: 3 of 6 parts");
+	check(ve_engine_save(ve_guest_engine(g), &err), "save: %s", err ? err->message : "");
+	ve_guest_free(g);
+
+	g = guest(&e, limits, &err);
+	check(g != NULL, "again: %s", err ? err->message : "");
+	check_u64(ve_guest_energy_uj(g), vm, "the VM's energy kept");
+	check(cg_named(g, "a", &a) && cg_named(g, "b", &b), "a and b kept");
+	check_u64(a.energy_uj, ea, "a's energy kept");
+	check_u64(b.energy_uj, eb, "b's energy kept");
+	check_u64(ve_guest_own_uj(g), own, "the guest's own kept");
+	check(ve_guest_period(g, 5000000, &err), "prime after the restart: %s", err ? err->message : "");
+	fx_write(&e.fx, "cgroup/a/cpu.stat", "usage_usec 400000\n");
+	set_busy_ticks(&e, 700000000u / e.tick_ns);
+	set_u64(&e, "export/intel-rapl:0/energy_uj", 701000);
+	check(ve_guest_period(g, 6000000, &err), "period: %s", err ? err->message : "");
+	check(cg_named(g, "a", &a), "a");
+	check_u64(a.energy_uj, ea + 100000, "a goes on from its total");
+	check_near(a.power_w, 0.1, 1e-6, "and its power is the last second's, not its total's");
+	check(a.u == 0.0, "not throttled");
+	{
+		uint64_t sum = 0;
+
+		for (size_t i = 0; i < ve_guest_n_cgroups(g); i++) {
+			ve_guest_cgroup(g, i, &b);
+			sum += b.energy_uj;
+		}
+		check(ve_guest_energy_uj(g) == sum + ve_guest_own_uj(g) +
+					       ve_engine_retired_uj(ve_guest_engine(g)),
+		      "cgroups + own + retired = the VM's energy");
+		check_u64(ve_engine_retired_uj(ve_guest_engine(g)), 100000, "we[ird]'s 1 part, retired");
+	}
+	ve_guest_free(g);
+	fx_remove(&e.fx);
+}
+
 /* The [guest] group of the configuration: what it holds reaches guest mode; bad values are named. */
 static void test_guest_config(void **state)
 {
@@ -365,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_attribution),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_vm_limit_scales),
+		cmocka_unit_test(test_restart_keeps_counters),
 		cmocka_unit_test(test_guest_config),
 		cmocka_unit_test(test_bad_limits),
 		cmocka_unit_test(test_cgquota_v1_and_crash),

@@ -434,6 +434,49 @@ static void test_server_tree(void **state)
 	fx_remove(&fx);
 }
 
+/*
+ * An export (guestexport.h) replaces its files by rename: a zone opened
+ * with VE_POWERCAP_REPLACED follows the new file, where an fd opened once
+ * would keep reading the old one; its top-level zone needs no name; its
+ * limit is read as it is now.
+ */
+static void test_replaced_export(void **state)
+{
+	struct ve_powercap *pc = NULL;
+	struct fx fx;
+	uint64_t d = 99, uw = 0;
+
+	(void)state;
+	fx_make(&fx);
+	fx_write(&fx, "x/intel-rapl:0/energy_uj", "1000\n");
+	fx_write(&fx, "x/intel-rapl:0/max_energy_range_uj", "1000000\n");
+	fx_write(&fx, "x/intel-rapl:0/constraint_0_power_limit_uw", "2500000\n");
+	fx_write(&fx, "x/msr", "");
+	check(ve_powercap_open_at(fx.fd, "x", VE_POWERCAP_REPLACED, &pc) == 0, "open the export");
+	check_u64(ve_powercap_n_zones(pc), 1, "one zone (msr is none)");
+	check(strcmp(ve_powercap_zone(pc, 0)->name, "package-0") == 0 &&
+	      ve_powercap_zone(pc, 0)->kind == VE_RAPL_PACKAGE, "unnamed: package-0 (%s)",
+	      ve_powercap_zone(pc, 0)->name);
+	check(ve_powercap_sample(pc, 0, &d) == 0 && d == 0, "primes");
+	fx_write(&fx, "x/intel-rapl:0/energy_uj.tmp", "5000\n");
+	check(renameat(fx.fd, "x/intel-rapl:0/energy_uj.tmp", fx.fd, "x/intel-rapl:0/energy_uj") == 0,
+	      "replace energy_uj");
+	check(ve_powercap_sample(pc, 0, &d) == 0, "sample after the rename");
+	check_u64(d, 4000, "the new file's value");
+	check(ve_powercap_limit_uw(pc, 0, &uw) == 0, "limit");
+	check_u64(uw, 2500000, "the VM's limit");
+	fx_write(&fx, "x/intel-rapl:0/constraint_0_power_limit_uw", "lots\n");
+	check(ve_powercap_limit_uw(pc, 0, &uw) == -EINVAL, "a bad limit is refused");
+	check_u64(uw, 2500000, "and left as it was");
+	ve_powercap_free(pc);
+
+	/* without the flag a zone still needs its name: a host's sysfs always has one */
+	check(ve_powercap_open_at(fx.fd, "x", 0, &pc) == -ENOENT, "no named zone: no RAPL");
+	check(ve_powercap_open_at(fx.fd, "nowhere", VE_POWERCAP_REPLACED, &pc) == -ENOENT,
+	      "a missing directory");
+	fx_remove(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_no_rapl),
 		cmocka_unit_test(test_open_malformed),
 		cmocka_unit_test(test_server_tree),
+		cmocka_unit_test(test_replaced_export),
 	};
 
 	return cmocka_run_group_tests_name("powercap", tests, NULL, NULL);

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * engine_threads.c: the host's VM threads for the engine (see
+ * engine_int.h): finding each VM's QEMU threads, watching them with the
+ * sampler and reading them every period.
+ */
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "threadmap.h"
+#include "engine_int.h"
+
+void engine_thread_free(struct ve_engine *e, struct thread *t)
+{
+	e->sampler->ops->unwatch(e->sampler, t->w);
+	if (t->vm && t->vm->n_threads)
+		t->vm->n_threads--;
+	g_free(t);
+}
+
+/*
+ * The process thread @tid of @vm belongs to: QEMU's, or the thread's own
+ * for the vhost driver's kernel threads "vhost-<pid>", processes of their
+ * own that the driver attaches to QEMU's cgroups.  A live kernel would
+ * also resolve proc/TID/task/TID for any thread, but it lists threads only
+ * under their process, and so do the tests' fixture roots.
+ */
+static pid_t thread_pid(const struct ve_engine *e, const struct vm *vm, pid_t tid)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "proc/%d/task/%d", (int)vm->dt.pid, (int)tid);
+	return faccessat(e->root_fd, rel, F_OK, 0) == 0 ? vm->dt.pid : tid;
+}
+
+/* Follow a VM's threads: watch new ones, mark the ones still there. */
+static void scan_vm(struct ve_engine *e, struct vm *vm)
+{
+	int r;
+
+	if (!vm->located) {
+		if (ve_domain_read_pid(e->root_fd, vm->name, &vm->dt.pid) < 0 ||
+		    ve_domain_locate(e->root_fd, vm->dt.pid, &vm->dt) < 0)
+			return;   /* not up yet, or gone again: try next period */
+		vm->located = true;
+	}
+	r = ve_domain_scan_threads(e->root_fd, &vm->dt);
+	if (r < 0) {
+		vm->located = false;
+		return;
+	}
+	for (size_t i = 0; i < vm->dt.n_threads; i++) {
+		const struct ve_thread_ref *ref = &vm->dt.threads[i];
+		struct thread *t = g_hash_table_lookup(e->threads, GINT_TO_POINTER(ref->tid));
+
+		if (t && t->vm != vm) {
+			/* a recycled tid now belongs to someone else: start over */
+			g_hash_table_remove(e->threads, GINT_TO_POINTER(ref->tid));
+			engine_thread_free(e, t);
+			t = NULL;
+		}
+		if (!t) {
+			pid_t pid = thread_pid(e, vm, ref->tid);
+			struct ve_watch *w;
+
+			if (e->sampler->ops->watch(e->sampler, pid, ref->tid, &w) < 0)
+				continue;   /* exited meanwhile */
+			t = g_new0(struct thread, 1);
+			t->pid = pid;
+			t->tid = ref->tid;
+			t->w = w;
+			t->vm = vm;
+			t->slot = vm->slot;
+			/* count from now: what it ran before we knew it is not in this period */
+			if (e->sampler->ops->read(e->sampler, w, t->prev) < 0) {
+				e->sampler->ops->unwatch(e->sampler, w);
+				g_free(t);
+				continue;
+			}
+			vm->n_threads++;
+			g_hash_table_insert(e->threads, GINT_TO_POINTER(ref->tid), t);
+		}
+		t->comp = ref->comp;
+		t->gen = vm->gen;
+	}
+}
+
+/* Read one thread; append its sample.  false when it could not be read. */
+static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_ns_by_socket)
+{
+	uint64_t cur[VE_MAX_EVENTS] = { 0 };
+	struct ve_thread_sample s = { .account = t->slot, .comp = t->comp };
+
+	if (e->sampler->ops->read(e->sampler, t->w, cur) < 0)
+		return false;
+	for (unsigned int i = 0; i < e->sampler->n_cols; i++) {
+		/* a counter that went back was reset under us: count nothing, not 2^64 */
+		s.delta[i] = cur[i] >= t->prev[i] ? cur[i] - t->prev[i] : 0;
+		t->prev[i] = cur[i];
+	}
+	if (e->stat.n_sockets > 1) {
+		struct ve_task_stat ts;
+
+		if (ve_proc_task_stat(e->root_fd, t->pid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
+			s.package = e->socket_of_cpu[ts.processor];
+	}
+	if (s.package < VE_MAX_SOCKETS)
+		run_ns_by_socket[s.package] += s.delta[VE_SAMPLER_COL_RUN_NS];
+	g_array_append_val(e->samples, s);
+	return true;
+}
+
+/* The host's threads: list them (every thread-scan-ms), read every one. */
+void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	/*
+	 * Listing a VM's threads costs a dozen file reads; reading a thread's
+	 * counters one read(2).  So threads are listed every thread-scan-ms
+	 * (and at once for a VM just started) and sampled every period.  A
+	 * thread that exits in between keeps its final counts (perf) or fails
+	 * to read (schedstat) and goes; a new one waits for the next listing.
+	 */
+	for (guint i = 0; i < e->vms->len; i++) {
+		struct vm *vm = g_ptr_array_index(e->vms, i);
+
+		vm->scanned = false;
+		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
+			vm->gen++;
+			vm->scanned = true;
+			vm->next_scan_us = now_us + e->cfg->thread_scan_us;
+			if (vm->running)
+				scan_vm(e, vm);
+		}
+	}
+	/* read every thread, the ones that are gone one last time */
+	g_hash_table_iter_init(&it, e->threads);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct thread *t = v;
+		bool ok = sample_thread(e, t, run_ns);
+
+		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
+			g_hash_table_iter_remove(&it);
+			engine_thread_free(e, t);
+		}
+	}
+}
