@@ -37,7 +37,7 @@ struct ve_guest {
 	int state_fd;
 	GHashTable *limits;          /* name -> uint64_t µW */
 	GHashTable *ctl;             /* cgroup name -> struct cg_ctl */
-	struct ve_cgquota *quota;
+	struct ve_actuator quota;    /* the cgroups' CPU bandwidth (cgquota.h) */
 	unsigned int ncpus;
 	bool primed;
 	uint64_t vm_limit_uw;
@@ -96,10 +96,10 @@ struct ve_guest *ve_guest_new(const struct ve_guest_opts *o, GError **error)
 		goto fail;
 	if (warning)
 		ve_log("%s", warning);
-	g->quota = ve_cgquota_new(o->state_dir, o->dry_run, quota_log, g);
+	g->quota = ve_cgquota_actuator(ve_cgquota_new(o->state_dir, o->dry_run, quota_log, g));
 	{
 		g_autoptr(GString) report = g_string_new("");
-		unsigned int n = ve_cgquota_reconcile(g->quota, report);
+		unsigned int n = ve_act_reconcile(&g->quota, NULL, report);
 
 		if (n || report->len)
 			ve_log("restored the CPU bandwidth of %u cgroup(s) a previous run left throttled%s%s",
@@ -115,9 +115,9 @@ void ve_guest_free(struct ve_guest *g)
 {
 	if (!g)
 		return;
-	if (g->quota) {
-		ve_cgquota_restore_all(g->quota);
-		ve_cgquota_free(g->quota);
+	if (g->quota.impl) {
+		ve_act_restore_all(&g->quota, NULL);
+		ve_act_free(&g->quota);
 	}
 	ve_engine_free(g->engine);
 	if (g->state_fd >= 0)
@@ -136,9 +136,7 @@ struct ve_engine *ve_guest_engine(struct ve_guest *g)
 /* The CPU bandwidth cgroup @name is held to, 0 when it is not throttled (or not seen yet). */
 static double cg_u(const struct ve_guest *g, const char *name)
 {
-	const char *dir = ve_engine_vm_cgroup(g->engine, name);
-
-	return dir ? ve_cgquota_current(g->quota, dir) : 0.0;
+	return ve_act_current(&g->quota, ve_engine_vm_cgroup(g->engine, name));
 }
 
 /* The controller's record of cgroup @name, made at first sight with its configured limit. */
@@ -180,7 +178,10 @@ static void effective_limits(struct ve_guest *g)
 		if (v.running)
 			sum += c->limit_uw;
 		else if (cg_u(g, v.uuid) != 0.0)
-			ve_cgquota_restore(g->quota, ve_engine_vm_cgroup(g->engine, v.uuid), NULL);
+			ve_act_restore(&g->quota,
+				       &(struct ve_act_target){ .key = ve_engine_vm_cgroup(g->engine, v.uuid),
+								.name = v.uuid },
+				       NULL);
 	}
 	if (g->vm_limit_uw && sum > g->vm_limit_uw)
 		scale = (double)g->vm_limit_uw / (double)sum;
@@ -215,12 +216,13 @@ static void control(struct ve_guest *g, uint64_t now_us)
 		if (!v.running || !c->limit_uw || !dir)
 			continue;
 		u = ve_pctl_step(&c->ctl, c->eff_limit_uw, c->power_uw, 0);
-		if (u >= 1.0 && ve_cgquota_current(g->quota, dir) == 0.0)
+		if (u >= 1.0 && ve_act_current(&g->quota, dir) == 0.0)
 			continue;        /* under its limit and never throttled */
 		{
 			g_autoptr(GError) err = NULL;
+			const struct ve_act_target t = { .key = dir, .name = v.uuid, .ncpus = g->ncpus };
 
-			if (!ve_cgquota_set(g->quota, dir, u, g->ncpus, &err))
+			if (!ve_act_set(&g->quota, &t, u, NULL, &err))
 				ve_log("cgroup %s: %s", v.uuid, err->message);
 		}
 	}

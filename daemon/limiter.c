@@ -33,10 +33,12 @@ struct limited {
 	uint64_t disk_failed_uw;     /* the disk limit that could not be applied (told once) */
 };
 
+/* The actuators, in the order a VM is restored: frequency, bandwidth, disks. */
+enum { ACT_FREQ, ACT_BW, ACT_DISK, N_ACT };
+
 struct ve_limiter {
-	struct ve_cpubw *bw;
-	struct ve_cpufreq *freq;     /* made at the first tick, when the engine's root is known */
-	struct ve_blkio *blk;
+	/* act.h's interface; the frequency's is made at the first tick, when the engine's root is known */
+	struct ve_actuator act[N_ACT];
 	char *state_dir;
 	bool dry_run;
 	int root_fd;                 /* the engine's, borrowed; -1 before the first tick */
@@ -84,8 +86,9 @@ struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t 
 {
 	struct ve_limiter *l = g_new0(struct ve_limiter, 1);
 
-	l->bw = ve_cpubw_new(state_dir, dry_run, act_log, l);
-	l->blk = ve_blkio_new(state_dir, dry_run, act_log, l);
+	l->act[ACT_BW] = ve_cpubw_actuator(ve_cpubw_new(state_dir, dry_run, act_log, l));
+	l->act[ACT_FREQ] = ve_cpufreq_actuator(NULL);
+	l->act[ACT_DISK] = ve_blkio_actuator(ve_blkio_new(state_dir, dry_run, act_log, l));
 	l->state_dir = g_strdup(state_dir);
 	l->dry_run = dry_run;
 	l->root_fd = -1;
@@ -105,38 +108,42 @@ void ve_limiter_free(struct ve_limiter *l)
 {
 	if (!l)
 		return;
-	ve_cpubw_free(l->bw);
-	ve_cpufreq_free(l->freq);
-	ve_blkio_free(l->blk);
+	for (size_t i = 0; i < N_ACT; i++)
+		ve_act_free(&l->act[i]);
 	g_free(l->state_dir);
 	g_hash_table_destroy(l->vms);
 	g_free(l);
 }
 
+/* Actuators [@from, @to) give the VM back what they hold; a failure is told and kept for the next try. */
+static void restore_range(struct ve_limiter *l, size_t from, size_t to, virConnectPtr conn,
+			  const char *uuid, const char *name)
+{
+	const struct ve_act_target t = { .key = uuid, .name = name, .conn = conn };
+
+	for (size_t i = from; i < to; i++) {
+		g_autoptr(GError) err = NULL;
+
+		if (!ve_act_restore(&l->act[i], &t, &err))
+			ve_act_say(l->log, l->ud, uuid, name, "%s; %s until the next try", err->message,
+				   l->act[i].ops->left);
+	}
+}
+
 /* The VM's CPU back to its own: frequency and bandwidth. */
 static void restore_cpu(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
 {
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GError) ferr = NULL;
-
-	if (!ve_cpufreq_restore(l->freq, uuid, &ferr))
-		ve_act_say(l->log, l->ud, uuid, name, "%s; its CPUs stay slowed until the next try", ferr->message);
-	if (!ve_cpubw_restore(l->bw, conn, uuid, &err))
-		ve_act_say(l->log, l->ud, uuid, name, "%s; the VM stays throttled until the next try", err->message);
+	restore_range(l, ACT_FREQ, ACT_BW + 1, conn, uuid, name);
 }
 
 static void restore_disk(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
 {
-	g_autoptr(GError) err = NULL;
-
-	if (!ve_blkio_restore(l->blk, conn, uuid, &err))
-		ve_act_say(l->log, l->ud, uuid, name, "%s; its disks stay throttled until the next try", err->message);
+	restore_range(l, ACT_DISK, ACT_DISK + 1, conn, uuid, name);
 }
 
 static void restore(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name)
 {
-	restore_cpu(l, conn, uuid, name);
-	restore_disk(l, conn, uuid, name);
+	restore_range(l, 0, N_ACT, conn, uuid, name);
 }
 
 static bool cpu_limited(const struct ve_limits *lim)
@@ -238,7 +245,7 @@ static bool measure(struct limited *v, const struct ve_vm_view *vm, uint64_t now
 /* The fraction of its full speed a VM is held to (frequency × bandwidth), 0 when free. */
 static double held_fraction(struct ve_limiter *l, const char *uuid)
 {
-	double f = ve_cpufreq_current(l->freq, uuid), b = ve_cpubw_current(l->bw, uuid);
+	double f = ve_act_current(&l->act[ACT_FREQ], uuid), b = ve_act_current(&l->act[ACT_BW], uuid);
 
 	if (f <= 0.0 && b <= 0.0)
 		return 0.0;
@@ -336,11 +343,12 @@ static void ensure_freq(struct ve_limiter *l, struct ve_engine *e)
 	g_autoptr(GString) report = g_string_new("");
 	unsigned int n = 0;
 
-	if (l->freq)
+	if (l->act[ACT_FREQ].impl)
 		return;
 	l->root_fd = ve_engine_root_fd(e);
 	l->have_cpufreq = faccessat(l->root_fd, "sys/devices/system/cpu/cpu0/cpufreq", F_OK, 0) == 0;
-	l->freq = ve_cpufreq_new(l->root_fd, l->state_dir, l->dry_run, act_log, l, report, &n);
+	l->act[ACT_FREQ] = ve_cpufreq_actuator(ve_cpufreq_new(l->root_fd, l->state_dir, l->dry_run,
+							      act_log, l, report, &n));
 	if (n)
 		ve_act_say(l->log, l->ud, NULL, NULL, "restored the frequency of %u CPU(s) a previous run left lowered", n);
 	if (report->len)
@@ -360,9 +368,10 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 	g_autofree unsigned int *cpus = NULL;
 	size_t n = 0;
 	double ratio = 0.0;
-	bool held = ve_cpufreq_current(l->freq, uuid) > 0.0;
+	const struct ve_actuator *freq = &l->act[ACT_FREQ];
+	bool held = ve_act_current(freq, uuid) > 0.0;
 
-	if (!l->freq || (u >= 1.0 && !held))
+	if (!freq->impl || (u >= 1.0 && !held))
 		return 0.0;
 	if (!l->have_cpufreq && !held) {
 		/* no libvirt calls every second for a host that cannot scale */
@@ -373,7 +382,9 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 		return 0.0;
 	}
 	if (u < 1.0 && ve_cpufreq_dedicated_cpus(conn, dom, &cpus, &n, &err) && n &&
-	    ve_cpufreq_set(l->freq, uuid, v->name, cpus, n, u, &ratio, &err)) {
+	    ve_act_set(freq, &(struct ve_act_target){ .key = uuid, .name = v->name, .cpus = cpus,
+						      .n_cpus = n },
+		       u, &ratio, &err)) {
 		v->freq_warned = false;
 		return ratio;
 	}
@@ -382,12 +393,8 @@ static double apply_freq(struct ve_limiter *l, virConnectPtr conn, virDomainPtr 
 		    err ? err->message : "its vCPUs have no host CPUs of their own (vcpupin), so no CPU frequency is lowered");
 		v->freq_warned = true;
 	}
-	if (held) {
-		g_autoptr(GError) rerr = NULL;
-
-		if (!ve_cpufreq_restore(l->freq, uuid, &rerr))
-			ve_act_say(l->log, l->ud, uuid, v->name, "%s; its CPUs stay slowed until the next try", rerr->message);
-	}
+	if (held)
+		restore_range(l, ACT_FREQ, ACT_FREQ + 1, conn, uuid, v->name);
 	return 0.0;
 }
 
@@ -398,12 +405,16 @@ static void apply_disk(struct ve_limiter *l, virConnectPtr conn, const char *uui
 	g_autoptr(GError) err = NULL;
 	virDomainPtr dom;
 
-	if (!want || ve_blkio_current(l->blk, uuid) == want || v->disk_failed_uw == want || !conn)
+	if (!want || ve_act_current(&l->act[ACT_DISK], uuid) == (double)want || v->disk_failed_uw == want ||
+	    !conn)
 		return;
 	dom = virDomainLookupByUUIDString(conn, uuid);
 	if (!dom)
 		return;   /* libvirt away: try again next period */
-	if (!ve_blkio_set(l->blk, dom, want, disk_model_for, l, &err)) {
+	if (!ve_act_set(&l->act[ACT_DISK],
+			&(struct ve_act_target){ .key = uuid, .name = v->name, .conn = conn, .dom = dom,
+						 .model = disk_model_for, .model_ud = l },
+			(double)want, NULL, &err)) {
 		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': disk power limit %.3f W not applied: %s; its disks are left as they were",
 		    v->name, (double)want / 1e6, err->message);
 		v->disk_failed_uw = want;
@@ -453,7 +464,7 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		uint64_t limit;
 		g_autoptr(GError) err = NULL;
 		virDomainPtr dom;
-		double u, ratio, bw;
+		double u, ratio, bw, held;
 
 		if (!v->measured_now)
 			continue;
@@ -487,12 +498,14 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		ratio = apply_freq(l, conn, dom, k, v, u);
 		bw = ratio > 0.0 ? fmin(1.0, u / ratio) : u;
 		/* a change below half a percent of bandwidth is not worth a libvirt call */
-		if ((fabs(bw - ve_cpubw_current(l->bw, k)) < 0.005 && ve_cpubw_current(l->bw, k) > 0.0) ||
-		    (bw >= 1.0 && ve_cpubw_current(l->bw, k) == 0.0)) {
+		held = ve_act_current(&l->act[ACT_BW], k);
+		if ((fabs(bw - held) < 0.005 && held > 0.0) || (bw >= 1.0 && held == 0.0)) {
 			virDomainFree(dom);
 			continue;
 		}
-		if (!ve_cpubw_set(l->bw, dom, bw, &err))
+		if (!ve_act_set(&l->act[ACT_BW],
+				&(struct ve_act_target){ .key = k, .name = v->name, .conn = conn, .dom = dom },
+				bw, NULL, &err))
 			ve_act_say(l->log, l->ud, k, v->name, "VM '%s': %s; its bandwidth is left as it was", v->name,
 			    err->message);
 		virDomainFree(dom);
@@ -542,8 +555,8 @@ uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid)
 
 unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GString *report)
 {
-	unsigned int n = ve_cpubw_reconcile(l->bw, conn, report);
-	unsigned int d = ve_blkio_reconcile(l->blk, conn, report);
+	unsigned int n = ve_act_reconcile(&l->act[ACT_BW], conn, report);
+	unsigned int d = ve_act_reconcile(&l->act[ACT_DISK], conn, report);
 
 	/* the CPU frequency record is restored at the first tick, which knows the sysfs root */
 	if (d)
@@ -554,6 +567,9 @@ unsigned int ve_limiter_reconcile(struct ve_limiter *l, virConnectPtr conn, GStr
 
 unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn)
 {
-	return ve_cpubw_restore_all(l->bw, conn) + ve_cpufreq_restore_all(l->freq) +
-	       ve_blkio_restore_all(l->blk, conn);
+	unsigned int failed = 0;
+
+	for (size_t i = 0; i < N_ACT; i++)
+		failed += ve_act_restore_all(&l->act[i], conn);
+	return failed;
 }

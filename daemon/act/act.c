@@ -57,3 +57,48 @@ const char *ve_act_virt_error(void)
 
 	return e && e->message ? e->message : "unknown libvirt error";
 }
+
+/* ---- the interface --------------------------------------------------- */
+
+gboolean ve_act_set(const struct ve_actuator *a, const struct ve_act_target *t, double value,
+		    double *ret_applied, GError **error)
+{
+	if (!a->impl) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "no %s actuator (yet)",
+			    a->ops->what);
+		return FALSE;
+	}
+	return a->ops->set(a->impl, t, value, ret_applied, error);
+}
+
+double ve_act_current(const struct ve_actuator *a, const char *key)
+{
+	return a->impl && key ? a->ops->current(a->impl, key) : 0.0;
+}
+
+gboolean ve_act_restore(const struct ve_actuator *a, const struct ve_act_target *t, GError **error)
+{
+	return !a->impl || a->ops->restore(a->impl, t, error);
+}
+
+unsigned int ve_act_restore_all(const struct ve_actuator *a, virConnectPtr conn)
+{
+	return a->impl ? a->ops->restore_all(a->impl, conn) : 0;
+}
+
+unsigned int ve_act_reconcile(const struct ve_actuator *a, virConnectPtr conn, GString *report)
+{
+	return a->impl && a->ops->reconcile ? a->ops->reconcile(a->impl, conn, report) : 0;
+}
+
+bool ve_act_dry_run(const struct ve_actuator *a)
+{
+	return a->impl && a->ops->dry_run(a->impl);
+}
+
+void ve_act_free(struct ve_actuator *a)
+{
+	if (a->impl)
+		a->ops->free(a->impl);
+	a->impl = NULL;
+}

@@ -489,3 +489,67 @@ unsigned int ve_blkio_reconcile(struct ve_blkio *a, virConnectPtr conn, GString 
 	}
 	return restored;
 }
+
+/* ---- act.h's interface ------------------------------------------------- */
+
+static gboolean act_set(void *impl, const struct ve_act_target *t, double value, double *ret_applied,
+			GError **error)
+{
+	if (value < 1.0 || value > (double)UINT64_MAX) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "disk power limit %g µW out of range", value);
+		return FALSE;
+	}
+	if (!ve_blkio_set(impl, t->dom, (uint64_t)value, t->model, t->model_ud, error))
+		return FALSE;
+	if (ret_applied)
+		*ret_applied = value;
+	return TRUE;
+}
+
+static double act_current(void *impl, const char *key)
+{
+	return (double)ve_blkio_current(impl, key);
+}
+
+static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
+{
+	return ve_blkio_restore(impl, t->conn, t->key, error);
+}
+
+static unsigned int act_restore_all(void *impl, virConnectPtr conn)
+{
+	return ve_blkio_restore_all(impl, conn);
+}
+
+static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
+{
+	return ve_blkio_reconcile(impl, conn, report);
+}
+
+static bool act_dry_run(void *impl)
+{
+	return ((struct ve_blkio *)impl)->dry_run;
+}
+
+static void act_free(void *impl)
+{
+	ve_blkio_free(impl);
+}
+
+static const struct ve_actuator_ops ops = {
+	.what = "disk throughput",
+	.left = "its disks stay throttled",
+	.set = act_set,
+	.current = act_current,
+	.restore = act_restore,
+	.restore_all = act_restore_all,
+	.reconcile = act_reconcile,
+	.dry_run = act_dry_run,
+	.free = act_free,
+};
+
+struct ve_actuator ve_blkio_actuator(struct ve_blkio *a)
+{
+	return (struct ve_actuator){ &ops, a };
+}

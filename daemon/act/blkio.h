@@ -43,12 +43,8 @@
 
 struct ve_blkio;
 
-/*
- * The model of the host disk behind @source (a VM disk's file or block
- * device, NULL for a network disk): fill *@ret and return true.  The
- * limiter resolves it through the host's disks; tests give a fixed one.
- */
-typedef bool (*ve_blkio_model_fn)(void *ud, const char *source, struct ve_disk_model *ret);
+/* act.h's disk model: the limiter resolves it through the host's disks; tests give a fixed one. */
+typedef ve_act_disk_model_fn ve_blkio_model_fn;
 
 /*
  * Pure: the bounds for one disk allowed @limit_uw of dynamic power under
@@ -86,3 +82,6 @@ unsigned int ve_blkio_restore_all(struct ve_blkio *a, virConnectPtr conn);
 
 /* At start: restore what a previous run's record holds.  Returns VMs restored. */
 unsigned int ve_blkio_reconcile(struct ve_blkio *a, virConnectPtr conn, GString *report);
+
+/* @a behind act.h's interface: value and current in µW; the target's dom, model and model_ud. */
+struct ve_actuator ve_blkio_actuator(struct ve_blkio *a);

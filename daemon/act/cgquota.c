@@ -16,7 +16,7 @@
 
 #define CFS_PERIOD_US 100000u
 
-struct throttled {
+struct held {
 	char *orig;        /* the file's text before our first change */
 	char *file;        /* cpu.max or cpu.cfs_quota_us */
 	double u;
@@ -26,12 +26,12 @@ struct ve_cgquota {
 	bool dry_run;
 	ve_cgquota_log_fn log;
 	void *ud;
-	struct ve_held *cg;    /* dir -> struct throttled, in STATE_DIR/cgquota */
+	struct ve_held *held;    /* dir -> struct held, in STATE_DIR/cgquota */
 };
 
-static void throttled_free(void *p)
+static void held_free(void *p)
 {
-	struct throttled *t = p;
+	struct held *t = p;
 
 	g_free(t->orig);
 	g_free(t->file);
@@ -39,39 +39,39 @@ static void throttled_free(void *p)
 }
 
 /* The record: one group per cgroup directory, its file and original text. */
-static bool throttled_save(GKeyFile *kf, const char *dir, const void *rec)
+static bool held_save(GKeyFile *kf, const char *dir, const void *rec)
 {
-	const struct throttled *t = rec;
+	const struct held *t = rec;
 
 	g_key_file_set_string(kf, dir, "file", t->file);
 	g_key_file_set_string(kf, dir, "original", t->orig);
 	return true;
 }
 
-static void *throttled_load(GKeyFile *kf, const char *dir, void *ud, GString *report,
+static void *held_load(GKeyFile *kf, const char *dir, void *ud, GString *report,
 			    GError **error)
 {
 	g_autofree char *file = g_key_file_get_string(kf, dir, "file", NULL);
 	g_autofree char *orig = g_key_file_get_string(kf, dir, "original", NULL);
-	struct throttled *t;
+	struct held *t;
 
 	if (!file || !orig) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
 			    "it lacks file or original");
 		return NULL;
 	}
-	t = g_new0(struct throttled, 1);
+	t = g_new0(struct held, 1);
 	t->file = g_steal_pointer(&file);
 	t->orig = g_steal_pointer(&orig);
 	return t;
 }
 
-static const struct ve_held_ops throttled_ops = {
+static const struct ve_held_ops held_ops = {
 	.comment = " cgroup CPU quotas virtenergyd --guest applied, with the text it found before.\n"
 		   " The next start restores these if the daemon did not exit cleanly.",
-	.save = throttled_save,
-	.load = throttled_load,
-	.free = throttled_free,
+	.save = held_save,
+	.load = held_load,
+	.free = held_free,
 };
 
 struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquota_log_fn log,
@@ -82,7 +82,7 @@ struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquot
 	q->dry_run = dry_run;
 	q->log = log;
 	q->ud = ud;
-	q->cg = ve_held_new(state_dir, "cgquota", &throttled_ops, NULL);
+	q->held = ve_held_new(state_dir, "cgquota", &held_ops, NULL);
 	return q;
 }
 
@@ -90,7 +90,7 @@ void ve_cgquota_free(struct ve_cgquota *q)
 {
 	if (!q)
 		return;
-	ve_held_free(q->cg);
+	ve_held_free(q->held);
 	g_free(q);
 }
 
@@ -119,7 +119,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 	g_autofree char *v2 = g_build_filename(dir, "cpu.max", NULL);
 	g_autofree char *v1 = g_build_filename(dir, "cpu.cfs_quota_us", NULL);
 	g_autofree char *orig = NULL, *text = NULL, *path = NULL;
-	struct throttled *t = ve_held_get(q->cg, dir);
+	struct held *t = ve_held_get(q->held, dir);
 	long long quota;
 
 	if (!(u > 0 && u <= 1) || ncpus == 0 || ncpus > 65536) {
@@ -162,12 +162,12 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		return TRUE;
 	}
 	if (!t) {
-		t = g_new0(struct throttled, 1);
+		t = g_new0(struct held, 1);
 		t->orig = g_steal_pointer(&orig);
 		t->file = g_strdup(path);
-		ve_held_put(q->cg, dir, t);
-		if (!ve_held_save(q->cg, error)) {
-			ve_held_remove(q->cg, dir);
+		ve_held_put(q->held, dir, t);
+		if (!ve_held_save(q->held, error)) {
+			ve_held_remove(q->held, dir);
 			return FALSE;
 		}
 	}
@@ -179,14 +179,14 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 
 double ve_cgquota_current(struct ve_cgquota *q, const char *dir)
 {
-	struct throttled *t = ve_held_get(q->cg, dir);
+	struct held *t = ve_held_get(q->held, dir);
 
 	return t ? t->u : 0.0;
 }
 
 gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **error)
 {
-	struct throttled *t = ve_held_get(q->cg, dir);
+	struct held *t = ve_held_get(q->held, dir);
 	g_autofree char *text = NULL;
 
 	if (!t)
@@ -196,13 +196,13 @@ gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **erro
 		if (!write_text(t->file, text, error))
 			return FALSE;
 	}
-	ve_held_remove(q->cg, dir);
-	return ve_held_save(q->cg, error);
+	ve_held_remove(q->held, dir);
+	return ve_held_save(q->held, error);
 }
 
 unsigned int ve_cgquota_restore_all(struct ve_cgquota *q)
 {
-	g_autoptr(GPtrArray) dirs = ve_held_keys(q->cg);
+	g_autoptr(GPtrArray) dirs = ve_held_keys(q->held);
 	unsigned int failed = 0;
 
 	for (guint i = 0; i < dirs->len; i++) {
@@ -221,10 +221,71 @@ unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report)
 {
 	unsigned int n;
 
-	g_ptr_array_unref(ve_held_load(q->cg, "cgroup quota", report));
-	n = ve_held_size(q->cg);
+	g_ptr_array_unref(ve_held_load(q->held, "cgroup quota", report));
+	n = ve_held_size(q->held);
 	n -= ve_cgquota_restore_all(q);
-	if (ve_held_size(q->cg) == 0)      /* also a record of malformed groups only */
-		ve_held_save(q->cg, NULL);
+	if (ve_held_size(q->held) == 0)      /* also a record of malformed groups only */
+		ve_held_save(q->held, NULL);
 	return n;
+}
+
+/* ---- act.h's interface ------------------------------------------------- */
+
+static gboolean act_set(void *impl, const struct ve_act_target *t, double value, double *ret_applied,
+			GError **error)
+{
+	if (!ve_cgquota_set(impl, t->key, value, t->ncpus, error))
+		return FALSE;
+	if (ret_applied)
+		*ret_applied = value;
+	return TRUE;
+}
+
+static double act_current(void *impl, const char *key)
+{
+	return ve_cgquota_current(impl, key);
+}
+
+static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
+{
+	return ve_cgquota_restore(impl, t->key, error);
+}
+
+static unsigned int act_restore_all(void *impl, virConnectPtr conn)
+{
+	(void)conn;
+	return ve_cgquota_restore_all(impl);
+}
+
+static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
+{
+	(void)conn;
+	return ve_cgquota_reconcile(impl, report);
+}
+
+static bool act_dry_run(void *impl)
+{
+	return ((struct ve_cgquota *)impl)->dry_run;
+}
+
+static void act_free(void *impl)
+{
+	ve_cgquota_free(impl);
+}
+
+static const struct ve_actuator_ops ops = {
+	.what = "cgroup CPU bandwidth",
+	.left = "the cgroup stays throttled",
+	.set = act_set,
+	.current = act_current,
+	.restore = act_restore,
+	.restore_all = act_restore_all,
+	.reconcile = act_reconcile,
+	.dry_run = act_dry_run,
+	.free = act_free,
+};
+
+struct ve_actuator ve_cgquota_actuator(struct ve_cgquota *q)
+{
+	return (struct ve_actuator){ &ops, q };
 }

@@ -20,6 +20,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "act.h"
+
 struct ve_cgquota;
 
 typedef void (*ve_cgquota_log_fn)(void *ud, const char *cgroup, const char *msg);
@@ -48,3 +50,6 @@ unsigned int ve_cgquota_restore_all(struct ve_cgquota *q);
 
 /* At start: restore what a previous run recorded.  Returns how many; problems go to @report. */
 unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report);
+
+/* @q behind act.h's interface: value u; the target's key (the cgroup's directory) and ncpus. */
+struct ve_actuator ve_cgquota_actuator(struct ve_cgquota *q);

@@ -17,7 +17,7 @@
 
 #define RECORD "throttle"
 
-struct orig {
+struct held {
 	char *name;
 	long long quota;          /* vcpu_quota before we touched it (-1: none) */
 	unsigned long long period;
@@ -28,20 +28,20 @@ struct ve_cpubw {
 	bool dry_run;
 	ve_act_log_fn log;
 	void *ud;
-	struct ve_held *orig;     /* uuid -> struct orig */
+	struct ve_held *held;     /* uuid -> struct held */
 };
 
-static void orig_free(void *p)
+static void held_free(void *p)
 {
-	struct orig *o = p;
+	struct held *o = p;
 
 	g_free(o->name);
 	g_free(o);
 }
 
-static bool orig_save(GKeyFile *kf, const char *uuid, const void *rec)
+static bool held_save(GKeyFile *kf, const char *uuid, const void *rec)
 {
-	const struct orig *o = rec;
+	const struct held *o = rec;
 
 	g_key_file_set_string(kf, uuid, "name", o->name ? o->name : "");
 	g_key_file_set_int64(kf, uuid, "vcpu_quota", o->quota);
@@ -49,10 +49,10 @@ static bool orig_save(GKeyFile *kf, const char *uuid, const void *rec)
 	return true;
 }
 
-static void *orig_load(GKeyFile *kf, const char *uuid, void *ud, GString *report,
+static void *held_load(GKeyFile *kf, const char *uuid, void *ud, GString *report,
 		       GError **error)
 {
-	struct orig *o;
+	struct held *o;
 	long long quota;
 	unsigned long long period;
 
@@ -66,19 +66,19 @@ static void *orig_load(GKeyFile *kf, const char *uuid, void *ud, GString *report
 	period = g_key_file_get_uint64(kf, uuid, "vcpu_period", error);
 	if (error && *error)
 		return NULL;
-	o = g_new0(struct orig, 1);
+	o = g_new0(struct held, 1);
 	o->name = g_key_file_get_string(kf, uuid, "name", NULL);
 	o->quota = quota;
 	o->period = period;
 	return o;
 }
 
-static const struct ve_held_ops orig_ops = {
+static const struct ve_held_ops held_ops = {
 	.comment = " CPU throttles virtenergyd applied, with the values it found before.\n"
 		   " The next start restores these if the daemon did not exit cleanly.",
-	.save = orig_save,
-	.load = orig_load,
-	.free = orig_free,
+	.save = held_save,
+	.load = held_load,
+	.free = held_free,
 };
 
 struct ve_cpubw *ve_cpubw_new(const char *state_dir, bool dry_run, ve_act_log_fn log, void *ud)
@@ -88,7 +88,7 @@ struct ve_cpubw *ve_cpubw_new(const char *state_dir, bool dry_run, ve_act_log_fn
 	a->dry_run = dry_run;
 	a->log = log;
 	a->ud = ud;
-	a->orig = ve_held_new(state_dir, RECORD, &orig_ops, NULL);
+	a->held = ve_held_new(state_dir, RECORD, &held_ops, NULL);
 	return a;
 }
 
@@ -96,7 +96,7 @@ void ve_cpubw_free(struct ve_cpubw *a)
 {
 	if (!a)
 		return;
-	ve_held_free(a->orig);
+	ve_held_free(a->held);
 	g_free(a);
 }
 
@@ -158,7 +158,7 @@ static gboolean write_quota(virDomainPtr dom, long long quota, GError **error)
 gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **error)
 {
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	struct orig *o;
+	struct held *o;
 	long long quota;
 
 	if (!(u > 0.0 && u <= 1.0) || virDomainGetUUIDString(dom, uuid) < 0) {
@@ -166,14 +166,14 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 			    "bandwidth fraction %g is not in (0, 1]", u);
 		return FALSE;
 	}
-	o = ve_held_get(a->orig, uuid);
+	o = ve_held_get(a->held, uuid);
 	if (!o) {
 		long long q;
 		unsigned long long period;
 
 		if (!read_params(dom, &q, &period, error))
 			return FALSE;
-		o = g_new0(struct orig, 1);
+		o = g_new0(struct held, 1);
 		o->name = g_strdup(virDomainGetName(dom));
 		o->quota = q;
 		o->period = period;
@@ -184,9 +184,9 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 			if (a->log)
 				a->log(a->ud, uuid, o->name, msg);
 		}
-		ve_held_put(a->orig, uuid, o);
-		if (!a->dry_run && !ve_held_save(a->orig, error)) {
-			ve_held_remove(a->orig, uuid);
+		ve_held_put(a->held, uuid, o);
+		if (!a->dry_run && !ve_held_save(a->held, error)) {
+			ve_held_remove(a->held, uuid);
 			return FALSE;
 		}
 	}
@@ -209,14 +209,14 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 
 double ve_cpubw_current(struct ve_cpubw *a, const char *uuid)
 {
-	struct orig *o = ve_held_get(a->orig, uuid);
+	struct held *o = ve_held_get(a->held, uuid);
 
 	return o ? o->u : 0.0;
 }
 
 gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uuid, GError **error)
 {
-	struct orig *o = ve_held_get(a->orig, uuid);
+	struct held *o = ve_held_get(a->held, uuid);
 	virDomainPtr dom;
 
 	if (!o)
@@ -226,7 +226,7 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 
 		if (a->log)
 			a->log(a->ud, uuid, o->name, msg);
-		ve_held_remove(a->orig, uuid);
+		ve_held_remove(a->held, uuid);
 		return TRUE;
 	}
 	dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
@@ -243,13 +243,13 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 	/* a VM that stopped took its cgroups and their quota with it */
 	if (dom)
 		virDomainFree(dom);
-	ve_held_remove(a->orig, uuid);
-	return ve_held_save(a->orig, error);
+	ve_held_remove(a->held, uuid);
+	return ve_held_save(a->held, error);
 }
 
 unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn)
 {
-	g_autoptr(GPtrArray) uuids = ve_held_keys(a->orig);
+	g_autoptr(GPtrArray) uuids = ve_held_keys(a->held);
 	unsigned int failed = 0;
 
 	for (guint i = 0; i < uuids->len; i++) {
@@ -263,7 +263,7 @@ unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn)
 
 unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString *report)
 {
-	g_autoptr(GPtrArray) uuids = ve_held_load(a->orig, "throttle", report);
+	g_autoptr(GPtrArray) uuids = ve_held_load(a->held, "throttle", report);
 	unsigned int restored = 0;
 
 	for (guint i = 0; i < uuids->len; i++) {
@@ -275,4 +275,63 @@ unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString 
 			g_string_append_printf(report, "%s; ", e->message);
 	}
 	return restored;
+}
+
+/* ---- act.h's interface ------------------------------------------------- */
+
+static gboolean act_set(void *impl, const struct ve_act_target *t, double value, double *ret_applied,
+			GError **error)
+{
+	if (!ve_cpubw_set(impl, t->dom, value, error))
+		return FALSE;
+	if (ret_applied)
+		*ret_applied = value;
+	return TRUE;
+}
+
+static double act_current(void *impl, const char *key)
+{
+	return ve_cpubw_current(impl, key);
+}
+
+static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
+{
+	return ve_cpubw_restore(impl, t->conn, t->key, error);
+}
+
+static unsigned int act_restore_all(void *impl, virConnectPtr conn)
+{
+	return ve_cpubw_restore_all(impl, conn);
+}
+
+static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
+{
+	return ve_cpubw_reconcile(impl, conn, report);
+}
+
+static bool act_dry_run(void *impl)
+{
+	return ((struct ve_cpubw *)impl)->dry_run;
+}
+
+static void act_free(void *impl)
+{
+	ve_cpubw_free(impl);
+}
+
+static const struct ve_actuator_ops ops = {
+	.what = "CPU bandwidth",
+	.left = "the VM stays throttled",
+	.set = act_set,
+	.current = act_current,
+	.restore = act_restore,
+	.restore_all = act_restore_all,
+	.reconcile = act_reconcile,
+	.dry_run = act_dry_run,
+	.free = act_free,
+};
+
+struct ve_actuator ve_cpubw_actuator(struct ve_cpubw *a)
+{
+	return (struct ve_actuator){ &ops, a };
 }

@@ -59,3 +59,6 @@ unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn);
  * it.  Returns the number restored; problems are appended to @report.
  */
 unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString *report);
+
+/* @a behind act.h's interface: value u; the target's dom (set), conn and key (restore). */
+struct ve_actuator ve_cpubw_actuator(struct ve_cpubw *a);

@@ -696,3 +696,54 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 	*ret_cpus = g_steal_pointer(&cpus);
 	return TRUE;
 }
+
+/* ---- act.h's interface ------------------------------------------------- */
+
+static gboolean act_set(void *impl, const struct ve_act_target *t, double value, double *ret_applied,
+			GError **error)
+{
+	return ve_cpufreq_set(impl, t->key, t->name, t->cpus, t->n_cpus, value, ret_applied, error);
+}
+
+static double act_current(void *impl, const char *key)
+{
+	return ve_cpufreq_current(impl, key);
+}
+
+static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
+{
+	return ve_cpufreq_restore(impl, t->key, error);
+}
+
+static unsigned int act_restore_all(void *impl, virConnectPtr conn)
+{
+	(void)conn;
+	return ve_cpufreq_restore_all(impl);
+}
+
+static bool act_dry_run(void *impl)
+{
+	return ((struct ve_cpufreq *)impl)->dry_run;
+}
+
+static void act_free(void *impl)
+{
+	ve_cpufreq_free(impl);
+}
+
+static const struct ve_actuator_ops ops = {
+	.what = "CPU frequency",
+	.left = "its CPUs stay slowed",
+	.set = act_set,
+	.current = act_current,
+	.restore = act_restore,
+	.restore_all = act_restore_all,
+	.reconcile = NULL,          /* in ve_cpufreq_new(), which has the sysfs root */
+	.dry_run = act_dry_run,
+	.free = act_free,
+};
+
+struct ve_actuator ve_cpufreq_actuator(struct ve_cpufreq *a)
+{
+	return (struct ve_actuator){ &ops, a };
+}

@@ -85,6 +85,12 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 /* Restore every VM (daemon exit).  Returns how many failed. */
 unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a);
 
+/*
+ * @a behind act.h's interface: value u, *ret_applied the ratio applied;
+ * the target's key, name and cpus.  It reconciles when made.
+ */
+struct ve_actuator ve_cpufreq_actuator(struct ve_cpufreq *a);
+
 /* Which CPUs are a VM's own: ve_freq_dedicated_cpus() (core/freqplan.h). */
 
 /*

@@ -427,6 +427,58 @@ static void test_cgquota_v1_and_crash(void **state)
 	fx_remove(&e.fx);
 }
 
+/*
+ * act.h's interface over the cgroup quota: set, current, restore, restore
+ * all, reconcile, dry run and free reach the actuator; one that holds
+ * nothing (NULL) does nothing and refuses a set with its name.
+ */
+static void test_actuator_interface(void **state)
+{
+	struct env e;
+	g_autofree char *bdir = NULL, *v = NULL;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GString) report = g_string_new("");
+	struct ve_actuator a, none = ve_cgquota_actuator(NULL);
+	struct ve_act_target t = { .ncpus = 2 };
+	double applied = 0;
+
+	(void)state;
+	env_up(&e);
+	bdir = g_build_filename(e.cg, "b", NULL);
+	t.key = bdir;
+	a = ve_cgquota_actuator(ve_cgquota_new(e.state, false, NULL, NULL));
+	check(!ve_act_dry_run(&a), "not a dry run");
+	check(ve_act_set(&a, &t, 0.5, &applied, &err), "set: %s", err ? err->message : "");
+	check_near(applied, 0.5, 1e-12, "applied");
+	check_near(ve_act_current(&a, bdir), 0.5, 1e-12, "current");
+	v = slurp(&e, "cgroup/b/cpu.cfs_quota_us");
+	check(strcmp(v, "100000") == 0, "0.5 x 2 CPUs x 100 ms: '%s'", v);
+	check(ve_act_restore(&a, &t, &err), "restore: %s", err ? err->message : "");
+	check(ve_act_current(&a, bdir) == 0.0, "nothing held");
+	check(ve_act_set(&a, &t, 0.25, NULL, &err), "set again");
+	ve_act_free(&a);                         /* a crash: the record stays */
+	check(a.impl == NULL, "freed");
+	a = ve_cgquota_actuator(ve_cgquota_new(e.state, false, NULL, NULL));
+	check_u64(ve_act_reconcile(&a, NULL, report), 1, "reconciled from the record");
+	v = (g_free(v), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
+	check(strcmp(v, "-1") == 0, "back to '-1': '%s'", v);
+	check(ve_act_set(&a, &t, 0.25, NULL, &err), "set");
+	check_u64(ve_act_restore_all(&a, NULL), 0, "restore all: none failed");
+	v = (g_free(v), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
+	check(strcmp(v, "-1") == 0, "restored: '%s'", v);
+	ve_act_free(&a);
+	a = ve_cgquota_actuator(ve_cgquota_new(e.state, true, NULL, NULL));
+	check(ve_act_dry_run(&a), "a dry run says so");
+	ve_act_free(&a);
+
+	check(!ve_act_set(&none, &t, 0.5, NULL, &err) && strstr(err->message, "cgroup CPU bandwidth"),
+	      "none: a set is refused, named (%s)", err ? err->message : "");
+	check(ve_act_current(&none, bdir) == 0.0 && ve_act_restore(&none, &t, NULL) &&
+	      ve_act_restore_all(&none, NULL) == 0 && ve_act_reconcile(&none, NULL, NULL) == 0 &&
+	      !ve_act_dry_run(&none), "none: holds nothing, does nothing");
+	fx_remove(&e.fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_guest_config),
 		cmocka_unit_test(test_bad_limits),
 		cmocka_unit_test(test_cgquota_v1_and_crash),
+		cmocka_unit_test(test_actuator_interface),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
