@@ -40,7 +40,7 @@ static void vm_free(gpointer p)
 struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,
 			 unsigned int vcpus)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
 
 	if (!vm) {
 		vm = g_new0(struct vm, 1);
@@ -52,7 +52,7 @@ struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name
 		}
 		ve_account_set_active(e->accounts, vm->slot, false);
 		g_ptr_array_add(e->vms, vm);
-		g_hash_table_insert(e->vm_by_uuid, vm->uuid, vm);
+		ve_registry_set(e->reg, vm->uuid, VE_REG_ENGINE, vm);
 	}
 	if (name && g_strcmp0(vm->name, name) != 0) {
 		g_free(vm->name);
@@ -83,7 +83,7 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
 
 	/*
 	 * Keep the slot active until the next period has taken the final
@@ -95,7 +95,7 @@ void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)
 
 void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
 
 	if (vm)
 		vm->undefined = true;
@@ -110,8 +110,9 @@ static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, 
 	e->root_fd = root_fd;
 	e->state_dir_fd = state_dir_fd;
 	e->cfg = cfg;
-	e->vms = g_ptr_array_new_with_free_func(vm_free);
-	e->vm_by_uuid = g_hash_table_new(g_str_hash, g_str_equal);
+	e->vms = g_ptr_array_new();          /* borrowed from the registry, which frees them */
+	e->reg = ve_registry_new();
+	ve_registry_set_free(e->reg, VE_REG_ENGINE, vm_free);
 	e->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e->samples = g_array_new(FALSE, TRUE, sizeof(struct ve_thread_sample));
 	e->io = g_array_new(FALSE, TRUE, sizeof(struct ve_io_sample));
@@ -235,10 +236,9 @@ void ve_engine_free(struct ve_engine *e)
 	g_free(e->freq);
 	for (size_t i = 0; i < G_N_ELEMENTS(e->calib); i++)
 		ve_calib_window_free(e->calib[i]);
-	if (e->vm_by_uuid)
-		g_hash_table_destroy(e->vm_by_uuid);
 	if (e->vms)
 		g_ptr_array_free(e->vms, TRUE);
+	ve_registry_free(e->reg);
 	if (e->samples)
 		g_array_free(e->samples, TRUE);
 	if (e->io)
@@ -271,8 +271,8 @@ static void retire_gone(struct ve_engine *e, guint i)
 		memset(le, 0, sizeof(*le));
 	if (e->on_retired)
 		e->on_retired(e->retired_ud, vm->uuid, vm->name, total);
-	g_hash_table_remove(e->vm_by_uuid, vm->uuid);
-	g_ptr_array_remove_index(e->vms, i);   /* frees it */
+	g_ptr_array_remove_index(e->vms, i);
+	ve_registry_set(e->reg, vm->uuid, VE_REG_ENGINE, NULL);   /* frees it */
 }
 
 static void retire_stopped(struct ve_engine *e)
@@ -294,7 +294,7 @@ static void retire_stopped(struct ve_engine *e)
 
 void ve_engine_vm_gone(struct ve_engine *e, const char *uuid, bool at_once)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
 
 	if (!vm)
 		return;
@@ -529,7 +529,7 @@ void ve_engine_vm(struct ve_engine *e, size_t i, struct ve_vm_view *ret)
 
 bool ve_engine_vm_find(struct ve_engine *e, const char *uuid, struct ve_vm_view *ret)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, uuid);
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
 
 	if (vm)
 		fill_view(e, vm, ret);
@@ -545,6 +545,11 @@ ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid)
 			return (ssize_t)i;
 	}
 	return -1;
+}
+
+struct ve_registry *ve_engine_registry(struct ve_engine *e)
+{
+	return e->reg;
 }
 
 int ve_engine_root_fd(struct ve_engine *e)

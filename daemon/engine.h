@@ -147,5 +147,8 @@ bool ve_engine_vm_find(struct ve_engine *e, const char *uuid, struct ve_vm_view 
 /* The running VM whose QEMU process is @pid: its index, or -1. */
 ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid);
 
+/* The registry of VMs (registry.h), made and freed by the engine; others borrow it. */
+struct ve_registry *ve_engine_registry(struct ve_engine *e);
+
 /* The root the engine reads under (borrowed; `--root`), for actuators that write sysfs. */
 int ve_engine_root_fd(struct ve_engine *e);

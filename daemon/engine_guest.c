@@ -135,7 +135,7 @@ gboolean ve_engine_source_limit_uw(struct ve_engine *e, uint64_t *ret_uw)
 
 const char *ve_engine_vm_cgroup(struct ve_engine *e, const char *name)
 {
-	struct vm *vm = g_hash_table_lookup(e->vm_by_uuid, name);
+	struct vm *vm = ve_registry_get(e->reg, name, VE_REG_ENGINE);
 
 	return vm ? vm->cg_dir : NULL;
 }

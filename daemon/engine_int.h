@@ -19,6 +19,7 @@
 #include "diskstats.h"
 #include "engine.h"
 #include "powercap.h"
+#include "registry.h"
 #include "sampler.h"
 #include "threadmap.h"
 
@@ -83,8 +84,8 @@ struct ve_engine {
 	struct ve_attrib *attrib;
 	struct ve_result result;
 	struct ve_ledger ledger;
-	GPtrArray *vms;                /* struct vm*, in slot order of creation */
-	GHashTable *vm_by_uuid;        /* borrowed keys */
+	GPtrArray *vms;                /* struct vm*, in slot order of creation (the registry's) */
+	struct ve_registry *reg;       /* every VM, once: its VE_REG_ENGINE slot is its struct vm */
 	GHashTable *threads;           /* tid -> struct thread* */
 	unsigned int *socket_of_cpu;
 	size_t n_cpu_map;

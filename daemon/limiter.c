@@ -47,7 +47,7 @@ struct ve_limiter {
 	uint64_t last_us;
 	ve_limiter_log_fn log;
 	void *ud;
-	GHashTable *vms;             /* uuid -> struct limited */
+	struct ve_registry *reg;     /* borrowed; each VM's VE_REG_LIMITER slot: its struct limited */
 	uint64_t host_cap_uw;        /* 0: none */
 	ve_limiter_event_fn event;
 	bool warned_guarantees;
@@ -81,8 +81,8 @@ static void act_log(void *ud, const char *uuid, const char *name, const char *ms
 		l->log(l->ud, uuid, name, msg);
 }
 
-struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t period_us,
-				  ve_limiter_log_fn log, void *ud)
+struct ve_limiter *ve_limiter_new(struct ve_registry *reg, const char *state_dir, bool dry_run,
+				  uint64_t period_us, ve_limiter_log_fn log, void *ud)
 {
 	struct ve_limiter *l = g_new0(struct ve_limiter, 1);
 
@@ -95,7 +95,8 @@ struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t 
 	l->period_us = period_us;
 	l->log = log;
 	l->ud = ud;
-	l->vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, limited_free);
+	l->reg = reg;
+	ve_registry_set_free(reg, VE_REG_LIMITER, limited_free);
 	return l;
 }
 
@@ -111,7 +112,7 @@ void ve_limiter_free(struct ve_limiter *l)
 	for (size_t i = 0; i < N_ACT; i++)
 		ve_act_free(&l->act[i]);
 	g_free(l->state_dir);
-	g_hash_table_destroy(l->vms);
+	ve_registry_clear_slot(l->reg, VE_REG_LIMITER);
 	g_free(l);
 }
 
@@ -154,7 +155,7 @@ static bool cpu_limited(const struct ve_limits *lim)
 void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, const char *name,
 		    const struct ve_limits *lim)
 {
-	struct limited *v = g_hash_table_lookup(l->vms, uuid);
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
 	bool cpu_before = v && cpu_limited(&v->lim), cpu_now = cpu_limited(lim);
 	uint64_t disk_before = v ? v->lim.disk_power_limit_uw : 0;
 	uint64_t disk_now = lim ? lim->disk_power_limit_uw : 0;
@@ -178,7 +179,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 	}
 	if (!cpu_now && !disk_now) {
 		if (v && !l->host_cap_uw) {
-			g_hash_table_remove(l->vms, uuid);
+			ve_registry_set(l->reg, uuid, VE_REG_LIMITER, NULL);
 		} else if (v) {
 			ve_limits_init(&v->lim);
 			if (lim)
@@ -186,13 +187,13 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 		} else if (lim && l->host_cap_uw) {
 			v = new_limited(name);
 			v->lim = *lim;
-			g_hash_table_insert(l->vms, g_strdup(uuid), v);
+			ve_registry_set(l->reg, uuid, VE_REG_LIMITER, v);
 		}
 		return;
 	}
 	if (!v) {
 		v = new_limited(name);
-		g_hash_table_insert(l->vms, g_strdup(uuid), v);
+		ve_registry_set(l->reg, uuid, VE_REG_LIMITER, v);
 	}
 	g_free(v->name);
 	v->name = g_strdup(name);
@@ -208,7 +209,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 
 void ve_limiter_stopped(struct ve_limiter *l, virConnectPtr conn, const char *uuid)
 {
-	struct limited *v = g_hash_table_lookup(l->vms, uuid);
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
 
 	if (!v)
 		return;
@@ -274,15 +275,16 @@ static void split_cap(struct ve_limiter *l)
 	g_autofree uint64_t *alloc = NULL;
 	g_autofree struct limited **who = NULL;
 	struct ve_share_result r;
-	GHashTableIter it;
-	gpointer k, val;
-	size_t n = 0, cap = g_hash_table_size(l->vms);
+	struct ve_registry_iter it;
+	const char *k;
+	void *val;
+	size_t n = 0, cap = ve_registry_count(l->reg, VE_REG_LIMITER);
 
 	in = g_new0(struct ve_share_vm, cap ? cap : 1);
 	alloc = g_new0(uint64_t, cap ? cap : 1);
 	who = g_new0(struct limited *, cap ? cap : 1);
-	g_hash_table_iter_init(&it, l->vms);
-	while (g_hash_table_iter_next(&it, &k, &val)) {
+	ve_registry_iter_init(&it, l->reg, VE_REG_LIMITER);
+	while (ve_registry_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 
 		v->alloc_uw = 0;
@@ -427,8 +429,9 @@ static void apply_disk(struct ve_limiter *l, virConnectPtr conn, const char *uui
 
 void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr conn, uint64_t now_us)
 {
-	GHashTableIter it;
-	gpointer k, val;
+	struct ve_registry_iter it;
+	const char *k;
+	void *val;
 
 	ensure_freq(l, e);
 	if (now_us - l->last_us < l->period_us)
@@ -441,12 +444,12 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 			struct ve_vm_view vm;
 
 			ve_engine_vm(e, i, &vm);
-			if (vm.running && !g_hash_table_contains(l->vms, vm.uuid))
-				g_hash_table_insert(l->vms, g_strdup(vm.uuid), new_limited(vm.name));
+			if (vm.running && !ve_registry_get(l->reg, vm.uuid, VE_REG_LIMITER))
+				ve_registry_set(l->reg, vm.uuid, VE_REG_LIMITER, new_limited(vm.name));
 		}
 	}
-	g_hash_table_iter_init(&it, l->vms);
-	while (g_hash_table_iter_next(&it, &k, &val)) {
+	ve_registry_iter_init(&it, l->reg, VE_REG_LIMITER);
+	while (ve_registry_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 		struct ve_vm_view vm;
 		bool running = ve_engine_vm_find(e, k, &vm) && vm.running;
@@ -458,8 +461,8 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 	if (l->host_cap_uw)
 		split_cap(l);
 
-	g_hash_table_iter_init(&it, l->vms);
-	while (g_hash_table_iter_next(&it, &k, &val)) {
+	ve_registry_iter_init(&it, l->reg, VE_REG_LIMITER);
+	while (ve_registry_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 		uint64_t limit;
 		g_autoptr(GError) err = NULL;
@@ -514,8 +517,9 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 
 void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t cap_uw)
 {
-	GHashTableIter it;
-	gpointer k, val;
+	struct ve_registry_iter it;
+	const char *k;
+	void *val;
 
 	if (cap_uw == l->host_cap_uw)
 		return;
@@ -526,20 +530,20 @@ void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t 
 	}
 	ve_act_say(l->log, l->ud, NULL, NULL, "host cap lifted");
 	/* VMs held only for the cap go free */
-	g_hash_table_iter_init(&it, l->vms);
-	while (g_hash_table_iter_next(&it, &k, &val)) {
+	ve_registry_iter_init(&it, l->reg, VE_REG_LIMITER);
+	while (ve_registry_iter_next(&it, &k, &val)) {
 		struct limited *v = val;
 
 		if (!v->lim.power_limit_uw && !v->lim.budget_uj) {
 			restore(l, conn, k, v->name);
-			g_hash_table_iter_remove(&it);
+			ve_registry_iter_clear(&it);
 		}
 	}
 }
 
 uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid)
 {
-	struct limited *v = g_hash_table_lookup(l->vms, uuid);
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
 
 	if (!v)
 		return 0;
@@ -548,7 +552,7 @@ uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid)
 
 uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid)
 {
-	struct limited *v = g_hash_table_lookup(l->vms, uuid);
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
 
 	return v && l->host_cap_uw ? v->alloc_uw : 0;
 }

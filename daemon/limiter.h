@@ -29,6 +29,7 @@
 #include "cpufreq.h"
 #include "energylimits.h"
 #include "engine.h"
+#include "registry.h"
 
 struct ve_limiter;
 
@@ -45,8 +46,9 @@ enum ve_limiter_event {
 typedef void (*ve_limiter_event_fn)(void *ud, enum ve_limiter_event ev, const char *uuid,
 				    const char *name, uint64_t limit_uw, uint64_t power_uw);
 
-struct ve_limiter *ve_limiter_new(const char *state_dir, bool dry_run, uint64_t period_us,
-				  ve_limiter_log_fn log, void *ud);
+/* Each VM's limiter state lives in @reg's VE_REG_LIMITER slot (registry.h; borrowed, must outlive it). */
+struct ve_limiter *ve_limiter_new(struct ve_registry *reg, const char *state_dir, bool dry_run,
+				  uint64_t period_us, ve_limiter_log_fn log, void *ud);
 
 /* Hear about throttling changes (for D-Bus signals); @fn may be NULL. */
 void ve_limiter_on_event(struct ve_limiter *l, ve_limiter_event_fn fn);

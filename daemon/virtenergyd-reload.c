@@ -119,7 +119,7 @@ void vd_reload(struct daemon *d)
 	ve_config_clear(&nc);
 
 	/* every VM's limits, as its metadata says now */
-	g_hash_table_remove_all(d->meta_errors);
+	ve_registry_clear_slot(d->reg, VE_REG_DAEMON);
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
 

@@ -26,27 +26,27 @@ void vd_load_limits(struct daemon *d, const char *uuid, const char *name)
 	if (!xml) {
 		if (!why) {
 			ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, NULL);
-			g_hash_table_remove(d->meta_errors, uuid);
+			ve_registry_set(d->reg, uuid, VE_REG_DAEMON, NULL);
 		} else if (strcmp(why, "domain not found") != 0 &&
-			   g_strcmp0(g_hash_table_lookup(d->meta_errors, uuid), why) != 0) {
+			   g_strcmp0(ve_registry_get(d->reg, uuid, VE_REG_DAEMON), why) != 0) {
 			/* a lookup that failed, or a document we do not read, changes nothing */
 			ve_log_vm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
 			      name, why);
-			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(why));
+			ve_registry_set(d->reg, uuid, VE_REG_DAEMON, g_strdup(why));
 		}
 		return;
 	}
 	if (!ve_limits_parse(xml, &lim, &err)) {
-		const char *last = g_hash_table_lookup(d->meta_errors, uuid);
+		const char *last = ve_registry_get(d->reg, uuid, VE_REG_DAEMON);
 
 		if (g_strcmp0(last, err->message) != 0) {
 			ve_log_vm(uuid, name, "VM '%s': energy metadata refused: %s; its previous limits stay",
 			      name, err->message);
-			g_hash_table_replace(d->meta_errors, g_strdup(uuid), g_strdup(err->message));
+			ve_registry_set(d->reg, uuid, VE_REG_DAEMON, g_strdup(err->message));
 		}
 		return;
 	}
-	g_hash_table_remove(d->meta_errors, uuid);
+	ve_registry_set(d->reg, uuid, VE_REG_DAEMON, NULL);
 	ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, &lim);
 }
 
@@ -137,7 +137,9 @@ static void on_gone(void *ud, const char *uuid, const char *name, bool transient
 
 void vd_on_retired(void *ud, const char *uuid, const char *name, uint64_t total_uj)
 {
-	(void)ud;
+	struct daemon *d = ud;
+
+	ve_registry_set(d->reg, uuid, VE_REG_DAEMON, NULL);
 	ve_log_vm(uuid, name, "VM '%s' retired: its %.6f J are now in the host's retired total",
 	      name ? name : uuid, (double)total_uj / 1e6);
 }

@@ -160,6 +160,7 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 		ve_log("%s; not starting", err->message);
 		return 1;
 	}
+	d->reg = ve_engine_registry(d->engine);
 	if (warning)
 		ve_log("%s", warning);
 	{
@@ -195,7 +196,7 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 				      d->engine, &vd_dbus_ops, vd_dbus_log, d);
 	d->dry_run = dry_run;
 	if (!d->once) {
-		d->limiter = ve_limiter_new(d->cfg.state_dir, dry_run, 1000000, vd_limiter_log, d);
+		d->limiter = ve_limiter_new(d->reg, d->cfg.state_dir, dry_run, 1000000, vd_limiter_log, d);
 		ve_limiter_set_host_cap(d->limiter, NULL, d->cfg.host_cap_uw);
 		ve_limiter_on_event(d->limiter, vd_on_limiter_event);
 	}
@@ -272,7 +273,6 @@ static void shut_down(struct daemon *d)
 	}
 	if (d->loop)
 		g_main_loop_unref(d->loop);
-	g_hash_table_destroy(d->meta_errors);
 	g_free(d->last_error);
 	g_free(d->export_error);
 	g_free(d->prom_error);
@@ -365,7 +365,6 @@ int main(int argc, char **argv)
 	}
 	vd_apply_overrides(&d.cfg, o);
 	d.config_path = config_path;
-	d.meta_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	status = guest ? setup_guest(&d, root, guest_limits, dry_run) : setup_host(&d, root, dry_run);
 	if (status == 0) {
 		if (d.cfg.prom_textfile && d.cfg.prom_textfile[0]) {

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "service.h"
 #include "prom.h"
+#include "registry.h"
 #include "vmsr.h"
 #include "vrapl.h"
 
@@ -75,7 +76,7 @@ struct daemon {
 	struct ve_vmsr *vmsr;
 	struct ve_dbus *dbus;
 	struct ve_limiter *limiter;
-	GHashTable *meta_errors;     /* uuid -> the last metadata error reported */
+	struct ve_registry *reg;     /* the engine's; the VE_REG_DAEMON slot: the last metadata error reported */
 	bool reconciled;
 	bool dry_run;
 	char *export_error;          /* the last export failure logged */
