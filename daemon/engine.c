@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "blockdev.h"
 #include "calib.h"
 #include "cgroup.h"
@@ -17,6 +18,7 @@
 #include "fileio.h"
 #include "budget.h"
 #include "engine.h"
+#include "period.h"
 #include "powercap.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -122,7 +124,7 @@ static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, 
 	ve_result_init(&e->result);
 	ve_ledger_init(&e->ledger);
 	if (!e->accounts || !e->attrib) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "out of memory");
 		ve_engine_free(e);
 		return NULL;
 	}
@@ -150,13 +152,13 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 	r = ve_sampler_open(cfg->sampler, (const char *const *)cfg->events, n_events, root_fd,
 			    &e->sampler, why, sizeof(why));
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "cannot sample threads: %s", why[0] ? why : g_strerror(-r));
 		goto fail;
 	}
 	r = ve_read_cpu_sockets(root_fd, 4096, &e->socket_of_cpu, &e->n_cpu_map);
 	if (r < 0 || ve_read_proc_stat(root_fd, e->socket_of_cpu, e->n_cpu_map, &e->stat) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "cannot read CPU statistics (proc/stat) under the root");
 		goto fail;
 	}
@@ -187,7 +189,7 @@ struct ve_engine *ve_engine_new_guest(int root_fd, const struct ve_config *cfg, 
 		return NULL;
 	/* all of the guest's CPUs are the VM's one package: no socket map */
 	if (ve_read_proc_stat(root_fd, NULL, 0, &e->stat) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "cannot read CPU statistics (proc/stat) under the root");
 		goto fail;
 	}
@@ -376,7 +378,7 @@ static gboolean sample_zones(struct ve_engine *e, GError **error)
 			e->dev[k++].measured_uj = (int64_t)delta;
 	}
 	if (used && !good) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-bad_r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-bad_r),
 			    "cannot read %s/%s/energy_uj: %s; period skipped", e->sensor_path, bad->dir,
 			    bad_r == -ERANGE ? "the counter went back, or past its max_energy_range_uj: not a counter"
 			    : bad_r == -EINVAL ? "not a number" : g_strerror(-bad_r));
@@ -404,7 +406,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 
 	r = ve_read_proc_stat(e->root_fd, e->socket_of_cpu, e->n_cpu_map, &st);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "cannot read proc/stat: %s; period skipped", g_strerror(-r));
 		return FALSE;
 	}
@@ -448,7 +450,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 					       .n_io = e->io->len },
 			  &e->result, &err);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "period of %" G_GUINT64_FORMAT " us refused: %s; nothing counted",
 			    period_us, err.msg);
 		retire_stopped(e);
@@ -459,11 +461,22 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	if (r == 0)
 		engine_calibrate(e, period_us);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "the ledger refused a period: %s; nothing counted", g_strerror(-r));
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* the module's messages of a period arrive within this after its end (a few ms under TCG) */
+#define MODULE_DELIVERY_US 5000u
+
+uint64_t ve_engine_next_period_us(struct ve_engine *e, uint64_t now_us)
+{
+	const struct ve_sampler *s = e->sampler;
+
+	return ve_period_next_us(now_us, e->cfg->period_us, s ? s->end_ns / 1000u : 0,
+				 s ? s->period_ns / 1000u : 0, MODULE_DELIVERY_US);
 }
 
 void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us)

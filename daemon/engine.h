@@ -130,6 +130,15 @@ void ve_engine_vm_undefined(struct ve_engine *e, const char *uuid);
  */
 gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error);
 
+/*
+ * When the period after the one run at @now_us should run: the
+ * configuration's period later, or, where virtenergy.ko samples the
+ * threads, just after the module period that ends nearest that time
+ * (period.h), so the module's deltas and the energy read cover the same
+ * time.
+ */
+uint64_t ve_engine_next_period_us(struct ve_engine *e, uint64_t now_us);
+
 /* Write the state file now (nothing without a state directory).  FALSE with @error (the old file is kept). */
 gboolean ve_engine_save(struct ve_engine *e, GError **error);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "cgroup.h"
 #include "engine.h"
 #include "powercap.h"
@@ -27,13 +28,13 @@ gboolean engine_guest_setup(struct ve_engine *e, const char *source, const char 
 	r = ve_powercap_open_at(AT_FDCWD, source, VE_POWERCAP_REPLACED, &e->pc);
 	if (r < 0) {
 		e->pc = NULL;
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "no %s/intel-rapl:0/energy_uj (%s): is the host's export shared into this guest?",
 			    source, g_strerror(-r));
 		return FALSE;
 	}
 	if (!g_file_test(cgroup_parent, G_FILE_TEST_IS_DIR)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cgroup parent %s is not a directory",
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_FOUND, "cgroup parent %s is not a directory",
 			    cgroup_parent);
 		return FALSE;
 	}
@@ -58,7 +59,7 @@ gboolean engine_guest_setup(struct ve_engine *e, const char *source, const char 
 		e->n_dev++;
 	}
 	if (!e->n_dev) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_FOUND,
 			    "no package zone (intel-rapl:N) under %s", source);
 		return FALSE;
 	}
@@ -91,7 +92,7 @@ gboolean engine_guest_sample(struct ve_engine *e, uint64_t *run_ns_by_socket, GE
 			continue;
 		vm = engine_vm_get(e, name, name, 1);
 		if (!vm) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 				    "no account left for cgroup %s", name);
 			return FALSE;
 		}

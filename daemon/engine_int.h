@@ -70,7 +70,6 @@ struct thread {
 	enum ve_component comp;
 	struct vm *vm;
 	struct ve_watch *w;
-	uint64_t prev[VE_MAX_EVENTS];
 	uint64_t gen;
 };
 

@@ -66,6 +66,7 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 		}
 		if (!t) {
 			pid_t pid = thread_pid(e, vm, ref->tid);
+			uint64_t since_watch[VE_MAX_EVENTS];
 			struct ve_watch *w;
 
 			if (e->sampler->ops->watch(e->sampler, pid, ref->tid, &w) < 0)
@@ -76,8 +77,11 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 			t->w = w;
 			t->vm = vm;
 			t->slot = vm->slot;
-			/* count from now: what it ran before we knew it is not in this period */
-			if (e->sampler->ops->read(e->sampler, w, t->prev) < 0) {
+			/*
+			 * Count from now: what it ran before we knew it is not in
+			 * this period.  (A read now also says it can be read.)
+			 */
+			if (e->sampler->ops->read(e->sampler, w, since_watch) < 0) {
 				e->sampler->ops->unwatch(e->sampler, w);
 				g_free(t);
 				continue;
@@ -93,16 +97,11 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 /* Read one thread; append its sample.  false when it could not be read. */
 static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_ns_by_socket)
 {
-	uint64_t cur[VE_MAX_EVENTS] = { 0 };
 	struct ve_thread_sample s = { .account = t->slot, .comp = t->comp };
 
-	if (e->sampler->ops->read(e->sampler, t->w, cur) < 0)
+	/* the sampler hands out the period's deltas (sampler.h) */
+	if (e->sampler->ops->read(e->sampler, t->w, s.delta) < 0)
 		return false;
-	for (unsigned int i = 0; i < e->sampler->n_cols; i++) {
-		/* a counter that went back was reset under us: count nothing, not 2^64 */
-		s.delta[i] = cur[i] >= t->prev[i] ? cur[i] - t->prev[i] : 0;
-		t->prev[i] = cur[i];
-	}
 	if (e->stat.n_sockets > 1) {
 		struct ve_task_stat ts;
 
@@ -121,6 +120,7 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 	GHashTableIter it;
 	gpointer v;
 
+	ve_sampler_begin_period(e->sampler, now_us * 1000u);
 	/*
 	 * Listing a VM's threads costs a dozen file reads; reading a thread's
 	 * counters one read(2).  So threads are listed every thread-scan-ms

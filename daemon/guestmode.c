@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "budget.h"
 #include "cgquota.h"
 #include "config.h"
@@ -85,7 +86,7 @@ struct ve_guest *ve_guest_new(const struct ve_guest_opts *o, GError **error)
 	if (o->state_dir) {
 		g->state_fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (g->state_fd < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			g_set_error(error, VE_ERROR, ve_error_from_errno(errno),
 				    "cannot use state directory %s: %s", o->state_dir, g_strerror(errno));
 			goto fail;
 		}

@@ -183,5 +183,11 @@ gboolean vd_on_period(gpointer data)
 		sd_notify(0, "WATCHDOG=1");
 		d->last_ping_us = now;
 	}
-	return G_SOURCE_CONTINUE;
+	/* the next period: on the daemon's rate, or just after the module's (engine.h) */
+	{
+		uint64_t next = ve_engine_next_period_us(d->engine, now), after = vd_now_us();
+
+		g_timeout_add(next > after ? (guint)((next - after + 999) / 1000) : 0, vd_on_period, d);
+	}
+	return G_SOURCE_REMOVE;
 }

@@ -5,6 +5,7 @@
  * the period timer, D-Bus, the vmsr socket, signals.  The daemon's parts
  * are in virtenergyd-*.c (virtenergyd.h), the work in engine.c.
  */
+#include "error.h"
 #include "virtenergyd.h"
 
 static const struct {
@@ -75,7 +76,7 @@ static int open_dir(const char *path, int flags, GError **error)
 	int fd = open(path, O_DIRECTORY | O_CLOEXEC | flags);
 
 	if (fd < 0)
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s", path,
+		g_set_error(error, VE_ERROR, ve_error_from_errno(errno), "cannot open %s: %s", path,
 			    g_strerror(errno));
 	return fd;
 }
@@ -233,7 +234,6 @@ static void run_loop(struct daemon *d)
 	uint64_t usec = 0;
 
 	d->last_save_us = d->last_report_us = vd_now_us();
-	g_timeout_add(MAX(d->cfg.period_us / 1000, 1), vd_on_period, d);
 	if (d->virt)
 		g_timeout_add_seconds(60, on_resync, d);
 	g_unix_signal_add(SIGTERM, on_signal, d);

@@ -121,6 +121,7 @@ void vd_notify_status(struct daemon *d);
 gboolean vd_step(struct daemon *d, uint64_t now_us, GError **error);
 /* The table --foreground prints (the host's VMs, or the guest's cgroups). */
 void vd_print_table(struct daemon *d);
+/* One period and its outputs; it schedules the next itself (a one-shot timer). */
 gboolean vd_on_period(gpointer data);
 
 /* virtenergyd-reload.c */

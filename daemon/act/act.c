@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 
+#include "error.h"
 #include "act.h"
 #include "fileio.h"
 
@@ -20,7 +21,7 @@ gboolean ve_act_record_save(const char *path, GKeyFile *kf, bool empty, GError *
 
 	if (empty) {
 		if (g_unlink(path) < 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			g_set_error(error, VE_ERROR, ve_error_from_errno(errno),
 				    "cannot remove %s: %s", path, g_strerror(errno));
 			return FALSE;
 		}
@@ -30,7 +31,7 @@ gboolean ve_act_record_save(const char *path, GKeyFile *kf, bool empty, GError *
 	r = ve_write_file_atomic_at(AT_FDCWD, path, data, len, 0600, VE_WRITE_SYNC | VE_WRITE_SYNC_DIR,
 				    &step);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "cannot save %s: %s %s.tmp failed: %s", path, step, path, g_strerror(-r));
 		return FALSE;
 	}
@@ -64,7 +65,7 @@ gboolean ve_act_set(const struct ve_actuator *a, const struct ve_act_target *t, 
 		    double *ret_applied, GError **error)
 {
 	if (!a->impl) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "no %s actuator (yet)",
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED, "no %s actuator (yet)",
 			    a->ops->what);
 		return FALSE;
 	}

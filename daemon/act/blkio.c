@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "blkio.h"
 #include "held.h"
 
@@ -187,13 +188,13 @@ static gboolean read_tune(virDomainPtr dom, const char *target, uint64_t ret[N_F
 	int n = 0;
 
 	if (virDomainGetBlockIoTune(dom, target, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0 || n <= 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 			    "cannot read the I/O tuning of disk %s: %s", target, ve_act_virt_error());
 		return FALSE;
 	}
 	params = g_new0(virTypedParameter, n);
 	if (virDomainGetBlockIoTune(dom, target, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "cannot read the I/O tuning of disk %s: %s", target, ve_act_virt_error());
 		g_free(params);
 		return FALSE;
@@ -202,7 +203,7 @@ static gboolean read_tune(virDomainPtr dom, const char *target, uint64_t ret[N_F
 		unsigned long long v = 0;
 
 		if (virTypedParamsGetULLong(params, n, field[f], &v) != 1) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 				    "disk %s reports no %s", target, field[f]);
 			virTypedParamsClear(params, n);
 			g_free(params);
@@ -232,7 +233,7 @@ static gboolean write_tune(virDomainPtr dom, const char *target, const uint64_t 
 		n++;
 	}
 	if (virDomainSetBlockIoTune(dom, target, p, n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "libvirt refused I/O tuning of disk %s (total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT "): %s",
 			    target, v[T_BYTES], v[T_IOPS], ve_act_virt_error());
@@ -254,7 +255,7 @@ static gboolean list_disks(virDomainPtr dom, GPtrArray *targets, GPtrArray *sour
 	int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_BLOCK, &rec, 0);
 
 	if (n < 1) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list the disks: %s",
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "cannot list the disks: %s",
 			    ve_act_virt_error());
 		if (rec)
 			virDomainStatsRecordListFree(rec);
@@ -276,7 +277,7 @@ static gboolean list_disks(virDomainPtr dom, GPtrArray *targets, GPtrArray *sour
 	}
 	virDomainStatsRecordListFree(rec);
 	if (!targets->len) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "the VM has no disk to throttle");
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_FOUND, "the VM has no disk to throttle");
 		return FALSE;
 	}
 	return TRUE;
@@ -307,7 +308,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 	guint done = 0;
 
 	if (!limit_uw || virDomainGetUUIDString(dom, uuid) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "disk power limit %" G_GUINT64_FORMAT " uW: must be above 0", limit_uw);
 		return FALSE;
 	}
@@ -329,7 +330,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		if (!read_tune(dom, t, before[i].v, error))
 			return FALSE;
 		if (!model(model_ud, g_ptr_array_index(sources, i), &m)) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			g_set_error(error, VE_ERROR, VE_ERROR_NOT_FOUND,
 				    "no disk model for disk %s (%s)", t,
 				    g_ptr_array_index(sources, i) ? (char *)g_ptr_array_index(sources, i)
 								  : "network");
@@ -337,7 +338,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		}
 		r = ve_blkio_derive(&m, limit_uw / targets->len, &bytes, &iops);
 		if (r < 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 				    "disk %s: %.6f W under its disk model gives no usable I/O limit (%s)",
 				    t, (double)(limit_uw / targets->len) / 1e6,
 				    r == -ERANGE ? "above what QEMU takes" : "bad model or zero limit");
@@ -431,7 +432,7 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 		return TRUE;
 	}
 	if (!conn) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_CONNECTED,
 			    "not connected to libvirt: disk limits of VM '%s' kept on record for later",
 			    h->name);
 		return FALSE;
@@ -496,7 +497,7 @@ static gboolean act_set(void *impl, const struct ve_act_target *t, double value,
 			GError **error)
 {
 	if (value < 1.0 || value > (double)UINT64_MAX) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "disk power limit %g µW out of range", value);
 		return FALSE;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "act.h"
 #include "cgquota.h"
 #include "fileio.h"
@@ -100,13 +101,13 @@ static gboolean write_text(const char *path, const char *text, GError **error)
 	int r;
 
 	if (!f) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s",
+		g_set_error(error, VE_ERROR, ve_error_from_errno(errno), "cannot open %s: %s",
 			    path, g_strerror(errno));
 		return FALSE;
 	}
 	r = fputs(text, f);
 	if (fclose(f) != 0 || r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(errno),
 			    "cannot write '%s' to %s: %s", text, path, g_strerror(errno));
 		return FALSE;
 	}
@@ -123,7 +124,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 	long long quota;
 
 	if (!(u > 0 && u <= 1) || ncpus == 0 || ncpus > 65536) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "%s: CPU share %g of %u CPUs is out of range", dir, u, ncpus);
 		return FALSE;
 	}
@@ -137,7 +138,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		path = g_steal_pointer(&v1);
 		text = g_strdup_printf("%lld\n", quota * 100000 / CFS_PERIOD_US);
 	} else {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 			    "%s has no CPU controller (no cpu.max or cpu.cfs_quota_us): enable it "
 			    "with '+cpu' in its parent's cgroup.subtree_control", dir);
 		return FALSE;
@@ -147,7 +148,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		int r = ve_read_file_at(AT_FDCWD, path, buf, sizeof(buf), NULL);
 
 		if (r < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "cannot read %s: %s",
+			g_set_error(error, VE_ERROR, ve_error_from_errno(-r), "cannot read %s: %s",
 				    path, g_strerror(-r));
 			return FALSE;
 		}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "cpubw.h"
 #include "held.h"
 
@@ -112,13 +113,13 @@ static gboolean read_params(virDomainPtr dom, long long *ret_quota, unsigned lon
 
 	free(type);
 	if (!type || n <= 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 			    "no scheduler parameters: %s", ve_act_virt_error());
 		return FALSE;
 	}
 	params = g_new0(virTypedParameter, n);
 	if (virDomainGetSchedulerParametersFlags(dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "cannot read scheduler parameters: %s", ve_act_virt_error());
 		g_free(params);
 		return FALSE;
@@ -126,7 +127,7 @@ static gboolean read_params(virDomainPtr dom, long long *ret_quota, unsigned lon
 	if (virTypedParamsGetLLong(params, n, VIR_DOMAIN_SCHEDULER_VCPU_QUOTA, &quota) != 1 ||
 	    virTypedParamsGetULLong(params, n, VIR_DOMAIN_SCHEDULER_VCPU_PERIOD, &period) != 1 ||
 	    !period) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 			    "the hypervisor reports no vcpu_quota/vcpu_period (no CPU bandwidth control)");
 		virTypedParamsClear(params, n);
 		g_free(params);
@@ -148,7 +149,7 @@ static gboolean write_quota(virDomainPtr dom, long long quota, GError **error)
 	p.type = VIR_TYPED_PARAM_LLONG;
 	p.value.l = quota;
 	if (virDomainSetSchedulerParametersFlags(dom, &p, 1, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libvirt refused vcpu_quota=%lld: %s",
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "libvirt refused vcpu_quota=%lld: %s",
 			    quota, ve_act_virt_error());
 		return FALSE;
 	}
@@ -162,7 +163,7 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 	long long quota;
 
 	if (!(u > 0.0 && u <= 1.0) || virDomainGetUUIDString(dom, uuid) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "bandwidth fraction %g is not in (0, 1]", u);
 		return FALSE;
 	}
@@ -231,7 +232,7 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 	}
 	dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
 	if (!conn) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_CONNECTED,
 			    "not connected to libvirt: throttle of VM '%s' kept on record for later",
 			    o->name);
 		return FALSE;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "cpufreq.h"
 #include "freqplan.h"
 #include "held.h"
@@ -139,7 +140,7 @@ static gboolean read_khz(int root_fd, unsigned int cpu, const char *attr, uint64
 	if (r == 0)
 		r = parse_khz(buf, strlen(buf), ret);
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "cannot read " CPUFREQ_DIR "%s: %s", cpu, attr,
 			    r == -EINVAL ? "not a frequency in kHz" : g_strerror(-r));
 		return FALSE;
@@ -168,7 +169,7 @@ static gboolean read_available(int root_fd, unsigned int cpu, GArray *ret, GErro
 	if (r == -ENOENT)
 		return TRUE;
 	if (r < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
 			    "cannot read " CPUFREQ_DIR "scaling_available_frequencies: %s", cpu,
 			    g_strerror(-r));
 		return FALSE;
@@ -180,7 +181,7 @@ static gboolean read_available(int root_fd, unsigned int cpu, GArray *ret, GErro
 		if (!tok[i][0])
 			continue;
 		if (parse_khz(tok[i], strlen(tok[i]), &v) < 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 				    CPUFREQ_DIR "scaling_available_frequencies: '%s' is not a frequency in kHz",
 				    cpu, tok[i]);
 			return FALSE;
@@ -201,7 +202,7 @@ static gboolean write_khz(int root_fd, unsigned int cpu, uint64_t khz, GError **
 	n = snprintf(val, sizeof(val), "%" G_GUINT64_FORMAT "\n", khz);
 	fd = openat(root_fd, rel, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s", rel,
+		g_set_error(error, VE_ERROR, ve_error_from_errno(errno), "cannot open %s: %s", rel,
 			    g_strerror(errno));
 		return FALSE;
 	}
@@ -211,7 +212,7 @@ static gboolean write_khz(int root_fd, unsigned int cpu, uint64_t khz, GError **
 		int e = w < 0 ? errno : EIO;
 
 		close(fd);
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(e),
 			    "cannot write %" G_GUINT64_FORMAT " to %s: %s", khz, rel, g_strerror(e));
 		return FALSE;
 	}
@@ -380,7 +381,7 @@ static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cp
 	uint64_t cmin, cmax, smin = 0, cur;
 
 	if (who && strcmp(who, uuid) != 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+		g_set_error(error, VE_ERROR, VE_ERROR_EXISTS,
 			    "CPU %u is already held for VM %s", cpu, who);
 		return FALSE;
 	}
@@ -394,7 +395,7 @@ static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cp
 
 		/* optional: where it exists it must make sense */
 		if (!read_khz(a->root_fd, cpu, "scaling_min_freq", &smin, &e) &&
-		    !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+		    !g_error_matches(e, VE_ERROR, VE_ERROR_NOT_FOUND)) {
 			g_propagate_error(error, g_steal_pointer(&e));
 			return FALSE;
 		}
@@ -404,7 +405,7 @@ static gboolean plan_cpu(struct ve_cpufreq *a, const char *uuid, unsigned int cp
 	p->before_khz = cur;
 	p->ceiling_khz = c ? c->orig_khz : cur;
 	if (cmin > cmax || p->ceiling_khz < cmin || p->ceiling_khz > cmax) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "CPU %u: scaling_max_freq %" G_GUINT64_FORMAT " kHz is outside cpuinfo_min_freq"
 			    "..cpuinfo_max_freq %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT " kHz",
 			    cpu, p->ceiling_khz, cmin, cmax);
@@ -456,19 +457,19 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 	size_t written = 0;
 
 	if (!(u > 0.0 && u <= 1.0) || !n || !cpus) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "frequency fraction %g for %zu CPU(s): need 0 < u <= 1 and at least one CPU", u, n);
 		return FALSE;
 	}
 	if (a->root_fd < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED, "no sysfs root for cpufreq");
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED, "no sysfs root for cpufreq");
 		return FALSE;
 	}
 	plan = g_new0(struct plan, n);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < i; j++) {
 			if (cpus[j] == cpus[i]) {
-				g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 					    "CPU %u given twice", cpus[i]);
 				return FALSE;
 			}
@@ -568,7 +569,7 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 	if (!h)
 		return TRUE;
 	if (a->root_fd < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+		g_set_error(error, VE_ERROR, VE_ERROR_UNSUPPORTED,
 			    "no sysfs root: CPU frequency of VM '%s' kept on record for later", h->name);
 		return FALSE;
 	}
@@ -618,14 +619,14 @@ static gboolean union_maps(virDomainPtr dom, bool all, unsigned char *map, size_
 	int n;
 
 	if (virDomainGetInfo(dom, &info) < 0 || !info.nrVirtCpu) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read domain '%s': %s",
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "cannot read domain '%s': %s",
 			    virDomainGetName(dom), ve_act_virt_error());
 		return FALSE;
 	}
 	maps = g_new0(unsigned char, (size_t)info.nrVirtCpu * maplen);
 	n = virDomainGetVcpuPinInfo(dom, info.nrVirtCpu, maps, (int)maplen, VIR_DOMAIN_AFFECT_LIVE);
 	if (n < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 			    "cannot read the vCPU pinning of '%s': %s", virDomainGetName(dom), ve_act_virt_error());
 		return FALSE;
 	}
@@ -666,7 +667,7 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 	gboolean ok = TRUE;
 
 	if (host_cpus <= 0 || virDomainGetUUIDString(dom, uuid) < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot count host CPUs: %s",
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "cannot count host CPUs: %s",
 			    ve_act_virt_error());
 		return FALSE;
 	}
@@ -677,7 +678,7 @@ gboolean ve_cpufreq_dedicated_cpus(virConnectPtr conn, virDomainPtr dom, unsigne
 		return FALSE;
 	nd = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 	if (nd < 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot list domains: %s", ve_act_virt_error());
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "cannot list domains: %s", ve_act_virt_error());
 		return FALSE;
 	}
 	for (int i = 0; i < nd; i++) {

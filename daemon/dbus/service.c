@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "error.h"
 #include "manager1-resources.h"
 #include "service.h"
 
@@ -174,10 +175,10 @@ static void write_call(struct ve_dbus *d, GDBusConnection *conn, const char *sen
 		g_variant_get(params, "(&s)", &vm);
 	}
 	if (!d->ops->set_vm_limit(d->ud, vm, uw, &err)) {
-		if (g_dbus_error_is_remote_error(err) || err->domain == G_IO_ERROR) {
+		if (g_dbus_error_is_remote_error(err) || err->domain == VE_ERROR) {
 			g_autofree char *name = g_dbus_error_get_remote_error(err);
 
-			if (g_strcmp0(name, ERR_NO_SUCH_VM) == 0 || g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+			if (g_strcmp0(name, ERR_NO_SUCH_VM) == 0 || g_error_matches(err, VE_ERROR, VE_ERROR_NOT_FOUND)) {
 				g_dbus_method_invocation_return_dbus_error(inv, ERR_NO_SUCH_VM, err->message);
 				return;
 			}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fileio.h"
 #include "guestexport.h"
 
@@ -24,7 +25,7 @@
 static gboolean set_error(GError **error, int err, const char *uuid, const char *rel,
 			  const char *what)
 {
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "guest export %s/%s: %s: %s",
+	g_set_error(error, VE_ERROR, ve_error_from_errno(err), "guest export %s/%s: %s: %s",
 		    uuid, rel, what, g_strerror(err));
 	return FALSE;
 }
@@ -94,7 +95,7 @@ gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_
 	int fd;
 
 	if (!g_uuid_string_is_valid(uuid)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "guest export: '%s' is not a UUID", uuid);
 		return FALSE;
 	}
@@ -154,7 +155,7 @@ static int remove_tree(int dir_fd, const char *name)
 gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error)
 {
 	if (!g_uuid_string_is_valid(uuid)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "guest export: '%s' is not a UUID", uuid);
 		return FALSE;
 	}

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "vmsr.h"
 #include "vrapl.h"
 
@@ -203,14 +204,14 @@ struct ve_vmsr *ve_vmsr_new(const char *path, gid_t gid, ve_vmsr_admit_fn admit,
 	int fd;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+		g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 			    "vmsr helper socket path '%s' is too long", path);
 		return NULL;
 	}
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+		g_set_error(error, VE_ERROR, ve_error_from_errno(errno), "socket: %s",
 			    g_strerror(errno));
 		return NULL;
 	}
@@ -223,7 +224,7 @@ struct ve_vmsr *ve_vmsr_new(const char *path, gid_t gid, ve_vmsr_admit_fn admit,
 
 		umask(old);
 		if (r < 0 || listen(fd, 16) < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(r < 0 ? err : errno),
+			g_set_error(error, VE_ERROR, ve_error_from_errno(r < 0 ? err : errno),
 				    "cannot listen on %s: %s", path, g_strerror(r < 0 ? err : errno));
 			close(fd);
 			return NULL;
@@ -233,7 +234,7 @@ struct ve_vmsr *ve_vmsr_new(const char *path, gid_t gid, ve_vmsr_admit_fn admit,
 	if (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
 		int err = errno;
 
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+		g_set_error(error, VE_ERROR, ve_error_from_errno(err),
 			    "cannot give %s to group %u: %s", path, (unsigned int)gid, g_strerror(err));
 		close(fd);
 		unlink(path);

@@ -479,7 +479,7 @@ static int on_samples(struct nl_msg *msg, void *arg)
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct genlmsghdr *g = nlmsg_data(nlh);
 	struct nlattr *a;
-	uint64_t seq = 0, period = 0;
+	uint64_t seq = 0, period = 0, time_ns = 0;
 	uint32_t flags = 0;
 	int rem;
 
@@ -496,6 +496,10 @@ static int on_samples(struct nl_msg *msg, void *arg)
 			if (nla_len(a) == 8)
 				period = nla_get_u64(a);
 			break;
+		case VE_A_TIME_NS:
+			if (nla_len(a) == 8)
+				time_ns = nla_get_u64(a);
+			break;
 		case VE_A_THREAD:
 			parse_thread(k, seq, a);
 			break;
@@ -511,7 +515,7 @@ static int on_samples(struct nl_msg *msg, void *arg)
 		}
 	}
 	if ((flags & VE_MSG_LAST) && k->h->period_end)
-		k->h->period_end(k->h->ud, seq, period);
+		k->h->period_end(k->h->ud, seq, time_ns, period);
 	return NL_OK;
 }
 

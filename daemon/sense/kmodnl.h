@@ -48,7 +48,8 @@ struct ve_kmod_cgroup_sample {
 struct ve_kmod_handlers {
 	void (*thread)(void *ud, uint64_t seq, const struct ve_kmod_thread_sample *s);
 	void (*cgroup)(void *ud, uint64_t seq, const struct ve_kmod_cgroup_sample *s);
-	void (*period_end)(void *ud, uint64_t seq, uint64_t period_ns);
+	/* A period's last message: its end (TIME_NS, CLOCK_MONOTONIC) and length (PERIOD_NS). */
+	void (*period_end)(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_ns);
 	void *ud;
 };
 

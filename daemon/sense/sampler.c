@@ -32,6 +32,7 @@
 struct ve_watch {
 	pid_t pid, tid;
 	int fd[VE_MAX_EVENTS];    /* perf: fd[0] leads the group; -1 when not open */
+	uint64_t prev[VE_MAX_EVENTS];   /* the cumulative counts at the previous read */
 };
 
 struct perf_sampler {
@@ -61,9 +62,20 @@ static struct ve_watch *new_watch(pid_t pid, pid_t tid)
 		return NULL;
 	w->pid = pid;
 	w->tid = tid;
-	for (unsigned int i = 0; i < VE_MAX_EVENTS; i++)
+	for (unsigned int i = 0; i < VE_MAX_EVENTS; i++) {
 		w->fd[i] = -1;
+		w->prev[i] = 0;
+	}
 	return w;
+}
+
+/* Cumulative @cur into deltas since the previous read; a counter that went back counts 0. */
+static void take_delta(struct ve_watch *w, unsigned int n, const uint64_t *cur, uint64_t *ret_delta)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		ret_delta[i] = cur[i] >= w->prev[i] ? cur[i] - w->prev[i] : 0;
+		w->prev[i] = cur[i];
+	}
 }
 
 static int perf_open(struct perf_event_attr *attr, pid_t tid, int group_fd)
@@ -101,10 +113,10 @@ static int perf_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watc
 	return 0;
 }
 
-static int perf_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_counts)
+static int perf_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_delta)
 {
 	/* PERF_FORMAT_GROUP | TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING layout */
-	uint64_t buf[3 + VE_MAX_EVENTS];
+	uint64_t buf[3 + VE_MAX_EVENTS], cur[VE_MAX_EVENTS];
 	ssize_t n = read(w->fd[0], buf, sizeof(buf));
 
 	if (n < 0)
@@ -112,14 +124,15 @@ static int perf_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_cou
 	if ((size_t)n < 3 * sizeof(uint64_t) || buf[0] != s->n_cols ||
 	    (size_t)n < (3 + s->n_cols) * sizeof(uint64_t))
 		return -EIO;
-	ret_counts[0] = buf[3];
+	cur[0] = buf[3];
 	for (unsigned int i = 1; i < s->n_cols; i++) {
 		uint64_t v = buf[3 + i], enabled = buf[1], running = buf[2];
 
 		if (running && running < enabled)
 			v = (uint64_t)((double)v * (double)enabled / (double)running);
-		ret_counts[i] = v;
+		cur[i] = v;
 	}
+	take_delta(w, s->n_cols, cur, ret_delta);
 	return 0;
 }
 
@@ -153,13 +166,20 @@ static int sched_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_wat
 	w = new_watch(pid, tid);
 	if (!w)
 		return -ENOMEM;
+	w->prev[0] = run_ns;     /* count from now */
 	*ret_w = w;
 	return 0;
 }
 
-static int sched_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_counts)
+static int sched_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_delta)
 {
-	return ve_proc_task_schedstat(s->root_fd, w->pid, w->tid, &ret_counts[0]);
+	uint64_t cur;
+	int r = ve_proc_task_schedstat(s->root_fd, w->pid, w->tid, &cur);
+
+	if (r < 0)
+		return r;
+	take_delta(w, 1, &cur, ret_delta);
+	return 0;
 }
 
 static void sched_unwatch(struct ve_sampler *s, struct ve_watch *w)
@@ -312,6 +332,16 @@ int ve_sampler_open(enum ve_sampler_kind kind, const char *const *events, unsign
 		 perf_why[0] ? ", because " : "", perf_why);
 	*ret = s;
 	return 0;
+}
+
+void ve_sampler_begin_period(struct ve_sampler *s, uint64_t now_ns)
+{
+	if (s->ops->begin) {
+		s->ops->begin(s, now_ns);
+		return;
+	}
+	s->start_ns = s->end_ns;
+	s->end_ns = now_ns;
 }
 
 void ve_sampler_free(struct ve_sampler *s)

@@ -23,10 +23,20 @@
  *
  * ve_sampler_mode() says in words which one is active.
  *
- * Counters are cumulative from watch(); the caller keeps the previous
- * reading and takes deltas.  A thread that has exited reads -ESRCH (or its
- * final counts, for perf, until unwatched): normal, not an error.
- * Not thread-safe.  ve_sampler_free() accepts NULL; unwatch every watch first.
+ * A sampler hands out per-period deltas: each read gives a thread's
+ * counts since its previous read (since watch() for the first), and
+ * ve_sampler_begin_period(), called before a period's reads, says what
+ * time they cover.  perf and schedstat read cumulative counters and take
+ * the deltas themselves (a counter that went back was reset: it counts 0,
+ * never 2^64), so their period is [the previous call, now].  The module
+ * sends deltas already; its period is [the end of the last module period
+ * handed out before, the end of the last one handed out now], the
+ * module's own TIME_NS, so module periods and the daemon's line up: the
+ * daemon can time its periods just after the module's (period_ns says
+ * how long the module's are).  A thread that has exited reads -ESRCH (or
+ * its final counts, for perf and the module, then zeros until unwatched):
+ * normal, not an error.  Not thread-safe.  ve_sampler_free() accepts
+ * NULL; unwatch every watch first.
  */
 #pragma once
 
@@ -45,10 +55,12 @@ struct ve_sampler_ops {
 	const char *name;
 	/* Start following @tid of process @pid; -ESRCH when it is gone. */
 	int (*watch)(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watch **ret_w);
-	/* Cumulative counters, n_cols of them, into @ret_counts; untouched on error. */
-	int (*read)(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_counts);
+	/* The counts since the previous read, n_cols of them, into @ret_delta; untouched on error. */
+	int (*read)(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_delta);
 	void (*unwatch)(struct ve_sampler *s, struct ve_watch *w);
 	void (*free)(struct ve_sampler *s);
+	/* Optional: take in what arrived and set start_ns, end_ns (ve_sampler_begin_period). */
+	void (*begin)(struct ve_sampler *s, uint64_t now_ns);
 };
 
 struct ve_sampler {
@@ -57,6 +69,9 @@ struct ve_sampler {
 	char col_name[VE_MAX_EVENTS][VE_EVENT_NAME_MAX];
 	char mode[512];                               /* e.g. "perf-time: ..." */
 	int root_fd;                                  /* for procfs readers */
+	/* what this period's reads cover, CLOCK_MONOTONIC ns (ve_sampler_begin_period) */
+	uint64_t start_ns, end_ns;
+	uint64_t period_ns;                           /* the module's period; 0: reads are as of now */
 };
 
 enum ve_sampler_kind {
@@ -83,6 +98,14 @@ void ve_sampler_free(struct ve_sampler *s);
 /* The kmod sampler alone; -ENOENT when the module is not loaded. */
 int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
 			 struct ve_sampler **ret, char *ret_why, size_t why_len);
+
+/*
+ * A period's reads begin at @now_ns (CLOCK_MONOTONIC): the module's
+ * samples that arrived are taken in, and start_ns, end_ns say what time the
+ * reads that follow cover (start_ns is the previous end_ns; 0 before the
+ * first call).
+ */
+void ve_sampler_begin_period(struct ve_sampler *s, uint64_t now_ns);
 
 static inline const char *ve_sampler_mode(const struct ve_sampler *s)
 {

@@ -3,10 +3,11 @@
  * sampler_kmod.c: the sampler that reads virtenergy.ko (see sampler.h).
  *
  * The module multicasts each watched thread's deltas every period; this
- * sampler drains the socket when it is read (at most once per 2 ms, so a
- * period's reads cost one drain, not a system call per thread) and adds
- * the deltas to each watch's cumulative counts, which is what the sampler
- * interface hands out.  Events are encoded with libpfm4 and probed once on
+ * sampler drains the socket when a period begins (and when read, at most
+ * once per 2 ms, so a period's reads cost one drain, not a system call per
+ * thread) and keeps each watch's deltas until they are read: the sampler
+ * interface hands out deltas too.  A period covers the module's periods
+ * whose ends arrived since the previous one, from the module's TIME_NS.  Events are encoded with libpfm4 and probed once on
  * our own thread: those the module had to replace by the task clock are
  * dropped, and the mode says so.
  *
@@ -41,9 +42,9 @@ struct kmod_watch {
 	bool exited;
 	bool has_sched0;
 	uint64_t sched0;             /* schedstat run time when the watch began */
-	uint64_t total[VE_MAX_EVENTS];
-	struct ve_watch *fb;         /* after a fallback: the perf watch ... */
-	uint64_t fb_start[VE_MAX_EVENTS];   /* ... and its counts when it began */
+	uint64_t run_total;          /* the module's run time of it so far */
+	uint64_t pending[VE_MAX_EVENTS];    /* deltas not read yet */
+	struct ve_watch *fb;         /* after a fallback: the perf watch */
 };
 
 struct kmod_sampler {
@@ -55,7 +56,8 @@ struct kmod_sampler {
 	unsigned int n_names;
 	struct kmod_watch *bucket[BUCKETS];
 	unsigned int n_watches;
-	uint64_t last_drain_ns, last_period_ns, period_ns;
+	uint64_t last_drain_ns, last_period_ns;
+	uint64_t module_end_ns;             /* TIME_NS of the last module period received */
 	unsigned int lost;
 	struct ve_sampler *fb;              /* the perf sampler, once the module is gone */
 };
@@ -85,20 +87,24 @@ static void on_thread(void *ud, uint64_t seq, const struct ve_kmod_thread_sample
 	(void)seq;
 	if (!w)
 		return;          /* unwatched since */
-	w->total[VE_SAMPLER_COL_RUN_NS] += s->run_ns;
+	w->run_total += s->run_ns;
+	w->pending[VE_SAMPLER_COL_RUN_NS] += s->run_ns;
 	for (unsigned int i = 0; i < s->n && i + 1 < ks->base.n_cols; i++)
-		w->total[i + 1] += s->v[i];
+		w->pending[i + 1] += s->v[i];
 	if (s->flags & VE_TS_EXITED)
 		w->exited = true;
 }
 
-static void on_period(void *ud, uint64_t seq, uint64_t period_ns)
+static void on_period(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_ns)
 {
 	struct kmod_sampler *ks = ud;
 
 	(void)seq;
-	(void)period_ns;
 	ks->last_period_ns = now_ns();
+	if (time_ns > ks->module_end_ns)
+		ks->module_end_ns = time_ns;
+	if (period_ns)
+		ks->base.period_ns = period_ns;
 }
 
 static const struct ve_kmod_handlers handlers_template = {
@@ -141,15 +147,12 @@ static void fall_back(struct kmod_sampler *ks)
 			 */
 			if (w->has_sched0 &&
 			    ve_proc_task_schedstat(ks->base.root_fd, w->pid, w->tid, &c[0]) == 0 &&
-			    c[0] - w->sched0 > w->total[VE_SAMPLER_COL_RUN_NS])
-				w->total[VE_SAMPLER_COL_RUN_NS] = c[0] - w->sched0;
-			c[0] = 0;
-			if (ks->fb->ops->watch(ks->fb, w->pid, w->tid, &w->fb) < 0) {
-				w->exited = true;       /* gone meanwhile: keep its totals */
-				continue;
+			    c[0] - w->sched0 > w->run_total) {
+				w->pending[VE_SAMPLER_COL_RUN_NS] += c[0] - w->sched0 - w->run_total;
+				w->run_total = c[0] - w->sched0;
 			}
-			if (ks->fb->ops->read(ks->fb, w->fb, c) == 0)
-				memcpy(w->fb_start, c, sizeof(c));
+			if (ks->fb->ops->watch(ks->fb, w->pid, w->tid, &w->fb) < 0)
+				w->exited = true;       /* gone meanwhile: its last deltas are pending */
 		}
 	snprintf(ks->base.mode, sizeof(ks->base.mode), "%.400s (fallback: virtenergy.ko went away)",
 		 ve_sampler_mode(ks->fb));
@@ -157,19 +160,20 @@ static void fall_back(struct kmod_sampler *ks)
 	ks->k = NULL;
 }
 
-static void drain(struct kmod_sampler *ks)
+/* Take in what the module sent; @force: even within 2 ms of the last drain. */
+static void drain(struct kmod_sampler *ks, bool force)
 {
 	struct ve_kmod_handlers h = handlers_template;
 	uint64_t now = now_ns();
 	uint64_t quiet;
 
-	if (now - ks->last_drain_ns < 2000000u)
+	if (!force && now - ks->last_drain_ns < 2000000u)
 		return;
 	ks->last_drain_ns = now;
 	h.ud = ks;
 	ve_kmod_receive(ks->k, &h, &ks->lost);
 	/* no period has ended for 10 periods (at least 1 s): is the module there? */
-	quiet = ks->period_ns * 10 > 1000000000u ? ks->period_ns * 10 : 1000000000u;
+	quiet = ks->base.period_ns * 10 > 1000000000u ? ks->base.period_ns * 10 : 1000000000u;
 	if (ks->n_watches && now - ks->last_period_ns > quiet) {
 		if (!ve_kmod_alive(ks->k))
 			fall_back(ks);
@@ -212,25 +216,41 @@ static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watc
 	return 0;
 }
 
-static int kmod_read(struct ve_sampler *s, struct ve_watch *vw, uint64_t *ret_counts)
+static int kmod_read(struct ve_sampler *s, struct ve_watch *vw, uint64_t *ret_delta)
 {
 	struct kmod_sampler *ks = (struct kmod_sampler *)s;
 	struct kmod_watch *w = (struct kmod_watch *)vw;
 	uint64_t c[VE_MAX_EVENTS] = { 0 };
 
 	if (ks->k)
-		drain(ks);
+		drain(ks, false);
 	if (w->fb) {
 		if (ks->fb->ops->read(ks->fb, w->fb, c) < 0)
 			return -ESRCH;
-		for (unsigned int i = 0; i < s->n_cols; i++)
-			ret_counts[i] = w->total[i] + (c[i] - w->fb_start[i]);
-		return 0;
-	}
-	if (!ks->k && !w->exited)
+	} else if (!ks->k && !w->exited) {
 		return -ESRCH;
-	memcpy(ret_counts, w->total, s->n_cols * sizeof(uint64_t));
+	}
+	for (unsigned int i = 0; i < s->n_cols; i++)
+		ret_delta[i] = w->pending[i] + c[i];
+	memset(w->pending, 0, sizeof(w->pending));
 	return 0;
+}
+
+/*
+ * A period begins: take in what the module sent.  Its reads cover the
+ * module's periods that ended since the last call: up to the last TIME_NS
+ * received.  After a fallback, perf's reads are as of now.
+ */
+static void kmod_begin(struct ve_sampler *s, uint64_t now)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+
+	if (ks->k)
+		drain(ks, true);
+	s->start_ns = s->end_ns;
+	s->end_ns = ks->k ? ks->module_end_ns : now;
+	if (!ks->k)
+		s->period_ns = 0;
 }
 
 static void kmod_unwatch(struct ve_sampler *s, struct ve_watch *vw)
@@ -272,6 +292,7 @@ static const struct ve_sampler_ops kmod_ops = {
 	.read = kmod_read,
 	.unwatch = kmod_unwatch,
 	.free = kmod_free,
+	.begin = kmod_begin,
 };
 
 int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
@@ -307,7 +328,7 @@ int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
 		kmod_free(&ks->base);
 		return -EOPNOTSUPP;
 	}
-	ks->period_ns = (uint64_t)info.period_ms * 1000000u;
+	ks->base.period_ns = (uint64_t)info.period_ms * 1000000u;
 	snprintf(ks->base.col_name[0], VE_EVENT_NAME_MAX, "task-clock");
 	ks->base.n_cols = 1;
 

@@ -8,6 +8,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "error.h"
 #include "energylimits.h"
 #include "metadata.h"
 
@@ -23,7 +24,7 @@ gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,
 	int r;
 
 	if (!conn) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "not connected to libvirt");
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_CONNECTED, "not connected to libvirt");
 		return FALSE;
 	}
 	dom = virDomainLookupByUUIDString(conn, vm);
@@ -32,7 +33,7 @@ gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,
 	if (!dom || virDomainGetUUIDString(dom, uuid) < 0) {
 		if (dom)
 			virDomainFree(dom);
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no VM '%s'", vm);
+		g_set_error(error, VE_ERROR, VE_ERROR_NOT_FOUND, "no VM '%s'", vm);
 		return FALSE;
 	}
 	ve_limits_init(&lim);
@@ -43,7 +44,7 @@ gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,
 		if (!old && why) {
 			/* a foreign document under our key: writing ours beside it would not clear it */
 			virDomainFree(dom);
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			g_set_error(error, VE_ERROR, VE_ERROR_FAILED,
 				    "refused for VM '%s': %s; its limits are unchanged", vm, why);
 			return FALSE;
 		}
@@ -65,7 +66,7 @@ gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,
 
 		if (!ve_limits_parse(xml, &back, &perr)) {
 			virDomainFree(dom);
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			g_set_error(error, VE_ERROR, VE_ERROR_INVALID,
 				    "refused for VM '%s': %s; its limits are unchanged", vm, perr->message);
 			return FALSE;
 		}
@@ -80,7 +81,7 @@ gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,
 	if (r < 0) {
 		virErrorPtr e = virGetLastError();
 
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "libvirt refused the metadata of '%s': %s",
+		g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "libvirt refused the metadata of '%s': %s",
 			    vm, e && e->message ? e->message : "unknown error");
 		return FALSE;
 	}

@@ -21,8 +21,8 @@
  * stored that the reader would refuse at the next read or start; a
  * document in a foreign namespace under our key is refused, not written
  * beside.  On success the domain's UUID goes to @ret_uuid.  On failure a
- * GError says why and the metadata is unchanged: G_IO_ERROR_NOT_CONNECTED,
- * _NOT_FOUND (no such VM), _INVALID_ARGUMENT (the reader's rules),
+ * GError (error.h) says why and the metadata is unchanged: VE_ERROR_NOT_CONNECTED,
+ * _NOT_FOUND (no such VM), _INVALID (the reader's rules),
  * _FAILED (a foreign document; libvirt refused).
  */
 gboolean ve_virt_set_power_limit(struct ve_virt *v, const char *vm, uint64_t uw,

@@ -350,10 +350,11 @@ static void seen_thread(void *ud, uint64_t seq, const struct ve_kmod_thread_samp
 			c->ref_mod_ns[j] += s->run_ns;
 }
 
-static void seen_period(void *ud, uint64_t seq, uint64_t period_ns)
+static void seen_period(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_ns)
 {
 	struct seen *c = ud;
 
+	(void)time_ns;
 	c->periods++;
 	c->period_ns += period_ns;
 	if (c->busy_tid && c->periods > 1) {
@@ -427,9 +428,10 @@ static void collect(struct ve_kmod *k, struct seen *c, unsigned int ms)
 		diag("%u receive-buffer overruns", lost);
 }
 
-static void count_period(void *ud, uint64_t seq, uint64_t period_ns)
+static void count_period(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_ns)
 {
 	(void)seq;
+	(void)time_ns;
 	(void)period_ns;
 	(*(unsigned int *)ud)++;
 }
@@ -1016,6 +1018,21 @@ static struct ve_sampler *open_sampler(enum ve_sampler_kind kind)
 }
 
 /*
+ * Samplers hand out deltas (sampler.h): add the next one to @total, the
+ * thread's counts since it was watched.  Returns the read's result.
+ */
+static int acc_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *total)
+{
+	uint64_t d[VE_MAX_EVENTS] = { 0 };
+	int r = s->ops->read(s, w, d);
+
+	if (r == 0)
+		for (unsigned int i = 0; i < s->n_cols; i++)
+			total[i] += d[i];
+	return r;
+}
+
+/*
  * The kmod sampler against the perf sampler on the same threads.  Two
  * clocks are involved: the module's run time is the scheduler's
  * sum_exec_runtime (column 0), perf's column 0 is the task clock.  They are
@@ -1035,7 +1052,8 @@ static void test_sampler(void)
 	const char *name[3] = { "busy", "half", "light" };
 	struct worker w[3];
 	struct ve_watch *wk[3], *wp[3];
-	uint64_t k0[3][VE_MAX_EVENTS], p0[3][VE_MAX_EVENTS], k1[3][VE_MAX_EVENTS], p1[3][VE_MAX_EVENTS];
+	uint64_t k0[3][VE_MAX_EVENTS] = { { 0 } }, p0[3][VE_MAX_EVENTS] = { { 0 } };
+	uint64_t k1[3][VE_MAX_EVENTS], p1[3][VE_MAX_EVENTS];
 	uint64_t s0[3], s1[3];
 	double kt = 0, pt = 0;
 	int i;
@@ -1065,23 +1083,25 @@ static void test_sampler(void)
 	workers_park(w, 3);
 	wait_periods(k, 2);
 	for (i = 0; i < 3; i++) {
-		km->ops->read(km, wk[i], k0[i]);
-		pf->ops->read(pf, wp[i], p0[i]);
+		acc_read(km, wk[i], k0[i]);
+		acc_read(pf, wp[i], p0[i]);
 		s0[i] = schedstat_ns(w[i].tid);
 	}
+	memcpy(k1, k0, sizeof(k1));
+	memcpy(p1, p0, sizeof(p1));
 	workers_unpark(w, 3);
 	for (int t = 0; t < 30; t++) {         /* 3 s, reading like the daemon does */
 		sleep_ms(100);
 		for (i = 0; i < 3; i++) {
-			km->ops->read(km, wk[i], k1[i]);
-			pf->ops->read(pf, wp[i], p1[i]);
+			acc_read(km, wk[i], k1[i]);
+			acc_read(pf, wp[i], p1[i]);
 		}
 	}
 	workers_park(w, 3);
 	wait_periods(k, 2);
 	for (i = 0; i < 3; i++) {
-		km->ops->read(km, wk[i], k1[i]);
-		pf->ops->read(pf, wp[i], p1[i]);
+		acc_read(km, wk[i], k1[i]);
+		acc_read(pf, wp[i], p1[i]);
 		s1[i] = schedstat_ns(w[i].tid);
 		kt += (double)(k1[i][1] - k0[i][1]);
 		pt += (double)(p1[i][0] - p0[i][0]);
@@ -1104,6 +1124,30 @@ static void test_sampler(void)
 		   "%s thread: its share of the task clock within 5 %% of perf's (%+.2f %%)", name[i],
 		   100 * (ks / ps - 1));
 	}
+	{
+		/*
+		 * The period's bounds are the module's own: a period starts where
+		 * the last one ended and ends at the TIME_NS of the last module
+		 * period received, which is in the past (the same monotonic clock).
+		 */
+		uint64_t first_end, t;
+
+		ve_sampler_begin_period(km, now_ns());
+		first_end = km->end_ns;
+		sleep_ms(200);
+		t = now_ns();
+		ve_sampler_begin_period(km, t);
+		ok(km->start_ns == first_end && km->end_ns > first_end && km->end_ns <= t,
+		   "a period of the kmod sampler runs from the last one's end to the module's last "
+		   "period end (%.1f ms long, ended %.1f ms before the call)",
+		   (double)(km->end_ns - km->start_ns) / 1e6, (double)(t - km->end_ns) / 1e6);
+		ok(km->period_ns > 0 && km->period_ns < 1000000000u,
+		   "and it knows the module's period (%.1f ms)", (double)km->period_ns / 1e6);
+		ve_sampler_begin_period(pf, t);
+		ve_sampler_begin_period(pf, t + 1000);
+		ok(pf->start_ns == t && pf->end_ns == t + 1000 && pf->period_ns == 0,
+		   "perf's periods are as of each call");
+	}
 	for (i = 0; i < 3; i++) {
 		km->ops->unwatch(km, wk[i]);
 		pf->ops->unwatch(pf, wp[i]);
@@ -1122,7 +1166,7 @@ static void test_fallback(void)
 	struct ve_kmod *k = open_kmod();
 	struct worker w;
 	struct ve_watch *wk, *wp;
-	uint64_t k0[VE_MAX_EVENTS], p0[VE_MAX_EVENTS], k1[VE_MAX_EVENTS], p1[VE_MAX_EVENTS];
+	uint64_t k0[VE_MAX_EVENTS] = { 0 }, p0[VE_MAX_EVENTS] = { 0 }, k1[VE_MAX_EVENTS], p1[VE_MAX_EVENTS];
 	double kd, pd;
 	uint64_t t0, t1;
 	int r = 0;
@@ -1134,8 +1178,10 @@ static void test_fallback(void)
 	/* as in test_sampler: the first readings parked, after a period's end */
 	workers_park(&w, 1);
 	wait_periods(k, 2);
-	km->ops->read(km, wk, k0);
-	pf->ops->read(pf, wp, p0);
+	acc_read(km, wk, k0);
+	acc_read(pf, wp, p0);
+	memcpy(k1, k0, sizeof(k1));
+	memcpy(p1, p0, sizeof(p1));
 	ve_kmod_close(k);
 	t0 = now_ns();
 	workers_unpark(&w, 1);
@@ -1143,17 +1189,17 @@ static void test_fallback(void)
 		sleep_ms(100);
 		if (t == 10)
 			r = system("rmmod virtenergy");
-		if (km->ops->read(km, wk, k1) < 0)
+		if (acc_read(km, wk, k1) < 0)
 			bail("kmod sampler read failed after the unload");
-		pf->ops->read(pf, wp, p1);
+		acc_read(pf, wp, p1);
 	}
 	ok(r == 0, "the module was unloaded while the sampler watched a thread");
 	ok(strstr(ve_sampler_mode(km), "fallback") != NULL, "the sampler says it fell back: %s",
 	   ve_sampler_mode(km));
 	workers_park(&w, 1);    /* perf from here on: parked, both read the same end */
 	t1 = now_ns();
-	km->ops->read(km, wk, k1);
-	pf->ops->read(pf, wp, p1);
+	acc_read(km, wk, k1);
+	acc_read(pf, wp, p1);
 	kd = (double)(k1[0] - k0[0]);
 	pd = (double)(p1[0] - p0[0]);
 	diag("over %.1f s with an unload after 1.1 s: kmod sampler %.1f ms, perf %.1f ms",
