@@ -504,6 +504,8 @@ void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret)
 	ret->power_uw = e->host_power_uw;
 	ret->ledger = e->ledger.n ? &e->ledger.e[VE_ACCOUNT_HOST] : &zero;
 	ret->reason_uj = e->ledger.host_reason_uj;
+	ret->own_uj = ve_ledger_host_own_uj(&e->ledger);
+	ret->unattributed_uj = ve_ledger_unattributed_uj(&e->ledger);
 	ret->estimated = e->estimated;
 	ret->has_dram = false;
 	for (size_t d = 0; d < e->n_dev; d++)

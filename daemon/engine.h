@@ -53,6 +53,8 @@ struct ve_host_view {
 	uint64_t power_uw;          /* over the last report interval */
 	const struct ve_ledger_entry *ledger;  /* the host account */
 	const uint64_t *reason_uj;  /* VE_REASON__MAX entries */
+	uint64_t own_uj;            /* the host's own work (ve_ledger_host_own_uj) */
+	uint64_t unattributed_uj;   /* what no VM could take: Σ reason_uj */
 	bool estimated;
 	bool has_dram;              /* a DRAM domain is measured */
 	const char *sensor;         /* "RAPL (powercap): 2 zones" or "host power model" */

@@ -159,40 +159,35 @@ static struct cg_ctl *ctl_get(struct ve_guest *g, const char *name)
 }
 
 /*
- * The limits in force: each configured one, scaled down in proportion when
- * their sum is above the VM's own limit.  Every period, so that a change of
- * the VM's limit shows at once, not only at the next control step.  A
- * cgroup that went away gets its CPU bandwidth back at once.
+ * The limits in force: the running cgroups' configured ones, held within
+ * the VM's own limit (ve_limits_within).  Every period, so that a change
+ * of the VM's limit shows at once, not only at the next control step.  A
+ * cgroup that went away has no limit in force, and gets its CPU bandwidth
+ * back at once.
  */
 static void effective_limits(struct ve_guest *g)
 {
 	size_t n = ve_engine_n_vms(g->engine);
-	uint64_t sum = 0;
-	double scale = 1.0;
+	g_autofree uint64_t *lim = g_new0(uint64_t, n ? n : 1);
 
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
-		struct cg_ctl *c;
 
 		ve_engine_vm(g->engine, i, &v);
-		c = ctl_get(g, v.uuid);
 		if (v.running)
-			sum += c->limit_uw;
+			lim[i] = ctl_get(g, v.uuid)->limit_uw;
 		else if (cg_u(g, v.uuid) != 0.0)
 			ve_act_restore(&g->quota,
 				       &(struct ve_act_target){ .key = ve_engine_vm_cgroup(g->engine, v.uuid),
 								.name = v.uuid },
 				       NULL);
 	}
-	if (g->vm_limit_uw && sum > g->vm_limit_uw)
-		scale = (double)g->vm_limit_uw / (double)sum;
+	ve_limits_within(lim, n, g->vm_limit_uw, lim);
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
-		struct cg_ctl *c;
 
 		ve_engine_vm(g->engine, i, &v);
-		c = ctl_get(g, v.uuid);
-		c->eff_limit_uw = (uint64_t)((double)c->limit_uw * scale);
+		ctl_get(g, v.uuid)->eff_limit_uw = lim[i];
 	}
 }
 

@@ -253,21 +253,6 @@ static double held_fraction(struct ve_limiter *l, const char *uuid)
 	return (f > 0.0 ? f : 1.0) * (b > 0.0 ? b : 1.0);
 }
 
-/*
- * What the VM would draw if nobody held it: its measured power when it runs
- * free (with a tenth of headroom so it can grow into a cap), its static
- * share plus its dynamic power scaled back up by the bandwidth it was held
- * to otherwise.
- */
-static uint64_t demand(const struct limited *v, double u)
-{
-	uint64_t dyn = v->measured_uw > v->static_uw ? v->measured_uw - v->static_uw : 0;
-
-	if (u <= 0.0 || u >= 1.0)
-		return v->measured_uw + v->measured_uw / 10;
-	return v->static_uw + (uint64_t)((double)dyn / u);
-}
-
 /* Split the host cap among the VMs measured this period (share.h). */
 static void split_cap(struct ve_limiter *l)
 {
@@ -292,7 +277,8 @@ static void split_cap(struct ve_limiter *l)
 			continue;
 		in[n] = (struct ve_share_vm){ .limit_uw = v->lim.power_limit_uw,
 					      .guarantee_uw = v->lim.guarantee_uw,
-					      .demand_uw = demand(v, held_fraction(l, k)),
+					      .demand_uw = ve_demand_uw(v->measured_uw, v->static_uw,
+									held_fraction(l, k)),
 					      .weight = v->lim.weight ? v->lim.weight : 100 };
 		who[n++] = v;
 	}

@@ -34,9 +34,7 @@ void ve_outputs_table(struct ve_engine *engine, FILE *out)
 		       (double)v.ledger->comp_uj[VE_COMP_SERVICE] / 1e6);
 	}
 	fprintf(out, "%-20s %-9s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
-	       "", "", (double)h.ledger->total_uj / 1e6,
-	       (double)(h.ledger->total_uj - h.ledger->comp_uj[VE_COMP_CPU] -
-			h.ledger->comp_uj[VE_COMP_DISK]) / 1e6);
+	       "", "", (double)h.ledger->total_uj / 1e6, (double)h.unattributed_uj / 1e6);
 	fflush(out);
 }
 

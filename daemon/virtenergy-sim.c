@@ -225,8 +225,7 @@ int main(int argc, char **argv)
 		       (double)e->dev_uj[VE_DEV_PKG] / 1e6,
 		       (double)e->total_uj / ((double)periods * PERIOD_US));
 	}
-	printf("\nhost: own work %.2f J", (double)(l.e[0].comp_uj[VE_COMP_CPU] +
-						   l.e[0].comp_uj[VE_COMP_DISK]) / 1e6);
+	printf("\nhost: own work %.2f J", (double)ve_ledger_host_own_uj(&l) / 1e6);
 	for (int i = 0; i < VE_REASON__MAX; i++)
 		if (l.host_reason_uj[i])
 			printf(", %s %.2f J", ve_reason_name((enum ve_reason)i),

@@ -46,3 +46,25 @@ uint64_t ve_budget_effective_uw(uint64_t limit_uw, uint64_t budget_uj, uint64_t 
 		return b;
 	return b && b < limit_uw ? b : limit_uw;
 }
+
+uint64_t ve_demand_uw(uint64_t measured_uw, uint64_t static_uw, double u)
+{
+	uint64_t dyn = measured_uw > static_uw ? measured_uw - static_uw : 0;
+
+	if (u <= 0.0 || u >= 1.0)
+		return measured_uw + measured_uw / 10;
+	return static_uw + (uint64_t)((double)dyn / u);
+}
+
+void ve_limits_within(const uint64_t *limit_uw, size_t n, uint64_t outer_uw, uint64_t *ret_uw)
+{
+	uint64_t sum = 0;
+	double scale = 1.0;
+
+	for (size_t i = 0; i < n; i++)
+		sum = limit_uw[i] > UINT64_MAX - sum ? UINT64_MAX : sum + limit_uw[i];
+	if (outer_uw && sum > outer_uw)
+		scale = (double)outer_uw / (double)sum;
+	for (size_t i = 0; i < n; i++)
+		ret_uw[i] = (uint64_t)((double)limit_uw[i] * scale);
+}

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * budget.h: energy budgets over a window (an hour, a day, a week) as a
- * power limit, and power from energy differences.  Pure arithmetic in µJ,
- * µW, µs and s.
+ * power limit, power from energy differences, a held VM's demand, and
+ * limits within an outer limit.  Pure arithmetic in µJ, µW, µs and s.
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Average power of @d_uj over @dt_us, in µW; 0 when @dt_us is 0. */
@@ -36,3 +37,19 @@ uint64_t ve_budget_power_uw(uint64_t budget_uj, uint64_t used_uj, uint64_t left_
 /* The limit in force: the smaller of @limit_uw and the budget's, either 0 meaning none. */
 uint64_t ve_budget_effective_uw(uint64_t limit_uw, uint64_t budget_uj, uint64_t used_uj,
 				uint64_t left_s);
+
+/*
+ * What a VM would draw if nobody held it, in µW: its measured power when
+ * it runs free (@u 0 or >= 1), with a tenth of headroom so it can grow
+ * into a cap; else its static share plus its dynamic power (@measured_uw
+ * minus @static_uw) scaled back up by the fraction @u it was held to.
+ */
+uint64_t ve_demand_uw(uint64_t measured_uw, uint64_t static_uw, double u);
+
+/*
+ * Limits held within one above them: each of @limit_uw[0..n) (0: none)
+ * into @ret_uw, scaled down in proportion when their sum is above
+ * @outer_uw (0: no outer limit), as guest mode holds its cgroups within
+ * the VM's own limit.  @ret_uw may be @limit_uw.
+ */
+void ve_limits_within(const uint64_t *limit_uw, size_t n, uint64_t outer_uw, uint64_t *ret_uw);

@@ -161,3 +161,19 @@ int ve_ledger_restore(struct ve_ledger *l, size_t slot, const struct ve_ledger_e
 	l->e[slot] = *e;
 	return 0;
 }
+
+uint64_t ve_ledger_host_own_uj(const struct ve_ledger *l)
+{
+	const struct ve_ledger_entry *h = l->n ? &l->e[VE_ACCOUNT_HOST] : NULL;
+
+	return h ? h->comp_uj[VE_COMP_CPU] + h->comp_uj[VE_COMP_DISK] : 0;
+}
+
+uint64_t ve_ledger_unattributed_uj(const struct ve_ledger *l)
+{
+	uint64_t sum = 0;
+
+	for (int r = 0; r < VE_REASON__MAX; r++)
+		sum += l->host_reason_uj[r];
+	return sum;
+}

@@ -50,3 +50,12 @@ int ve_ledger_apply(struct ve_ledger *l, const struct ve_result *r);
  * every counter; -EINVAL otherwise (counters never go backwards), -ENOMEM.
  */
 int ve_ledger_restore(struct ve_ledger *l, size_t slot, const struct ve_ledger_entry *e);
+
+/*
+ * The host's own work, its CPU and disk components (its account also holds
+ * static power when the idle policy gives it the host, and what no account
+ * could take), and what no account could take: Σ reasons.  0 for an empty
+ * ledger.
+ */
+uint64_t ve_ledger_host_own_uj(const struct ve_ledger *l);
+uint64_t ve_ledger_unattributed_uj(const struct ve_ledger *l);

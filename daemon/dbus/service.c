@@ -38,15 +38,6 @@ static double watts(uint64_t uw)
 	return (double)uw / 1e6;
 }
 
-static uint64_t unattributed_uj(const struct ve_host_view *h)
-{
-	uint64_t sum = 0;
-
-	for (int r = 0; r < VE_REASON__MAX; r++)
-		sum += h->reason_uj[r];
-	return sum;
-}
-
 static GVariant *get_property(GDBusConnection *conn, const char *sender, const char *path,
 			      const char *iface, const char *name, GError **error, gpointer data)
 {
@@ -59,10 +50,9 @@ static GVariant *get_property(GDBusConnection *conn, const char *sender, const c
 	if (strcmp(name, "EnergyJ") == 0)
 		return g_variant_new_double(joules(h.energy_uj));
 	if (strcmp(name, "HostOwnEnergyJ") == 0)
-		return g_variant_new_double(joules(h.ledger->comp_uj[VE_COMP_CPU] +
-						   h.ledger->comp_uj[VE_COMP_DISK]));
+		return g_variant_new_double(joules(h.own_uj));
 	if (strcmp(name, "UnattributedEnergyJ") == 0)
-		return g_variant_new_double(joules(unattributed_uj(&h)));
+		return g_variant_new_double(joules(h.unattributed_uj));
 	if (strcmp(name, "Estimated") == 0)
 		return g_variant_new_boolean(h.estimated);
 	if (strcmp(name, "Sensor") == 0)

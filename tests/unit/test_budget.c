@@ -46,12 +46,49 @@ static void test_power(void **state)
 	check_u64(ve_power_uw(150, 100000), 1500, "150 µJ in 100 ms");
 }
 
+/* A held VM's demand: its dynamic power scaled back up by what it was held to. */
+static void test_demand(void **state)
+{
+	(void)state;
+	check_u64(ve_demand_uw(10000000, 2000000, 0.0), 11000000, "free: measured + a tenth");
+	check_u64(ve_demand_uw(10000000, 2000000, 1.0), 11000000, "u 1 is free too");
+	check_u64(ve_demand_uw(10000000, 2000000, 0.5), 2000000 + 16000000, "static + 8 W / 0.5");
+	check_u64(ve_demand_uw(1000000, 2000000, 0.5), 2000000, "below its static share: static");
+}
+
+/* Limits within an outer one: scaled in proportion only when their sum is above it. */
+static void test_limits_within(void **state)
+{
+	uint64_t lim[3] = { 6000000, 2000000, 0 }, out[3];
+
+	(void)state;
+	ve_limits_within(lim, 3, 4000000, out);
+	check_u64(out[0], 3000000, "6 W x 4/8");
+	check_u64(out[1], 1000000, "2 W x 4/8");
+	check_u64(out[2], 0, "none stays none");
+	ve_limits_within(lim, 3, 0, out);
+	check_u64(out[0], 6000000, "no outer limit: as configured");
+	ve_limits_within(lim, 3, 9000000, out);
+	check_u64(out[1], 2000000, "sum below the outer limit: as configured");
+	ve_limits_within(lim, 3, 4000000, lim);
+	check_u64(lim[0], 3000000, "in place");
+	{
+		uint64_t big[2] = { UINT64_MAX, UINT64_MAX };
+
+		ve_limits_within(big, 2, 1000000, big);
+		check(big[0] <= 1000000 && big[1] <= 1000000, "a sum past 2^64 saturates, never wraps");
+	}
+	ve_limits_within(NULL, 0, 1000000, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_power),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_power),
+		cmocka_unit_test(test_demand),
+		cmocka_unit_test(test_limits_within),
 	};
 
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
