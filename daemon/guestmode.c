@@ -59,9 +59,9 @@ static gboolean parse_limits(struct ve_guest *g, char **limits, GError **error)
 	return TRUE;
 }
 
-static void quota_log(void *ud, const char *cgroup, const char *msg)
+static void quota_log(void *ud, const char *cgroup, const char *name, const char *msg)
 {
-	(void)ud;
+	(void)ud, (void)name;
 	ve_log("%s: %s", cgroup, msg);
 }
 
@@ -117,7 +117,10 @@ void ve_guest_free(struct ve_guest *g)
 	if (!g)
 		return;
 	if (g->quota.impl) {
-		ve_act_restore_all(&g->quota, NULL);
+		g_autoptr(GString) report = g_string_new("");
+
+		if (ve_act_restore_all(&g->quota, NULL, report))
+			ve_log("could not restore every cgroup: %s", report->str);
 		ve_act_free(&g->quota);
 	}
 	ve_engine_free(g->engine);

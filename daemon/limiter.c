@@ -560,6 +560,6 @@ unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn)
 	unsigned int failed = 0;
 
 	for (size_t i = 0; i < N_ACT; i++)
-		failed += ve_act_restore_all(&l->act[i], conn);
+		failed += ve_act_restore_all(&l->act[i], conn, NULL);
 	return failed;
 }

@@ -23,7 +23,30 @@
 
 #include "model.h"
 
+struct ve_held;
+
 typedef void (*ve_act_log_fn)(void *ud, const char *uuid, const char *name, const char *msg);
+
+/*
+ * What every actuator holds, as the first member of its struct, so that
+ * the interface (act.c) reaches its record and its mode: whether it only
+ * reports (dry run), who hears what it does, and its durable record
+ * (held.h) keyed by what it acts on.
+ */
+struct ve_act_base {
+	bool dry_run;
+	ve_act_log_fn log;          /* (ud, key, name, message); may be NULL */
+	void *ud;
+	struct ve_held *held;
+};
+
+struct ve_held_ops;
+
+/* Fill @b; its record is STATE_DIR/@file with @ops (ve_held_new). */
+void ve_act_base_init(struct ve_act_base *b, const char *state_dir, const char *file,
+		      const struct ve_held_ops *ops, void *held_ud, bool dry_run, ve_act_log_fn log,
+		      void *ud);
+void ve_act_base_clear(struct ve_act_base *b);
 
 /*
  * The model of the host disk behind @source (a VM disk's file or block
@@ -59,20 +82,18 @@ struct ve_actuator_ops {
 	double (*current)(void *impl, const char *key);
 	/* Put @t back as it was and forget it; FALSE with @error (kept on record for a later try). */
 	gboolean (*restore)(void *impl, const struct ve_act_target *t, GError **error);
-	/* Daemon exit: restore everything held.  Returns how many failed. */
-	unsigned int (*restore_all)(void *impl, virConnectPtr conn);
-	/*
-	 * At start: restore what a previous run's record holds.  Returns how
-	 * many were restored, problems appended to @report.  NULL where the
-	 * actuator does it when made (the CPU frequency, which needs the sysfs
-	 * root).
-	 */
-	unsigned int (*reconcile)(void *impl, virConnectPtr conn, GString *report);
-	bool (*dry_run)(void *impl);
+	/* its record's name in messages: "bad throttle record for ..." (restore all and reconcile walk the record) */
+	const char *record;
 	void (*free)(void *impl);
 };
 
-/* An actuator: its operations and itself.  A NULL @impl holds nothing and does nothing. */
+/*
+ * An actuator: its operations and itself (whose struct begins with a
+ * struct ve_act_base).  A NULL @impl holds nothing and does nothing.
+ * Where an actuator's own call already has the operation's shape but for
+ * the type of @impl, its ops table points at it through a cast, as GLib
+ * does with GDestroyNotify; the others get a one-line adapter.
+ */
 struct ve_actuator {
 	const struct ve_actuator_ops *ops;
 	void *impl;
@@ -82,7 +103,16 @@ gboolean ve_act_set(const struct ve_actuator *a, const struct ve_act_target *t, 
 		    double *ret_applied, GError **error);
 double ve_act_current(const struct ve_actuator *a, const char *key);
 gboolean ve_act_restore(const struct ve_actuator *a, const struct ve_act_target *t, GError **error);
-unsigned int ve_act_restore_all(const struct ve_actuator *a, virConnectPtr conn);
+/*
+ * Daemon exit: restore everything the actuator holds.  Returns how many
+ * failed; their messages go to @report (may be NULL).
+ */
+unsigned int ve_act_restore_all(const struct ve_actuator *a, virConnectPtr conn, GString *report);
+/*
+ * At start: load the record a previous run left and restore everything in
+ * it; a record left with nothing usable is removed.  Returns how many were
+ * restored; problems are appended to @report (may be NULL).
+ */
 unsigned int ve_act_reconcile(const struct ve_actuator *a, virConnectPtr conn, GString *report);
 bool ve_act_dry_run(const struct ve_actuator *a);
 /* Free the actuator itself; *@a then holds nothing. */

@@ -53,11 +53,10 @@ struct held {
 };
 
 struct ve_blkio {
-	bool dry_run;
-	ve_act_log_fn log;
-	void *ud;
-	struct ve_held *held;    /* uuid -> struct held */
+	struct ve_act_base base;   /* first: act.h */
 };
+
+G_STATIC_ASSERT(offsetof(struct ve_blkio, base) == 0);
 
 int ve_blkio_derive(const struct ve_disk_model *m, uint64_t limit_uw, uint64_t *ret_bytes_sec,
 		    uint64_t *ret_iops_sec)
@@ -165,10 +164,7 @@ struct ve_blkio *ve_blkio_new(const char *state_dir, bool dry_run, ve_act_log_fn
 {
 	struct ve_blkio *a = g_new0(struct ve_blkio, 1);
 
-	a->dry_run = dry_run;
-	a->log = log;
-	a->ud = ud;
-	a->held = ve_held_new(state_dir, RECORD, &held_ops, NULL);
+	ve_act_base_init(&a->base, state_dir, RECORD, &held_ops, NULL, dry_run, log, ud);
 	return a;
 }
 
@@ -176,7 +172,7 @@ void ve_blkio_free(struct ve_blkio *a)
 {
 	if (!a)
 		return;
-	ve_held_free(a->held);
+	ve_act_base_clear(&a->base);
 	g_free(a);
 }
 
@@ -314,7 +310,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 	}
 	if (!list_disks(dom, targets, sources, error))
 		return FALSE;
-	h = ve_held_get(a->held, uuid);
+	h = ve_held_get(a->base.held, uuid);
 	want = g_new0(struct tune, targets->len);
 	before = g_new0(struct tune, targets->len);
 	is_new = g_new0(bool, targets->len);
@@ -355,7 +351,7 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 
 	if (!h) {
 		h = held_new(name);
-		ve_held_put(a->held, uuid, h);
+		ve_held_put(a->base.held, uuid, h);
 		created = true;
 	}
 	for (guint i = 0; i < targets->len; i++) {
@@ -367,11 +363,11 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		memcpy(d.orig, before[i].v, sizeof(d.orig));
 		g_array_append_val(h->disks, d);
 		recorded = true;
-		if (a->dry_run)
-			ve_act_say(a->log, a->ud, uuid, name, "dry run: would record disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+		if (a->base.dry_run)
+			ve_act_say(a->base.log, a->base.ud, uuid, name, "dry run: would record disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d.target, d.orig[T_BYTES], d.orig[T_IOPS]);
 	}
-	if (recorded && !a->dry_run && !ve_held_save(a->held, error))
+	if (recorded && !a->base.dry_run && !ve_held_save(a->base.held, error))
 		goto undo;
 	for (done = 0; done < targets->len; done++) {
 		const char *t = g_ptr_array_index(targets, done);
@@ -379,8 +375,8 @@ gboolean ve_blkio_set(struct ve_blkio *a, virDomainPtr dom, uint64_t limit_uw,
 		if (before[done].v[T_BYTES] == want[done].v[T_BYTES] &&
 		    before[done].v[T_IOPS] == want[done].v[T_IOPS])
 			continue;
-		if (a->dry_run)
-			ve_act_say(a->log, a->ud, uuid, name, "dry run: would set disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+		if (a->base.dry_run)
+			ve_act_say(a->base.log, a->base.ud, uuid, name, "dry run: would set disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, t, want[done].v[T_BYTES], want[done].v[T_IOPS]);
 		else if (!write_tune(dom, t, want[done].v, TOTALS, error))
 			goto undo;
@@ -401,34 +397,34 @@ undo:
 		}
 	}
 	if (created)
-		ve_held_remove(a->held, uuid);
-	if (recorded && !a->dry_run)
-		ve_held_save(a->held, NULL);
+		ve_held_remove(a->base.held, uuid);
+	if (recorded && !a->base.dry_run)
+		ve_held_save(a->base.held, NULL);
 	return FALSE;
 }
 
 uint64_t ve_blkio_current(struct ve_blkio *a, const char *uuid)
 {
-	struct held *h = ve_held_get(a->held, uuid);
+	struct held *h = ve_held_get(a->base.held, uuid);
 
 	return h ? h->limit_uw : 0;
 }
 
 gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uuid, GError **error)
 {
-	struct held *h = ve_held_get(a->held, uuid);
+	struct held *h = ve_held_get(a->base.held, uuid);
 	virDomainPtr dom;
 
 	if (!h)
 		return TRUE;
-	if (a->dry_run) {
+	if (a->base.dry_run) {
 		for (guint i = 0; i < h->disks->len; i++) {
 			const struct disk *d = &g_array_index(h->disks, struct disk, i);
 
-			ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would restore disk %s total_bytes_sec=%" G_GUINT64_FORMAT
+			ve_act_say(a->base.log, a->base.ud, uuid, h->name, "dry run: would restore disk %s total_bytes_sec=%" G_GUINT64_FORMAT
 			    " total_iops_sec=%" G_GUINT64_FORMAT, d->target, d->orig[T_BYTES], d->orig[T_IOPS]);
 		}
-		ve_held_remove(a->held, uuid);
+		ve_held_remove(a->base.held, uuid);
 		return TRUE;
 	}
 	if (!conn) {
@@ -444,7 +440,7 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 
 			if (!write_tune(dom, d->target, d->orig, ALL_FIELDS, error)) {
 				virDomainFree(dom);
-				ve_held_save(a->held, NULL);
+				ve_held_save(a->base.held, NULL);
 				return FALSE;
 			}
 			g_array_remove_index(h->disks, i);
@@ -453,42 +449,8 @@ gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uu
 	/* a VM that stopped took its throttle with its QEMU process */
 	if (dom)
 		virDomainFree(dom);
-	ve_held_remove(a->held, uuid);
-	return ve_held_save(a->held, error);
-}
-
-unsigned int ve_blkio_restore_all(struct ve_blkio *a, virConnectPtr conn)
-{
-	g_autoptr(GPtrArray) uuids = ve_held_keys(a->held);
-	unsigned int failed = 0;
-
-	for (guint i = 0; i < uuids->len; i++) {
-		if (!ve_blkio_restore(a, conn, g_ptr_array_index(uuids, i), NULL))
-			failed++;
-	}
-	return failed;
-}
-
-unsigned int ve_blkio_reconcile(struct ve_blkio *a, virConnectPtr conn, GString *report)
-{
-	g_autoptr(GPtrArray) uuids = ve_held_load(a->held, "disk I/O", report);
-	unsigned int restored = 0;
-
-	for (guint i = 0; i < uuids->len; i++) {
-		g_autoptr(GError) e = NULL;
-
-		if (ve_blkio_restore(a, conn, g_ptr_array_index(uuids, i), &e))
-			restored++;
-		else
-			g_string_append_printf(report, "%s; ", e->message);
-	}
-	if (!ve_held_size(a->held)) {
-		g_autoptr(GError) e = NULL;
-
-		if (!a->dry_run && !ve_held_save(a->held, &e))
-			g_string_append_printf(report, "%s; ", e->message);
-	}
-	return restored;
+	ve_held_remove(a->base.held, uuid);
+	return ve_held_save(a->base.held, error);
 }
 
 /* ---- act.h's interface ------------------------------------------------- */
@@ -518,36 +480,14 @@ static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **
 	return ve_blkio_restore(impl, t->conn, t->key, error);
 }
 
-static unsigned int act_restore_all(void *impl, virConnectPtr conn)
-{
-	return ve_blkio_restore_all(impl, conn);
-}
-
-static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
-{
-	return ve_blkio_reconcile(impl, conn, report);
-}
-
-static bool act_dry_run(void *impl)
-{
-	return ((struct ve_blkio *)impl)->dry_run;
-}
-
-static void act_free(void *impl)
-{
-	ve_blkio_free(impl);
-}
-
 static const struct ve_actuator_ops ops = {
 	.what = "disk throughput",
 	.left = "its disks stay throttled",
 	.set = act_set,
 	.current = act_current,
 	.restore = act_restore,
-	.restore_all = act_restore_all,
-	.reconcile = act_reconcile,
-	.dry_run = act_dry_run,
-	.free = act_free,
+	.record = "disk I/O",
+	.free = (void (*)(void *))ve_blkio_free,
 };
 
 struct ve_actuator ve_blkio_actuator(struct ve_blkio *a)

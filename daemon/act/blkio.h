@@ -25,7 +25,7 @@
  * memory and in STATE_DIR/blkiotune (durable, before libvirt is asked) and
  * put back when the limit is lifted or the daemon exits; a VM that stopped
  * took its throttle with its QEMU process.  A record left by a daemon that
- * died is restored by ve_blkio_reconcile().  Dry-run: nothing is written,
+ * died is restored by ve_act_reconcile() (act.h).  Dry-run: nothing is written,
  * @log hears what would have been.  Not thread-safe.
  */
 #pragma once
@@ -76,12 +76,6 @@ uint64_t ve_blkio_current(struct ve_blkio *a, const char *uuid);
  */
 gboolean ve_blkio_restore(struct ve_blkio *a, virConnectPtr conn, const char *uuid,
 			  GError **error);
-
-/* Daemon exit: restore every VM.  Returns how many failed. */
-unsigned int ve_blkio_restore_all(struct ve_blkio *a, virConnectPtr conn);
-
-/* At start: restore what a previous run's record holds.  Returns VMs restored. */
-unsigned int ve_blkio_reconcile(struct ve_blkio *a, virConnectPtr conn, GString *report);
 
 /* @a behind act.h's interface: value and current in µW; the target's dom, model and model_ud. */
 struct ve_actuator ve_blkio_actuator(struct ve_blkio *a);

@@ -24,11 +24,10 @@ struct held {
 };
 
 struct ve_cgquota {
-	bool dry_run;
-	ve_cgquota_log_fn log;
-	void *ud;
-	struct ve_held *held;    /* dir -> struct held, in STATE_DIR/cgquota */
+	struct ve_act_base base;   /* first: act.h */
 };
+
+G_STATIC_ASSERT(offsetof(struct ve_cgquota, base) == 0);
 
 static void held_free(void *p)
 {
@@ -75,15 +74,12 @@ static const struct ve_held_ops held_ops = {
 	.free = held_free,
 };
 
-struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquota_log_fn log,
+struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_act_log_fn log,
 				  void *ud)
 {
 	struct ve_cgquota *q = g_new0(struct ve_cgquota, 1);
 
-	q->dry_run = dry_run;
-	q->log = log;
-	q->ud = ud;
-	q->held = ve_held_new(state_dir, "cgquota", &held_ops, NULL);
+	ve_act_base_init(&q->base, state_dir, "cgquota", &held_ops, NULL, dry_run, log, ud);
 	return q;
 }
 
@@ -91,7 +87,7 @@ void ve_cgquota_free(struct ve_cgquota *q)
 {
 	if (!q)
 		return;
-	ve_held_free(q->held);
+	ve_act_base_clear(&q->base);
 	g_free(q);
 }
 
@@ -120,7 +116,7 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 	g_autofree char *v2 = g_build_filename(dir, "cpu.max", NULL);
 	g_autofree char *v1 = g_build_filename(dir, "cpu.cfs_quota_us", NULL);
 	g_autofree char *orig = NULL, *text = NULL, *path = NULL;
-	struct held *t = ve_held_get(q->held, dir);
+	struct held *t = ve_held_get(q->base.held, dir);
 	long long quota;
 
 	if (!(u > 0 && u <= 1) || ncpus == 0 || ncpus > 65536) {
@@ -154,11 +150,11 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		}
 		orig = g_strchomp(g_strdup(buf));
 	}
-	if (q->dry_run) {
-		if (q->log) {
+	if (q->base.dry_run) {
+		if (q->base.log) {
 			g_autofree char *msg = g_strdup_printf("dry run: would write '%s' to %s",
 							       g_strchomp(text), path);
-			q->log(q->ud, dir, msg);
+			q->base.log(q->base.ud, dir, NULL, msg);
 		}
 		return TRUE;
 	}
@@ -166,9 +162,9 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 		t = g_new0(struct held, 1);
 		t->orig = g_steal_pointer(&orig);
 		t->file = g_strdup(path);
-		ve_held_put(q->held, dir, t);
-		if (!ve_held_save(q->held, error)) {
-			ve_held_remove(q->held, dir);
+		ve_held_put(q->base.held, dir, t);
+		if (!ve_held_save(q->base.held, error)) {
+			ve_held_remove(q->base.held, dir);
 			return FALSE;
 		}
 	}
@@ -180,14 +176,14 @@ gboolean ve_cgquota_set(struct ve_cgquota *q, const char *dir, double u, unsigne
 
 double ve_cgquota_current(struct ve_cgquota *q, const char *dir)
 {
-	struct held *t = ve_held_get(q->held, dir);
+	struct held *t = ve_held_get(q->base.held, dir);
 
 	return t ? t->u : 0.0;
 }
 
 gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **error)
 {
-	struct held *t = ve_held_get(q->held, dir);
+	struct held *t = ve_held_get(q->base.held, dir);
 	g_autofree char *text = NULL;
 
 	if (!t)
@@ -197,37 +193,8 @@ gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **erro
 		if (!write_text(t->file, text, error))
 			return FALSE;
 	}
-	ve_held_remove(q->held, dir);
-	return ve_held_save(q->held, error);
-}
-
-unsigned int ve_cgquota_restore_all(struct ve_cgquota *q)
-{
-	g_autoptr(GPtrArray) dirs = ve_held_keys(q->held);
-	unsigned int failed = 0;
-
-	for (guint i = 0; i < dirs->len; i++) {
-		g_autoptr(GError) err = NULL;
-
-		if (!ve_cgquota_restore(q, dirs->pdata[i], &err)) {
-			failed++;
-			if (q->log)
-				q->log(q->ud, dirs->pdata[i], err->message);
-		}
-	}
-	return failed;
-}
-
-unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report)
-{
-	unsigned int n;
-
-	g_ptr_array_unref(ve_held_load(q->held, "cgroup quota", report));
-	n = ve_held_size(q->held);
-	n -= ve_cgquota_restore_all(q);
-	if (ve_held_size(q->held) == 0)      /* also a record of malformed groups only */
-		ve_held_save(q->held, NULL);
-	return n;
+	ve_held_remove(q->base.held, dir);
+	return ve_held_save(q->base.held, error);
 }
 
 /* ---- act.h's interface ------------------------------------------------- */
@@ -242,48 +209,19 @@ static gboolean act_set(void *impl, const struct ve_act_target *t, double value,
 	return TRUE;
 }
 
-static double act_current(void *impl, const char *key)
-{
-	return ve_cgquota_current(impl, key);
-}
-
 static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
 {
 	return ve_cgquota_restore(impl, t->key, error);
-}
-
-static unsigned int act_restore_all(void *impl, virConnectPtr conn)
-{
-	(void)conn;
-	return ve_cgquota_restore_all(impl);
-}
-
-static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
-{
-	(void)conn;
-	return ve_cgquota_reconcile(impl, report);
-}
-
-static bool act_dry_run(void *impl)
-{
-	return ((struct ve_cgquota *)impl)->dry_run;
-}
-
-static void act_free(void *impl)
-{
-	ve_cgquota_free(impl);
 }
 
 static const struct ve_actuator_ops ops = {
 	.what = "cgroup CPU bandwidth",
 	.left = "the cgroup stays throttled",
 	.set = act_set,
-	.current = act_current,
+	.current = (double (*)(void *, const char *))ve_cgquota_current,
 	.restore = act_restore,
-	.restore_all = act_restore_all,
-	.reconcile = act_reconcile,
-	.dry_run = act_dry_run,
-	.free = act_free,
+	.record = "cgroup quota",
+	.free = (void (*)(void *))ve_cgquota_free,
 };
 
 struct ve_actuator ve_cgquota_actuator(struct ve_cgquota *q)

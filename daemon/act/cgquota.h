@@ -11,7 +11,7 @@
  * Before the first change to a cgroup the actuator records the file's
  * original text, in memory and in STATE_DIR/cgquota (GLib's consistent
  * file replacement), and writes it back when the limit is lifted, the
- * cgroup goes, or the daemon exits; after a crash ve_cgquota_reconcile()
+ * cgroup goes, or the daemon exits; after a crash ve_act_reconcile() (act.h)
  * restores from the record.  Dry run: nothing is written, @log hears what
  * would have been.  Not thread-safe.
  */
@@ -24,9 +24,7 @@
 
 struct ve_cgquota;
 
-typedef void (*ve_cgquota_log_fn)(void *ud, const char *cgroup, const char *msg);
-
-struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_cgquota_log_fn log,
+struct ve_cgquota *ve_cgquota_new(const char *state_dir, bool dry_run, ve_act_log_fn log,
 				  void *ud);
 void ve_cgquota_free(struct ve_cgquota *q);
 
@@ -44,12 +42,6 @@ double ve_cgquota_current(struct ve_cgquota *q, const char *dir);
 
 /* Write back @dir's original value and forget it.  A cgroup that is gone has nothing to restore. */
 gboolean ve_cgquota_restore(struct ve_cgquota *q, const char *dir, GError **error);
-
-/* Restore every cgroup (exit).  Returns how many failed. */
-unsigned int ve_cgquota_restore_all(struct ve_cgquota *q);
-
-/* At start: restore what a previous run recorded.  Returns how many; problems go to @report. */
-unsigned int ve_cgquota_reconcile(struct ve_cgquota *q, GString *report);
 
 /* @q behind act.h's interface: value u; the target's key (the cgroup's directory) and ncpus. */
 struct ve_actuator ve_cgquota_actuator(struct ve_cgquota *q);

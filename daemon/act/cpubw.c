@@ -26,11 +26,10 @@ struct held {
 };
 
 struct ve_cpubw {
-	bool dry_run;
-	ve_act_log_fn log;
-	void *ud;
-	struct ve_held *held;     /* uuid -> struct held */
+	struct ve_act_base base;   /* first: act.h */
 };
+
+G_STATIC_ASSERT(offsetof(struct ve_cpubw, base) == 0);
 
 static void held_free(void *p)
 {
@@ -86,10 +85,7 @@ struct ve_cpubw *ve_cpubw_new(const char *state_dir, bool dry_run, ve_act_log_fn
 {
 	struct ve_cpubw *a = g_new0(struct ve_cpubw, 1);
 
-	a->dry_run = dry_run;
-	a->log = log;
-	a->ud = ud;
-	a->held = ve_held_new(state_dir, RECORD, &held_ops, NULL);
+	ve_act_base_init(&a->base, state_dir, RECORD, &held_ops, NULL, dry_run, log, ud);
 	return a;
 }
 
@@ -97,7 +93,7 @@ void ve_cpubw_free(struct ve_cpubw *a)
 {
 	if (!a)
 		return;
-	ve_held_free(a->held);
+	ve_act_base_clear(&a->base);
 	g_free(a);
 }
 
@@ -167,7 +163,7 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 			    "bandwidth fraction %g is not in (0, 1]", u);
 		return FALSE;
 	}
-	o = ve_held_get(a->held, uuid);
+	o = ve_held_get(a->base.held, uuid);
 	if (!o) {
 		long long q;
 		unsigned long long period;
@@ -178,27 +174,27 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 		o->name = g_strdup(virDomainGetName(dom));
 		o->quota = q;
 		o->period = period;
-		if (a->dry_run) {
+		if (a->base.dry_run) {
 			g_autofree char *msg = g_strdup_printf("dry run: would record vcpu_quota=%lld vcpu_period=%llu",
 							       q, period);
 
-			if (a->log)
-				a->log(a->ud, uuid, o->name, msg);
+			if (a->base.log)
+				a->base.log(a->base.ud, uuid, o->name, msg);
 		}
-		ve_held_put(a->held, uuid, o);
-		if (!a->dry_run && !ve_held_save(a->held, error)) {
-			ve_held_remove(a->held, uuid);
+		ve_held_put(a->base.held, uuid, o);
+		if (!a->base.dry_run && !ve_held_save(a->base.held, error)) {
+			ve_held_remove(a->base.held, uuid);
 			return FALSE;
 		}
 	}
 	/* libvirt's minimum quota is 1000 us */
 	quota = MAX((long long)llround(u * (double)o->period), 1000);
-	if (a->dry_run) {
+	if (a->base.dry_run) {
 		g_autofree char *msg = g_strdup_printf("dry run: would set vcpu_quota=%lld (%.0f %% of %llu us)",
 						       quota, 100.0 * u, o->period);
 
-		if (a->log)
-			a->log(a->ud, uuid, o->name, msg);
+		if (a->base.log)
+			a->base.log(a->base.ud, uuid, o->name, msg);
 		o->u = u;
 		return TRUE;
 	}
@@ -210,24 +206,24 @@ gboolean ve_cpubw_set(struct ve_cpubw *a, virDomainPtr dom, double u, GError **e
 
 double ve_cpubw_current(struct ve_cpubw *a, const char *uuid)
 {
-	struct held *o = ve_held_get(a->held, uuid);
+	struct held *o = ve_held_get(a->base.held, uuid);
 
 	return o ? o->u : 0.0;
 }
 
 gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uuid, GError **error)
 {
-	struct held *o = ve_held_get(a->held, uuid);
+	struct held *o = ve_held_get(a->base.held, uuid);
 	virDomainPtr dom;
 
 	if (!o)
 		return TRUE;
-	if (a->dry_run) {
+	if (a->base.dry_run) {
 		g_autofree char *msg = g_strdup_printf("dry run: would restore vcpu_quota=%lld", o->quota);
 
-		if (a->log)
-			a->log(a->ud, uuid, o->name, msg);
-		ve_held_remove(a->held, uuid);
+		if (a->base.log)
+			a->base.log(a->base.ud, uuid, o->name, msg);
+		ve_held_remove(a->base.held, uuid);
 		return TRUE;
 	}
 	dom = conn ? virDomainLookupByUUIDString(conn, uuid) : NULL;
@@ -244,38 +240,8 @@ gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uu
 	/* a VM that stopped took its cgroups and their quota with it */
 	if (dom)
 		virDomainFree(dom);
-	ve_held_remove(a->held, uuid);
-	return ve_held_save(a->held, error);
-}
-
-unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn)
-{
-	g_autoptr(GPtrArray) uuids = ve_held_keys(a->held);
-	unsigned int failed = 0;
-
-	for (guint i = 0; i < uuids->len; i++) {
-		g_autoptr(GError) err = NULL;
-
-		if (!ve_cpubw_restore(a, conn, g_ptr_array_index(uuids, i), &err))
-			failed++;
-	}
-	return failed;
-}
-
-unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString *report)
-{
-	g_autoptr(GPtrArray) uuids = ve_held_load(a->held, "throttle", report);
-	unsigned int restored = 0;
-
-	for (guint i = 0; i < uuids->len; i++) {
-		g_autoptr(GError) e = NULL;
-
-		if (ve_cpubw_restore(a, conn, g_ptr_array_index(uuids, i), &e))
-			restored++;
-		else
-			g_string_append_printf(report, "%s; ", e->message);
-	}
-	return restored;
+	ve_held_remove(a->base.held, uuid);
+	return ve_held_save(a->base.held, error);
 }
 
 /* ---- act.h's interface ------------------------------------------------- */
@@ -290,46 +256,19 @@ static gboolean act_set(void *impl, const struct ve_act_target *t, double value,
 	return TRUE;
 }
 
-static double act_current(void *impl, const char *key)
-{
-	return ve_cpubw_current(impl, key);
-}
-
 static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
 {
 	return ve_cpubw_restore(impl, t->conn, t->key, error);
-}
-
-static unsigned int act_restore_all(void *impl, virConnectPtr conn)
-{
-	return ve_cpubw_restore_all(impl, conn);
-}
-
-static unsigned int act_reconcile(void *impl, virConnectPtr conn, GString *report)
-{
-	return ve_cpubw_reconcile(impl, conn, report);
-}
-
-static bool act_dry_run(void *impl)
-{
-	return ((struct ve_cpubw *)impl)->dry_run;
-}
-
-static void act_free(void *impl)
-{
-	ve_cpubw_free(impl);
 }
 
 static const struct ve_actuator_ops ops = {
 	.what = "CPU bandwidth",
 	.left = "the VM stays throttled",
 	.set = act_set,
-	.current = act_current,
+	.current = (double (*)(void *, const char *))ve_cpubw_current,
 	.restore = act_restore,
-	.restore_all = act_restore_all,
-	.reconcile = act_reconcile,
-	.dry_run = act_dry_run,
-	.free = act_free,
+	.record = "throttle",
+	.free = (void (*)(void *))ve_cpubw_free,
 };
 
 struct ve_actuator ve_cpubw_actuator(struct ve_cpubw *a)

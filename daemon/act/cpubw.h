@@ -13,7 +13,7 @@
  * consistent and durable file replacement), and puts them back when the
  * limit is lifted, the VM stops, or the daemon exits.  If the daemon dies
  * instead, the next start finds the record and restores from it
- * (ve_cpubw_reconcile), so no throttle is ever left behind.
+ * (ve_act_reconcile, act.h), so no throttle is ever left behind.
  *
  * In dry-run mode nothing is written anywhere: the actuator reports through
  * @log what it would have set.  Not thread-safe; the main loop owns it.
@@ -50,15 +50,6 @@ double ve_cpubw_current(struct ve_cpubw *a, const char *uuid);
  */
 gboolean ve_cpubw_restore(struct ve_cpubw *a, virConnectPtr conn, const char *uuid,
 			  GError **error);
-
-/* Restore every throttled VM (daemon exit).  Returns how many failed. */
-unsigned int ve_cpubw_restore_all(struct ve_cpubw *a, virConnectPtr conn);
-
-/*
- * At start: load the record a previous run left and restore every VM in
- * it.  Returns the number restored; problems are appended to @report.
- */
-unsigned int ve_cpubw_reconcile(struct ve_cpubw *a, virConnectPtr conn, GString *report);
 
 /* @a behind act.h's interface: value u; the target's dom (set), conn and key (restore). */
 struct ve_actuator ve_cpubw_actuator(struct ve_cpubw *a);

@@ -52,12 +52,11 @@ struct held {
 };
 
 struct ve_cpufreq {
+	struct ve_act_base base;   /* first: act.h */
 	int root_fd;
-	bool dry_run;
-	ve_act_log_fn log;
-	void *ud;
-	struct ve_held *held;    /* uuid -> struct held */
 };
+
+G_STATIC_ASSERT(offsetof(struct ve_cpufreq, base) == 0);
 
 static void held_free(void *p)
 {
@@ -246,7 +245,7 @@ static const char *holder(struct ve_cpufreq *a, unsigned int cpu, struct held_cp
 	void *v;
 	guint it = 0;
 
-	while (ve_held_next(a->held, &it, &k, &v)) {
+	while (ve_held_next(a->base.held, &it, &k, &v)) {
 		struct held *h = v;
 
 		for (guint i = 0; i < h->cpus->len; i++) {
@@ -288,7 +287,7 @@ static void *held_load(GKeyFile *kf, const char *uuid, void *ud, GString *report
 		    parse_khz(val, strlen(val), &c.orig_khz) < 0 || holder(a, (unsigned int)cpu, NULL)) {
 			if (report)
 				g_string_append_printf(report, "bad cpufreq record %s=%s for '%s' in %s; ",
-						       keys[j], val ? val : "", uuid, ve_held_path(a->held));
+						       keys[j], val ? val : "", uuid, ve_held_path(a->base.held));
 			continue;
 		}
 		c.cpu = (unsigned int)cpu;
@@ -319,12 +318,9 @@ struct ve_cpufreq *ve_cpufreq_new(int root_fd, const char *state_dir, bool dry_r
 	unsigned int restored = 0;
 
 	a->root_fd = root_fd >= 0 ? fcntl(root_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	a->dry_run = dry_run;
-	a->log = log;
-	a->ud = ud;
-	a->held = ve_held_new(state_dir, RECORD, &held_ops, a);
-	uuids = ve_held_load(a->held, "cpufreq", report);
-	while (ve_held_next(a->held, &it, &k, &v))
+	ve_act_base_init(&a->base, state_dir, RECORD, &held_ops, a, dry_run, log, ud);
+	uuids = ve_held_load(a->base.held, "cpufreq", report);
+	while (ve_held_next(a->base.held, &it, &k, &v))
 		restored += ((struct held *)v)->cpus->len;
 	for (guint i = 0; i < uuids->len; i++) {
 		g_autoptr(GError) err = NULL;
@@ -334,13 +330,13 @@ struct ve_cpufreq *ve_cpufreq_new(int root_fd, const char *state_dir, bool dry_r
 	}
 	/* what is still held could not be put back */
 	it = 0;
-	while (ve_held_next(a->held, &it, &k, &v))
+	while (ve_held_next(a->base.held, &it, &k, &v))
 		restored -= ((struct held *)v)->cpus->len;
 	if (!uuids->len) {
 		/* a record with nothing usable in it: it has been reported, drop it */
 		g_autoptr(GError) err = NULL;
 
-		if (!dry_run && !ve_held_save(a->held, &err) && report)
+		if (!dry_run && !ve_held_save(a->base.held, &err) && report)
 			g_string_append_printf(report, "%s; ", err->message);
 	}
 	if (ret_restored)
@@ -354,13 +350,13 @@ void ve_cpufreq_free(struct ve_cpufreq *a)
 		return;
 	if (a->root_fd >= 0)
 		close(a->root_fd);
-	ve_held_free(a->held);
+	ve_act_base_clear(&a->base);
 	g_free(a);
 }
 
 double ve_cpufreq_current(struct ve_cpufreq *a, const char *uuid)
 {
-	struct held *h = a ? ve_held_get(a->held, uuid) : NULL;
+	struct held *h = a ? ve_held_get(a->base.held, uuid) : NULL;
 
 	return h && h->cpus->len ? h->ratio : 0.0;
 }
@@ -437,8 +433,8 @@ static gboolean release_cpu(struct ve_cpufreq *a, const char *uuid, struct held 
 {
 	struct held_cpu c = g_array_index(h->cpus, struct held_cpu, i);
 
-	if (a->dry_run)
-		ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would restore CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+	if (a->base.dry_run)
+		ve_act_say(a->base.log, a->base.ud, uuid, h->name, "dry run: would restore CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
 		    c.cpu, c.orig_khz);
 	else if (!write_khz(a->root_fd, c.cpu, c.orig_khz, error))
 		return FALSE;
@@ -451,7 +447,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 			GError **error)
 {
 	g_autofree struct plan *plan = NULL;
-	struct held *h = ve_held_get(a->held, uuid);
+	struct held *h = ve_held_get(a->base.held, uuid);
 	bool created = false, recorded = false;
 	double ratio = 0.0;
 	size_t written = 0;
@@ -482,7 +478,7 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 	/* record first: a change is never made without its original on record */
 	if (!h) {
 		h = held_new(name);
-		ve_held_put(a->held, uuid, h);
+		ve_held_put(a->base.held, uuid, h);
 		created = true;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -491,12 +487,12 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 
 			g_array_append_val(h->cpus, c);
 			recorded = true;
-			if (a->dry_run)
-				ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would record CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
+			if (a->base.dry_run)
+				ve_act_say(a->base.log, a->base.ud, uuid, h->name, "dry run: would record CPU %u scaling_max_freq=%" G_GUINT64_FORMAT " kHz",
 				    c.cpu, c.orig_khz);
 		}
 	}
-	if (recorded && !a->dry_run && !ve_held_save(a->held, error))
+	if (recorded && !a->base.dry_run && !ve_held_save(a->base.held, error))
 		goto undo_record;
 
 	for (written = 0; written < n; written++) {
@@ -505,8 +501,8 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 
 		if (c->applied_khz == p->want_khz && p->before_khz == p->want_khz)
 			continue;
-		if (a->dry_run)
-			ve_act_say(a->log, a->ud, uuid, h->name, "dry run: would set CPU %u scaling_max_freq=%" G_GUINT64_FORMAT
+		if (a->base.dry_run)
+			ve_act_say(a->base.log, a->base.ud, uuid, h->name, "dry run: would set CPU %u scaling_max_freq=%" G_GUINT64_FORMAT
 			    " kHz (%.0f %% of %" G_GUINT64_FORMAT ")", p->cpu, p->want_khz,
 			    100.0 * (double)p->want_khz / (double)p->ceiling_khz, p->ceiling_khz);
 		else if (!write_khz(a->root_fd, p->cpu, p->want_khz, error))
@@ -529,13 +525,13 @@ gboolean ve_cpufreq_set(struct ve_cpufreq *a, const char *uuid, const char *name
 		if (!keep && release_cpu(a, uuid, h, i, &e))
 			recorded = true;
 		else if (!keep)
-			ve_act_say(a->log, a->ud, uuid, h->name, "%s; kept on record for a later try", e->message);
+			ve_act_say(a->base.log, a->base.ud, uuid, h->name, "%s; kept on record for a later try", e->message);
 	}
-	if (recorded && !a->dry_run) {
+	if (recorded && !a->base.dry_run) {
 		g_autoptr(GError) e = NULL;
 
-		if (!ve_held_save(a->held, &e))
-			ve_act_say(a->log, a->ud, uuid, h->name, "%s", e->message);
+		if (!ve_held_save(a->base.held, &e))
+			ve_act_say(a->base.log, a->base.ud, uuid, h->name, "%s", e->message);
 	}
 	if (ret_ratio)
 		*ret_ratio = ratio;
@@ -555,15 +551,15 @@ undo_record:
 			g_array_remove_index(h->cpus, idx);
 	}
 	if (created && !h->cpus->len)
-		ve_held_remove(a->held, uuid);
-	if (recorded && !a->dry_run)
-		ve_held_save(a->held, NULL);
+		ve_held_remove(a->base.held, uuid);
+	if (recorded && !a->base.dry_run)
+		ve_held_save(a->base.held, NULL);
 	return FALSE;
 }
 
 gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **error)
 {
-	struct held *h = a ? ve_held_get(a->held, uuid) : NULL;
+	struct held *h = a ? ve_held_get(a->base.held, uuid) : NULL;
 	g_autoptr(GError) first = NULL;
 
 	if (!h)
@@ -580,8 +576,8 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 			first = g_steal_pointer(&e);
 	}
 	if (!h->cpus->len)
-		ve_held_remove(a->held, uuid);
-	if (!a->dry_run && !ve_held_save(a->held, first ? NULL : &first)) {
+		ve_held_remove(a->base.held, uuid);
+	if (!a->base.dry_run && !ve_held_save(a->base.held, first ? NULL : &first)) {
 		g_propagate_error(error, g_steal_pointer(&first));
 		return FALSE;
 	}
@@ -591,21 +587,6 @@ gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **err
 		return FALSE;
 	}
 	return TRUE;
-}
-
-unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a)
-{
-	g_autoptr(GPtrArray) uuids = NULL;
-	unsigned int failed = 0;
-
-	if (!a)
-		return 0;
-	uuids = ve_held_keys(a->held);
-	for (guint i = 0; i < uuids->len; i++) {
-		if (!ve_cpufreq_restore(a, g_ptr_array_index(uuids, i), NULL))
-			failed++;
-	}
-	return failed;
 }
 
 /* ---- which CPUs are the VM's own --------------------------------------------- */
@@ -706,42 +687,19 @@ static gboolean act_set(void *impl, const struct ve_act_target *t, double value,
 	return ve_cpufreq_set(impl, t->key, t->name, t->cpus, t->n_cpus, value, ret_applied, error);
 }
 
-static double act_current(void *impl, const char *key)
-{
-	return ve_cpufreq_current(impl, key);
-}
-
 static gboolean act_restore(void *impl, const struct ve_act_target *t, GError **error)
 {
 	return ve_cpufreq_restore(impl, t->key, error);
-}
-
-static unsigned int act_restore_all(void *impl, virConnectPtr conn)
-{
-	(void)conn;
-	return ve_cpufreq_restore_all(impl);
-}
-
-static bool act_dry_run(void *impl)
-{
-	return ((struct ve_cpufreq *)impl)->dry_run;
-}
-
-static void act_free(void *impl)
-{
-	ve_cpufreq_free(impl);
 }
 
 static const struct ve_actuator_ops ops = {
 	.what = "CPU frequency",
 	.left = "its CPUs stay slowed",
 	.set = act_set,
-	.current = act_current,
+	.current = (double (*)(void *, const char *))ve_cpufreq_current,
 	.restore = act_restore,
-	.restore_all = act_restore_all,
-	.reconcile = NULL,          /* in ve_cpufreq_new(), which has the sysfs root */
-	.dry_run = act_dry_run,
-	.free = act_free,
+	.record = "cpufreq",
+	.free = (void (*)(void *))ve_cpufreq_free,
 };
 
 struct ve_actuator ve_cpufreq_actuator(struct ve_cpufreq *a)

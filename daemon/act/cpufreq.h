@@ -82,9 +82,6 @@ double ve_cpufreq_current(struct ve_cpufreq *a, const char *uuid);
  */
 gboolean ve_cpufreq_restore(struct ve_cpufreq *a, const char *uuid, GError **error);
 
-/* Restore every VM (daemon exit).  Returns how many failed. */
-unsigned int ve_cpufreq_restore_all(struct ve_cpufreq *a);
-
 /*
  * @a behind act.h's interface: value u, *ret_applied the ratio applied;
  * the target's key, name and cpus.  It reconciles when made.

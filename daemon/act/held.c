@@ -132,3 +132,24 @@ GPtrArray *ve_held_load(struct ve_held *h, const char *what, GString *report)
 	}
 	return keys;
 }
+
+unsigned int ve_held_restore_each(GPtrArray *keys, ve_held_restore_fn fn, void *ud,
+				  GString *report, unsigned int *ret_failed)
+{
+	unsigned int restored = 0, failed = 0;
+
+	for (guint i = 0; i < keys->len; i++) {
+		g_autoptr(GError) e = NULL;
+
+		if (fn(ud, keys->pdata[i], &e)) {
+			restored++;
+			continue;
+		}
+		failed++;
+		if (report)
+			g_string_append_printf(report, "%s; ", e ? e->message : "failed");
+	}
+	if (ret_failed)
+		*ret_failed = failed;
+	return restored;
+}

@@ -72,3 +72,13 @@ GPtrArray *ve_held_keys(const struct ve_held *h);
  * (no file is no record).  The keys loaded, in the file's order.
  */
 GPtrArray *ve_held_load(struct ve_held *h, const char *what, GString *report);
+
+/*
+ * Put back each of @keys (ve_held_keys at exit, ve_held_load at start)
+ * with the actuator's @fn.  A failure's message goes to @report (may be
+ * NULL) as "MESSAGE; ".  *@ret_failed (may be NULL) gets how many failed;
+ * returns how many were put back.
+ */
+typedef gboolean (*ve_held_restore_fn)(void *ud, const char *key, GError **error);
+unsigned int ve_held_restore_each(GPtrArray *keys, ve_held_restore_fn fn, void *ud,
+				  GString *report, unsigned int *ret_failed);

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 	virConnectPtr conn;
 	virDomainPtr dom;
 	struct ve_cpubw *a;
+	struct ve_actuator act;
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GString) report = g_string_new("");
 	g_autofree char *record = NULL;
@@ -85,7 +86,8 @@ int main(int argc, char **argv)
 	expect(ve_cpubw_set(a, dom, 0.3, &err) && quota(dom) == 30000, "throttle before a crash");
 	ve_cpubw_free(a);
 	a = ve_cpubw_new(argv[3], false, NULL, NULL);
-	expect(ve_cpubw_reconcile(a, conn, report) == 1 && report->len == 0,
+	act = ve_cpubw_actuator(a);
+	expect(ve_act_reconcile(&act, conn, report) == 1 && report->len == 0,
 	       "the next start finds the record and restores");
 	expect(quota(dom) == orig, "no throttle left behind after a crash");
 	expect(access(record, F_OK) != 0, "and the record is gone");

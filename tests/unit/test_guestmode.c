@@ -402,7 +402,11 @@ static void test_cgquota_v1_and_crash(void **state)
 	check(g_file_test(rec, G_FILE_TEST_EXISTS), "recorded");
 	ve_cgquota_free(q);          /* a crash: nothing restored */
 	q = ve_cgquota_new(e.state, false, NULL, NULL);
-	check_u64(ve_cgquota_reconcile(q, report), 1, "one restored from the record");
+	{
+		struct ve_actuator act = ve_cgquota_actuator(q);
+
+		check_u64(ve_act_reconcile(&act, NULL, report), 1, "one restored from the record");
+	}
 	back = slurp(&e, "cgroup/b/cpu.cfs_quota_us");
 	check(strcmp(back, "-1") == 0, "back to '-1': '%s'", back);
 	check(!g_file_test(rec, G_FILE_TEST_EXISTS), "record gone");
@@ -463,7 +467,7 @@ static void test_actuator_interface(void **state)
 	v = (g_free(v), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
 	check(strcmp(v, "-1") == 0, "back to '-1': '%s'", v);
 	check(ve_act_set(&a, &t, 0.25, NULL, &err), "set");
-	check_u64(ve_act_restore_all(&a, NULL), 0, "restore all: none failed");
+	check_u64(ve_act_restore_all(&a, NULL, NULL), 0, "restore all: none failed");
 	v = (g_free(v), slurp(&e, "cgroup/b/cpu.cfs_quota_us"));
 	check(strcmp(v, "-1") == 0, "restored: '%s'", v);
 	ve_act_free(&a);
@@ -474,7 +478,7 @@ static void test_actuator_interface(void **state)
 	check(!ve_act_set(&none, &t, 0.5, NULL, &err) && strstr(err->message, "cgroup CPU bandwidth"),
 	      "none: a set is refused, named (%s)", err ? err->message : "");
 	check(ve_act_current(&none, bdir) == 0.0 && ve_act_restore(&none, &t, NULL) &&
-	      ve_act_restore_all(&none, NULL) == 0 && ve_act_reconcile(&none, NULL, NULL) == 0 &&
+	      ve_act_restore_all(&none, NULL, NULL) == 0 && ve_act_reconcile(&none, NULL, NULL) == 0 &&
 	      !ve_act_dry_run(&none), "none: holds nothing, does nothing");
 	fx_remove(&e.fx);
 }
