@@ -2,42 +2,12 @@
 /*
  * act.c: what the actuators share (see act.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 
 #include "error.h"
 #include "act.h"
 #include "held.h"
-#include "fileio.h"
-
-gboolean ve_act_record_save(const char *path, GKeyFile *kf, bool empty, GError **error)
-{
-	g_autofree char *data = NULL;
-	const char *step;
-	gsize len;
-	int r;
-
-	if (empty) {
-		if (g_unlink(path) < 0 && errno != ENOENT) {
-			g_set_error(error, VE_ERROR, ve_error_from_errno(errno),
-				    "cannot remove %s: %s", path, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	data = g_key_file_to_data(kf, &len, NULL);
-	r = ve_write_file_atomic_at(AT_FDCWD, path, data, len, 0600, VE_WRITE_SYNC | VE_WRITE_SYNC_DIR,
-				    &step);
-	if (r < 0) {
-		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
-			    "cannot save %s: %s %s.tmp failed: %s", path, step, path, g_strerror(-r));
-		return FALSE;
-	}
-	return TRUE;
-}
 
 void ve_act_say(ve_act_log_fn log, void *ud, const char *uuid, const char *name, const char *fmt,
 		...)

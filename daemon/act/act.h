@@ -118,13 +118,6 @@ bool ve_act_dry_run(const struct ve_actuator *a);
 /* Free the actuator itself; *@a then holds nothing. */
 void ve_act_free(struct ve_actuator *a);
 
-/*
- * Replace the record at @path with @kf (GLib's consistent and durable file
- * replacement, mode 0600), or remove it when @empty: nothing is held any
- * more.  FALSE with @error naming the file when either fails.
- */
-gboolean ve_act_record_save(const char *path, GKeyFile *kf, bool empty, GError **error);
-
 /* @log(@ud, @uuid, @name, formatted message), when @log is set. */
 void ve_act_say(ve_act_log_fn log, void *ud, const char *uuid, const char *name, const char *fmt,
 		...) G_GNUC_PRINTF(5, 6);

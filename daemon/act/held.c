@@ -2,9 +2,13 @@
 /*
  * held.c: the actuators' durable record (see held.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
-#include "act.h"
+#include "error.h"
+#include "fileio.h"
 #include "held.h"
 
 struct ve_held {
@@ -70,6 +74,38 @@ void ve_held_remove(struct ve_held *h, const char *key)
 	g_hash_table_remove(h->recs, key);
 }
 
+/*
+ * Replace the record at @path with @kf (consistent and durable: the
+ * atomic writer with both fsyncs, mode 0600), or remove it when @empty:
+ * nothing is held any more.  FALSE with @error naming the file.
+ */
+static gboolean record_save(const char *path, GKeyFile *kf, bool empty, GError **error)
+{
+	g_autofree char *data = NULL;
+	const char *step;
+	gsize len;
+	int r;
+
+	if (empty) {
+		if (g_unlink(path) < 0 && errno != ENOENT) {
+			g_set_error(error, VE_ERROR, ve_error_from_errno(errno),
+				    "cannot remove %s: %s", path, g_strerror(errno));
+			return FALSE;
+		}
+		return TRUE;
+	}
+	data = g_key_file_to_data(kf, &len, NULL);
+	r = ve_write_file_atomic_at(AT_FDCWD, path, data, len, 0600, VE_WRITE_SYNC | VE_WRITE_SYNC_DIR,
+				    &step);
+	if (r < 0) {
+		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
+			    "cannot save %s: %s %s.tmp failed: %s", path, step, path, g_strerror(-r));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+
 gboolean ve_held_save(struct ve_held *h, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -82,7 +118,7 @@ gboolean ve_held_save(struct ve_held *h, GError **error)
 		if (h->ops->save(kf, key, g_hash_table_lookup(h->recs, key)))
 			any = true;
 	}
-	return ve_act_record_save(h->path, kf, !any, error);
+	return record_save(h->path, kf, !any, error);
 }
 
 bool ve_held_next(struct ve_held *h, guint *i, const char **ret_key, void **ret_rec)

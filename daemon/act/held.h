@@ -4,7 +4,7 @@
  *
  * Every actuator keeps, per thing it changed (a VM, a cgroup), the values
  * it found before its first change, in memory and in a small GKeyFile in
- * STATE_DIR, one group per key.  The file is written (ve_act_record_save:
+ * STATE_DIR, one group per key.  The file is written (held.c's writer:
  * atomic and durable) before the change is made, so a crash between the
  * two leaves a record of a change that may not have happened, which
  * restores harmlessly, and never a change without a record; it is removed
