@@ -78,6 +78,7 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 	if (!vm->running) {
 		vm->running = true;
 		vm->located = false;   /* a new QEMU process: find it again */
+		engine_io_unwatch(e, vm);
 		return true;
 	}
 	return false;
@@ -118,6 +119,7 @@ static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, 
 	e->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
 	e->samples = g_array_new(FALSE, TRUE, sizeof(struct ve_thread_sample));
 	e->io = g_array_new(FALSE, TRUE, sizeof(struct ve_io_sample));
+	e->io_bios = g_array_new(FALSE, FALSE, sizeof(guint));
 	e->accounts = ve_account_table_new();
 	e->attrib = ve_attrib_new();
 	e->clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
@@ -228,6 +230,8 @@ void ve_engine_free(struct ve_engine *e)
 			engine_thread_free(e, v);
 		g_hash_table_destroy(e->threads);
 	}
+	for (guint i = 0; e->vms && i < e->vms->len; i++)
+		engine_io_unwatch(e, g_ptr_array_index(e->vms, i));
 	ve_sampler_free(e->sampler);
 	ve_powercap_free(e->pc);
 	g_free(e->cg_parent);
@@ -245,6 +249,8 @@ void ve_engine_free(struct ve_engine *e)
 		g_array_free(e->samples, TRUE);
 	if (e->io)
 		g_array_free(e->io, TRUE);
+	if (e->io_bios)
+		g_array_free(e->io_bios, TRUE);
 	ve_disks_clear(&e->disks);
 	ve_account_table_free(e->accounts);
 	ve_attrib_free(e->attrib);
@@ -285,6 +291,7 @@ static void retire_stopped(struct ve_engine *e)
 		if (!vm->running && !vm->n_threads && ve_account_is_active(e->accounts, vm->slot)) {
 			ve_account_set_active(e->accounts, vm->slot, false);
 			vm->located = false;
+			engine_io_unwatch(e, vm);
 			vm->dt.n_threads = 0;
 		}
 		if (vm->gone && !vm->running && !vm->n_threads &&
@@ -512,6 +519,9 @@ void ve_engine_host(struct ve_engine *e, struct ve_host_view *ret)
 		ret->has_dram = ret->has_dram || (e->dev[d].kind == VE_DEV_DRAM && e->dev[d].measured);
 	ret->sensor = e->sensor;
 	ret->sampler = e->sampler ? ve_sampler_mode(e->sampler) : "cgroup CPU time";
+	ret->io_source = e->guest ? "none (the host charged the VM's disks)"
+		       : e->sampler && e->sampler->counts_io ? "virtenergy.ko (per cgroup and device)"
+							     : "cgroup statistics (io.stat, blkio)";
 	ret->periods = e->ledger.periods;
 	ret->calibrations = e->calib_fits;
 }

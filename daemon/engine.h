@@ -59,6 +59,7 @@ struct ve_host_view {
 	bool has_dram;              /* a DRAM domain is measured */
 	const char *sensor;         /* "RAPL (powercap): 2 zones" or "host power model" */
 	const char *sampler;        /* the sampler's mode */
+	const char *io_source;      /* where each VM's block I/O comes from */
 	uint64_t periods;
 	unsigned int calibrations;  /* weight fits applied so far */
 };

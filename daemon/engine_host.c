@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blockdev.h"
@@ -159,12 +160,107 @@ void engine_calibrate(struct ve_engine *e, uint64_t period_us)
 	}
 }
 
+void engine_io_watch(struct ve_engine *e, struct vm *vm)
+{
+	struct stat st;
+
+	if (vm->io_cg_id || !e->sampler || !e->sampler->counts_io || !vm->dt.blkio_rel[0] ||
+	    fstatat(e->root_fd, vm->dt.blkio_rel, &st, 0) < 0)
+		return;
+	/* a cgroup's id is the inode of its directory (kernfs) */
+	if (e->sampler->ops->watch_cgroup(e->sampler, (uint64_t)st.st_ino) == 0)
+		vm->io_cg_id = (uint64_t)st.st_ino;
+}
+
+void engine_io_unwatch(struct ve_engine *e, struct vm *vm)
+{
+	if (!vm->io_cg_id)
+		return;
+	if (e->sampler && e->sampler->ops->unwatch_cgroup)
+		e->sampler->ops->unwatch_cgroup(e->sampler, vm->io_cg_id);
+	vm->io_cg_id = 0;
+}
+
+/*
+ * Count @ios and @bytes of @vm on disk @disk (an index in e->disks), if the
+ * engine models it.  @bios: the count is of bios (cgroup statistics), not
+ * of requests as diskstats and the module count them (see below).
+ */
+static void add_vm_io(struct ve_engine *e, struct vm *vm, int disk, uint64_t ios, uint64_t bytes,
+		      bool bios, uint64_t *vm_ios, uint64_t *vm_bytes)
+{
+	struct ve_io_sample s = { .account = vm->slot, .comp = VE_COMP_DISK, .ops = ios, .bytes = bytes };
+	guint at = e->io->len;
+
+	if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev ||
+	    (!ios && !bytes))
+		return;
+	s.device = (uint32_t)(e->first_disk + (size_t)disk);
+	vm_ios[disk] += ios;
+	vm_bytes[disk] += bytes;
+	g_array_append_val(e->io, s);
+	if (bios)
+		g_array_append_val(e->io_bios, at);
+}
+
+/*
+ * The cgroups' io.stat counts bios, diskstats requests (the block layer
+ * splits and merges bios into requests), so the two cannot be taken one
+ * from the other.  Where a VM's count is of bios, its requests are taken
+ * to be the disk's of the period in proportion to its bytes; the module
+ * counts requests and needs none of this.
+ */
+static void bios_to_requests(struct ve_engine *e, int disk, uint64_t disk_ios, uint64_t disk_bytes,
+			     uint64_t *vm_ios)
+{
+	uint32_t device = (uint32_t)(e->first_disk + (size_t)disk);
+
+	for (guint k = 0; k < e->io_bios->len; k++) {
+		struct ve_io_sample *s = &g_array_index(e->io, struct ve_io_sample,
+						       g_array_index(e->io_bios, guint, k));
+		uint64_t ops;
+
+		if (s->device != device)
+			continue;
+		ops = disk_bytes ? (uint64_t)((double)s->bytes * (double)disk_ios / (double)disk_bytes
+					      + 0.5) : 0;
+		vm_ios[disk] = vm_ios[disk] - s->ops + ops;
+		s->ops = ops;
+	}
+}
+
+/*
+ * One VM's block I/O of the period from the module, per device; false
+ * when the module does not count it (any more), and the cgroup statistics
+ * are to be read instead.
+ */
+static bool engine_sample_vm_io_module(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios,
+				       uint64_t *vm_bytes)
+{
+	struct ve_sampler_io io[VE_SAMPLER_IO_DEVS];
+	int n;
+
+	if (!vm->io_cg_id)
+		return false;
+	n = e->sampler->ops->read_cgroup(e->sampler, vm->io_cg_id, io);
+	if (n < 0) {
+		engine_io_unwatch(e, vm);     /* the module went away: cgroup statistics */
+		return false;
+	}
+	for (int i = 0; i < n; i++)
+		add_vm_io(e, vm, ve_disks_find(&e->disks, io[i].major, io[i].minor), io[i].ops,
+			  io[i].bytes, false, vm_ios, vm_bytes);
+	return true;
+}
+
 /* One VM's block I/O since the last period, per disk, from its cgroup. */
 static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios, uint64_t *vm_bytes)
 {
 	struct ve_blkio_dev *dev = NULL;
 	size_t n = 0;
 
+	if (engine_sample_vm_io_module(e, vm, vm_ios, vm_bytes))
+		return;
 	if (!vm->located || !vm->dt.blkio_rel[0] ||
 	    ve_cgroup_read_blkio(e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
 				 vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
@@ -189,17 +285,8 @@ static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm
 			g_array_append_val(vm->blkio, np);
 			continue;
 		}
-		if (ios >= p->ios && bytes >= p->bytes && (ios > p->ios || bytes > p->bytes)) {
-			struct ve_io_sample s = { .account = vm->slot,
-						  .device = (uint32_t)(e->first_disk + (size_t)disk),
-						  .comp = VE_COMP_DISK,
-						  .ops = ios - p->ios,
-						  .bytes = bytes - p->bytes };
-
-			vm_ios[disk] += s.ops;
-			vm_bytes[disk] += s.bytes;
-			g_array_append_val(e->io, s);
-		}
+		if (ios >= p->ios && bytes >= p->bytes)
+			add_vm_io(e, vm, disk, ios - p->ios, bytes - p->bytes, true, vm_ios, vm_bytes);
 		p->ios = ios;
 		p->bytes = bytes;
 	}
@@ -217,6 +304,7 @@ void engine_sample_disks(struct ve_engine *e)
 	size_t n = 0;
 
 	g_array_set_size(e->io, 0);
+	g_array_set_size(e->io_bios, 0);
 	if (e->first_disk >= e->n_dev)
 		return;
 	for (guint i = 0; i < e->vms->len; i++) {
@@ -245,10 +333,21 @@ void engine_sample_disks(struct ve_engine *e)
 			struct ve_io_sample hs = { .account = VE_ACCOUNT_HOST,
 						   .device = (uint32_t)(e->first_disk + (size_t)disk),
 						   .comp = VE_COMP_DISK };
+			uint64_t own_ios, own_bytes;
 
 			dev->busy_us = (st[i].io_ticks_ms - p->ticks_ms) * 1000;
-			hs.ops = ios - p->ios > vm_ios[disk] ? ios - p->ios - vm_ios[disk] : 0;
-			hs.bytes = bytes - p->bytes > vm_bytes[disk] ? bytes - p->bytes - vm_bytes[disk] : 0;
+			bios_to_requests(e, disk, ios - p->ios, bytes - p->bytes, vm_ios);
+			p->disk_ios += ios - p->ios;
+			p->disk_bytes += bytes - p->bytes;
+			p->vm_ios += vm_ios[disk];
+			p->vm_bytes += vm_bytes[disk];
+			/* the host's own so far, less what it was given already */
+			own_ios = p->disk_ios > p->vm_ios ? p->disk_ios - p->vm_ios : 0;
+			own_bytes = p->disk_bytes > p->vm_bytes ? p->disk_bytes - p->vm_bytes : 0;
+			hs.ops = own_ios > p->host_ios ? own_ios - p->host_ios : 0;
+			hs.bytes = own_bytes > p->host_bytes ? own_bytes - p->host_bytes : 0;
+			p->host_ios += hs.ops;
+			p->host_bytes += hs.bytes;
 			if (hs.ops || hs.bytes)
 				g_array_append_val(e->io, hs);
 		} else {

@@ -37,6 +37,15 @@ struct blkio_prev {
 struct disk_prev {
 	bool primed;
 	uint64_t ios, bytes, ticks_ms;
+	/*
+	 * What the disk did and the VMs' share of it, since it was primed: the
+	 * host's own is the difference of these totals, not of each period's,
+	 * so a period whose VM counts run ahead of the disk's (io.stat counts
+	 * at submission, diskstats at completion; the module at its own period
+	 * end) takes back what the next one gives the host, and no sign of the
+	 * difference is rounded away.
+	 */
+	uint64_t disk_ios, disk_bytes, vm_ios, vm_bytes, host_ios, host_bytes;
 };
 
 struct vm {
@@ -53,6 +62,7 @@ struct vm {
 	struct ve_domain_threads dt;
 	unsigned int n_threads;        /* threads watched for it */
 	GArray *blkio;                 /* struct blkio_prev */
+	uint64_t io_cg_id;             /* its cgroup, watched in the sampler (the module), or 0 */
 	uint64_t gen;                  /* bumped by every listing of its threads */
 	uint64_t next_scan_us;
 	bool scanned;                  /* listed this period */
@@ -100,6 +110,7 @@ struct ve_engine {
 	struct ve_disks disks;
 	struct disk_prev disk_prev[MAX_DISKS];
 	GArray *io;                    /* struct ve_io_sample */
+	GArray *io_bios;               /* guint: the samples of e->io that count bios */
 	unsigned int calib_fits;
 	double busy_weight_pj[VE_MAX_SOCKETS];   /* host model at maximum frequency */
 	struct cpu_freq {
@@ -133,6 +144,9 @@ void engine_setup_devices(struct ve_engine *e);
 void engine_setup_disks(struct ve_engine *e);
 void engine_calibrate(struct ve_engine *e, uint64_t period_us);
 void engine_sample_disks(struct ve_engine *e);
+/* Follow the located VM's block I/O in the sampler where it counts I/O (the module); stop. */
+void engine_io_watch(struct ve_engine *e, struct vm *vm);
+void engine_io_unwatch(struct ve_engine *e, struct vm *vm);
 void engine_scale_by_freq(struct ve_engine *e);
 
 /* engine_guest.c */

@@ -15,8 +15,9 @@ void ve_outputs_table(struct ve_engine *engine, FILE *out)
 	size_t n = ve_engine_n_vms(engine);
 
 	ve_engine_host(engine, &h);
-	fprintf(out, "host %8.2f W %12.3f J%s | %s | %s\n", (double)h.power_uw / 1e6,
-	       (double)h.energy_uj / 1e6, h.estimated ? " (estimated)" : "", h.sensor, h.sampler);
+	fprintf(out, "host %8.2f W %12.3f J%s | %s | %s | block I/O: %s\n", (double)h.power_uw / 1e6,
+	       (double)h.energy_uj / 1e6, h.estimated ? " (estimated)" : "", h.sensor, h.sampler,
+	       h.io_source);
 	fprintf(out, "%-20s %-9s %5s %4s %9s %12s %10s %10s %10s %10s %10s\n", "VM", "STATE", "VCPUS",
 	       "THR", "POWER_W", "ENERGY_J", "VCPU_J", "EMUL_J", "IO_J", "IDLE_J", "SERVICE_J");
 	for (size_t i = 0; i < n; i++) {

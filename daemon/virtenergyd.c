@@ -168,8 +168,9 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 		struct ve_host_view h;
 
 		ve_engine_host(d->engine, &h);
-		ve_log("energy from %s; threads sampled by %s; idle policy %s%s", h.sensor, h.sampler,
-		       ve_idle_policy_name(d->cfg.idle_policy), dry_run ? "; dry run" : "");
+		ve_log("energy from %s; threads sampled by %s; block I/O from %s; idle policy %s%s",
+		       h.sensor, h.sampler, h.io_source, ve_idle_policy_name(d->cfg.idle_policy),
+		       dry_run ? "; dry run" : "");
 	}
 	if (d->cfg.vmsr_socket && d->cfg.vmsr_socket[0] && !d->once) {
 		g_autoptr(GError) verr = NULL;

@@ -5,6 +5,8 @@
  * ve_main.c   the generic netlink family, module parameters, the period work
  * ve_thread.c watched threads: run time and perf kernel counters
  * ve_blkio.c  watched cgroups: block I/O completions from the tracepoint
+ * ve_scale.h  a multiplexed perf counter's scaled delta (pure, tested in
+ *             userspace by tests/kmod/test_scale.c)
  *
  * ve_lock serialises commands, the period work and socket release; the
  * block I/O tracepoint probe takes no lock (RCU and atomics only).

@@ -5,8 +5,11 @@
  * A probe on the block layer's block_rq_complete tracepoint (found by name
  * with for_each_kernel_tracepoint: the tracepoint itself is not exported
  * to modules) charges each completed request to the cgroup its first bio
- * was issued from, if that cgroup is watched: bytes as they complete,
- * one operation and its service time when the request is done.  Service
+ * was issued from, if that cgroup is watched, and to the request's device:
+ * bytes as they complete, one operation and its service time when the
+ * request is done.  A cgroup counts up to VE_CG_DEVS - 1 devices apart,
+ * each claimed by the first I/O to it (cmpxchg, so probes on several CPUs
+ * agree), and the rest together in the last slot, reported as device 0.  Service
  * time runs from the request's start (issue to the driver, or allocation
  * where the queue keeps no issue time) to completion.
  *
@@ -28,15 +31,40 @@
 
 enum { VE_RD, VE_WR, VE_DIRS };
 
+#define VE_CG_DEVS 8
+
+/* One device's I/O of a cgroup. */
+struct ve_cgdev {
+	atomic_t dev;			/* new_encode_dev(); 0: free; U32_MAX: other devices */
+	atomic64_t ops[VE_DIRS], bytes[VE_DIRS], ns[VE_DIRS];
+	u64 last_ops[VE_DIRS], last_bytes[VE_DIRS], last_ns[VE_DIRS];
+};
+
 struct ve_cgroup {
 	struct hlist_node hnode;	/* ve_cgroups, by id, RCU */
 	struct rcu_head rcu;
 	u64 id;
 	u64 account;
 	u32 portid;
-	atomic64_t ops[VE_DIRS], bytes[VE_DIRS], ns[VE_DIRS];
-	u64 last_ops[VE_DIRS], last_bytes[VE_DIRS], last_ns[VE_DIRS];
+	struct ve_cgdev dev[VE_CG_DEVS];
 };
+
+/* The slot of device @dev in @c: its own, a free one it claims, or the last. */
+static struct ve_cgdev *ve_cgdev_of(struct ve_cgroup *c, u32 dev)
+{
+	u32 old;
+	int i;
+
+	for (i = 0; i < VE_CG_DEVS - 1; i++) {
+		old = (u32)atomic_read(&c->dev[i].dev);
+		if (!old)
+			old = (u32)atomic_cmpxchg(&c->dev[i].dev, 0, (int)dev);
+		if (!old || old == dev)
+			return &c->dev[i];
+	}
+	atomic_set(&c->dev[VE_CG_DEVS - 1].dev, -1);	/* U32_MAX: the rest, in use */
+	return &c->dev[VE_CG_DEVS - 1];
+}
 
 static DEFINE_HASHTABLE(ve_cgroups, 8);
 static unsigned int ve_nr_cgroups;
@@ -78,15 +106,19 @@ static void ve_probe_rq_complete(void *data, struct request *rq, blk_status_t er
 	rcu_read_lock();
 	c = ve_cgroup_find(cgroup_id(css->cgroup));
 	if (c) {
-		atomic64_add(nr_bytes, &c->bytes[dir]);
+		/* a device number is never 0: MKDEV(0, 0) is no device */
+		u32 dev = rq->q->disk ? new_encode_dev(disk_devt(rq->q->disk)) : 0;
+		struct ve_cgdev *d = ve_cgdev_of(c, dev ? dev : U32_MAX);
+
+		atomic64_add(nr_bytes, &d->bytes[dir]);
 		if (nr_bytes >= blk_rq_bytes(rq)) {
 			start = rq->io_start_time_ns ? rq->io_start_time_ns : rq->start_time_ns;
-			atomic64_inc(&c->ops[dir]);
+			atomic64_inc(&d->ops[dir]);
 			if (start) {
 				u64 now = ktime_get_ns();
 
 				if (now > start)
-					atomic64_add(now - start, &c->ns[dir]);
+					atomic64_add(now - start, &d->ns[dir]);
 			}
 		}
 	}
@@ -218,36 +250,61 @@ static u64 ve_delta(atomic64_t *now, u64 *last)
 	return d;
 }
 
-void ve_cgroup_sample(struct ve_batch *b)
+/* One entry: @d's deltas of @c's I/O, @dev the device to report. */
+static void ve_cgdev_sample(struct ve_batch *b, struct ve_cgroup *c, struct ve_cgdev *d, u32 dev)
 {
 	static const int attr[VE_DIRS][3] = {
 		{ VE_CS_READ_OPS, VE_CS_READ_BYTES, VE_CS_READ_NS },
 		{ VE_CS_WRITE_OPS, VE_CS_WRITE_BYTES, VE_CS_WRITE_NS },
 	};
-	u64 d[VE_DIRS][3];
-	struct ve_cgroup *c;
+	u64 v[VE_DIRS][3];
 	struct nlattr *nest;
-	int bkt, i, err;
+	int i, err;
+
+	for (i = 0; i < VE_DIRS; i++) {
+		v[i][0] = ve_delta(&d->ops[i], &d->last_ops[i]);
+		v[i][1] = ve_delta(&d->bytes[i], &d->last_bytes[i]);
+		v[i][2] = ve_delta(&d->ns[i], &d->last_ns[i]);
+	}
+	nest = ve_batch_entry(b, VE_A_CGROUP,
+			      nla_total_size(nla_total_size_64bit(sizeof(u64)) * 8 +
+					     nla_total_size(sizeof(u32))));
+	if (!nest)
+		return;
+	err = nla_put_u64_64bit(b->skb, VE_CS_CGROUP_ID, c->id, VE_CS_PAD) ||
+	      nla_put_u64_64bit(b->skb, VE_CS_ACCOUNT, c->account, VE_CS_PAD) ||
+	      nla_put_u32(b->skb, VE_CS_DEV, dev);
+	for (i = 0; i < VE_DIRS * 3 && !err; i++)
+		err = nla_put_u64_64bit(b->skb, attr[i / 3][i % 3], v[i / 3][i % 3], VE_CS_PAD);
+	if (err)
+		ve_batch_cancel(b, nest);
+	else
+		ve_batch_entry_end(b, nest);
+}
+
+/*
+ * One entry per device the cgroup's I/O went to; a cgroup that has done
+ * none yet still gets one, of device 0 and all zeros, so that a watched
+ * cgroup shows in every period.
+ */
+void ve_cgroup_sample(struct ve_batch *b)
+{
+	struct ve_cgroup *c;
+	int bkt, i;
 
 	lockdep_assert_held(&ve_lock);
 	hash_for_each(ve_cgroups, bkt, c, hnode) {
-		for (i = 0; i < VE_DIRS; i++) {
-			d[i][0] = ve_delta(&c->ops[i], &c->last_ops[i]);
-			d[i][1] = ve_delta(&c->bytes[i], &c->last_bytes[i]);
-			d[i][2] = ve_delta(&c->ns[i], &c->last_ns[i]);
+		bool any = false;
+
+		for (i = 0; i < VE_CG_DEVS; i++) {
+			u32 dev = (u32)atomic_read(&c->dev[i].dev);
+
+			if (!dev)
+				continue;
+			ve_cgdev_sample(b, c, &c->dev[i], dev == U32_MAX ? 0 : dev);
+			any = true;
 		}
-		nest = ve_batch_entry(b, VE_A_CGROUP,
-				      nla_total_size(nla_total_size_64bit(sizeof(u64)) * 8));
-		if (!nest)
-			continue;
-		err = nla_put_u64_64bit(b->skb, VE_CS_CGROUP_ID, c->id, VE_CS_PAD) ||
-		      nla_put_u64_64bit(b->skb, VE_CS_ACCOUNT, c->account, VE_CS_PAD);
-		for (i = 0; i < VE_DIRS * 3 && !err; i++)
-			err = nla_put_u64_64bit(b->skb, attr[i / 3][i % 3], d[i / 3][i % 3],
-						VE_CS_PAD);
-		if (err)
-			ve_batch_cancel(b, nest);
-		else
-			ve_batch_entry_end(b, nest);
+		if (!any)
+			ve_cgdev_sample(b, c, &c->dev[VE_CG_DEVS - 1], 0);
 	}
 }

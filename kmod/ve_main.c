@@ -154,18 +154,20 @@ static void ve_period_work(struct work_struct *work)
 }
 
 /*
- * GENL_REQ_ATTR_CHECK, with words for people who read the message; @msg is
- * a string literal (static storage, as NL_SET_ERR_MSG needs).
+ * True when the request lacks @attr: GENL_REQ_ATTR_CHECK reports the
+ * missing type to the client, and the message is "<attr's name> missing"
+ * for people who read it.  A macro because GENL_SET_ERR_MSG keeps its
+ * message in static storage and so takes a string literal; @attr must be
+ * the attribute's enum name, as written, for #attr to make that literal.
  */
-static bool ve_missing(struct genl_info *info, int attr, const char *msg)
-{
-	if (info->attrs[attr])
-		return false;
-	GENL_REQ_ATTR_CHECK(info, attr);
-	if (info->extack)
-		info->extack->_msg = msg;
-	return true;
-}
+#define ve_missing(info, attr) ({					\
+	struct genl_info *__ve_info = (info);				\
+	bool __ve_miss = GENL_REQ_ATTR_CHECK(__ve_info, attr);		\
+									\
+	if (__ve_miss)							\
+		GENL_SET_ERR_MSG(__ve_info, #attr " missing");		\
+	__ve_miss;							\
+})
 
 /* ---- commands --------------------------------------------------------- */
 
@@ -225,8 +227,7 @@ static int ve_cmd_watch_thread(struct sk_buff *skb, struct genl_info *info)
 	u32 tid;
 	int r;
 
-	if (ve_missing(info, VE_A_TID, "VE_A_TID missing") ||
-	    ve_missing(info, VE_A_ACCOUNT, "VE_A_ACCOUNT missing"))
+	if (ve_missing(info, VE_A_TID) || ve_missing(info, VE_A_ACCOUNT))
 		return -EINVAL;
 	tid = nla_get_u32(info->attrs[VE_A_TID]);
 	r = ve_reply(info, &msg, &hdr, VE_CMD_WATCH_THREAD);
@@ -252,7 +253,7 @@ static int ve_cmd_unwatch_thread(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (ve_missing(info, VE_A_TID, "VE_A_TID missing"))
+	if (ve_missing(info, VE_A_TID))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_thread_unwatch(nla_get_u32(info->attrs[VE_A_TID]), info->snd_portid);
@@ -266,8 +267,7 @@ static int ve_cmd_watch_cgroup(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (ve_missing(info, VE_A_CGROUP_ID, "VE_A_CGROUP_ID missing") ||
-	    ve_missing(info, VE_A_ACCOUNT, "VE_A_ACCOUNT missing"))
+	if (ve_missing(info, VE_A_CGROUP_ID) || ve_missing(info, VE_A_ACCOUNT))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_cgroup_watch(info, nla_get_u64(info->attrs[VE_A_CGROUP_ID]),
@@ -280,7 +280,7 @@ static int ve_cmd_unwatch_cgroup(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
 
-	if (ve_missing(info, VE_A_CGROUP_ID, "VE_A_CGROUP_ID missing"))
+	if (ve_missing(info, VE_A_CGROUP_ID))
 		return -EINVAL;
 	mutex_lock(&ve_lock);
 	r = ve_cgroup_unwatch(nla_get_u64(info->attrs[VE_A_CGROUP_ID]), info->snd_portid);
@@ -297,9 +297,14 @@ static int ve_cmd_set_config(struct sk_buff *skb, struct genl_info *info)
 		ve_period_ms = nla_get_u32(info->attrs[VE_A_PERIOD_MS]);
 	if (info->attrs[VE_A_BATCH])
 		ve_batch_max = nla_get_u32(info->attrs[VE_A_BATCH]);
+	/*
+	 * The new period takes effect now, not after the old one ran out.
+	 * Under ve_lock, and not while unloading: ve_exit() stops the work
+	 * before the family goes, and must not see it armed again.
+	 */
+	if (!ve_unloading)
+		mod_delayed_work(system_wq, &ve_work, 0);
 	mutex_unlock(&ve_lock);
-	/* the new period takes effect now, not after the old one ran out */
-	mod_delayed_work(system_wq, &ve_work, 0);
 	return 0;
 }
 
@@ -395,15 +400,42 @@ err_blkio:
 	return r;
 }
 
+/*
+ * Unload stops every way into the module before it frees what they use:
+ *
+ * 1. The period work.  Only the work itself and VE_CMD_SET_CONFIG arm it,
+ *    both under ve_lock and only while !ve_unloading.  Once ve_unloading
+ *    is set under that lock, cancel_delayed_work_sync() removes a pending
+ *    run and waits for a running one, and nothing can arm it again.  It
+ *    stops before the family goes, so no sample is multicast on a family
+ *    id or group that genetlink has released and may hand to another.
+ * 2. Commands.  genl_unregister_family() takes genetlink's cb_lock for
+ *    writing, which every command's doit runs under for reading: it waits
+ *    for commands in flight, and removes the family id, so a command that
+ *    arrives after it returns finds no family and gets ENOENT without
+ *    reaching our code.  Commands in between may still add watches; they
+ *    are freed at step 5.
+ * 3. Socket release.  netlink_unregister_notifier() waits for a
+ *    ve_netlink_event() in progress, and none starts after it.
+ * 4. The block I/O probe.  ve_blkio_exit() unregisters it and waits in
+ *    tracepoint_synchronize_unregister() for the RCU grace period, so no
+ *    CPU is still inside it, looking up or adding to a watched cgroup.
+ * 5. Only now the watches go, under ve_lock for lockdep's sake: nothing
+ *    else can reach them.  A thread's perf events were opened with no
+ *    overflow handler, so perf_event_release_kernel() leaves no callback
+ *    into this module.  Cgroup watches go by kfree_rcu(), which runs no
+ *    code of ours and may finish after the module text is gone.  The
+ *    rcu_barrier() is for call_rcu() callbacks, which would be module
+ *    code: none is queued today, and it keeps a future one safe.
+ */
 static void __exit ve_exit(void)
 {
-	/* no new commands, then no new periods, then no probe */
-	genl_unregister_family(&ve_family);
-	netlink_unregister_notifier(&ve_netlink_nb);
 	mutex_lock(&ve_lock);
 	ve_unloading = true;
 	mutex_unlock(&ve_lock);
 	cancel_delayed_work_sync(&ve_work);
+	genl_unregister_family(&ve_family);
+	netlink_unregister_notifier(&ve_netlink_nb);
 	ve_blkio_exit();
 	mutex_lock(&ve_lock);
 	ve_thread_drop_all();

@@ -8,6 +8,10 @@
  * clock and the reply says so.  A watch holds a reference to the task, so
  * a thread that exits leaves its final counts readable: the next period
  * sends them flagged VE_TS_EXITED and drops the watch.
+ *
+ * An event's VALUES delta is its raw count in the period scaled by the
+ * period's own enabled / running time (ve_scale.h): scaling the totals
+ * overflowed u64 and went backwards under multiplexing.
  */
 #include <linux/hashtable.h>
 #include <linux/list.h>
@@ -18,6 +22,7 @@
 #include <linux/slab.h>
 
 #include "ve.h"
+#include "ve_scale.h"
 
 struct ve_thread {
 	struct hlist_node hnode;	/* ve_threads, by tid */
@@ -29,7 +34,7 @@ struct ve_thread {
 	u64 last_run_ns;
 	unsigned int nr_events;
 	struct perf_event *ev[VE_NL_MAX_EVENTS];
-	u64 last[VE_NL_MAX_EVENTS];
+	struct ve_count last[VE_NL_MAX_EVENTS];	/* raw, at the last sample */
 };
 
 static DEFINE_HASHTABLE(ve_threads, 10);
@@ -59,15 +64,10 @@ static void ve_thread_free(struct ve_thread *t)
 	ve_nr_threads--;
 }
 
-static u64 ve_event_read(struct perf_event *ev)
+/* The raw totals: ve_scale_delta() scales one period's part of them. */
+static void ve_event_read(struct perf_event *ev, struct ve_count *c)
 {
-	u64 enabled, running, v;
-
-	v = perf_event_read_value(ev, &enabled, &running);
-	/* multiplexed with other users of the PMU: scale to the whole time */
-	if (running && running < enabled)
-		v = div64_u64(v * enabled, running);
-	return v;
+	c->count = perf_event_read_value(ev, &c->enabled_ns, &c->running_ns);
 }
 
 static struct perf_event *ve_event_open(struct task_struct *task, u32 type, u64 config)
@@ -130,7 +130,7 @@ static int ve_thread_add_event(struct ve_thread *t, const struct nlattr *spec,
 			return PTR_ERR(ev);
 	}
 	t->ev[t->nr_events] = ev;
-	t->last[t->nr_events] = ve_event_read(ev);
+	ve_event_read(ev, &t->last[t->nr_events]);
 	t->nr_events++;
 
 	nest = nla_nest_start(reply, VE_A_EVENT);
@@ -271,10 +271,11 @@ void ve_thread_sample(struct ve_batch *b)
 		smp_rmb();
 		run = READ_ONCE(t->task->se.sum_exec_runtime);
 		for (i = 0; i < t->nr_events; i++) {
-			u64 v = ve_event_read(t->ev[i]);
+			struct ve_count now;
 
-			vals[i] = v - t->last[i];
-			t->last[i] = v;
+			ve_event_read(t->ev[i], &now);
+			vals[i] = ve_scale_delta(&t->last[i], &now);
+			t->last[i] = now;
 		}
 		nest = ve_batch_entry(b, VE_A_THREAD, ve_thread_entry_size(t->nr_events));
 		if (nest) {

@@ -86,6 +86,7 @@ static struct nla_policy cs_policy[VE_CS_MAX + 1] = {
 	[VE_CS_WRITE_OPS] = { .type = NLA_U64 },
 	[VE_CS_WRITE_BYTES] = { .type = NLA_U64 },
 	[VE_CS_WRITE_NS] = { .type = NLA_U64 },
+	[VE_CS_DEV] = { .type = NLA_U32 },
 };
 
 /* ---- requests ------------------------------------------------------------ */
@@ -462,6 +463,7 @@ static void parse_cgroup(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
 	s.ops[1] = get_u64(tb, VE_CS_WRITE_OPS);
 	s.bytes[1] = get_u64(tb, VE_CS_WRITE_BYTES);
 	s.ns[1] = get_u64(tb, VE_CS_WRITE_NS);
+	s.dev = tb[VE_CS_DEV] ? nla_get_u32(tb[VE_CS_DEV]) : 0;
 	if (k->h->cgroup)
 		k->h->cgroup(k->h->ud, seq, &s);
 }

@@ -42,6 +42,7 @@ struct ve_kmod_thread_sample {
 
 struct ve_kmod_cgroup_sample {
 	uint64_t id, account;
+	uint32_t dev;                       /* new_encode_dev() form; 0: other devices */
 	uint64_t ops[2], bytes[2], ns[2];   /* [0] read, [1] write */
 };
 

@@ -8,8 +8,8 @@
  * PERF_FORMAT_GROUP returns the whole group in one read(2), which is the
  * per-thread cost of a period.  Hardware counters may be multiplexed when
  * more groups want the PMU than it has counters; the group then reports
- * time_running < time_enabled and the hardware values are scaled by
- * enabled/running, as perf-stat does (tools/perf/design.txt).
+ * time_running < time_enabled and each period's hardware counts are scaled
+ * by that period's enabled/running (tools/perf/design.txt).
  *
  * Which hardware events work is found out once, at open, by opening them
  * on the daemon's own thread: a VM guest without a virtual PMU answers
@@ -33,6 +33,7 @@ struct ve_watch {
 	pid_t pid, tid;
 	int fd[VE_MAX_EVENTS];    /* perf: fd[0] leads the group; -1 when not open */
 	uint64_t prev[VE_MAX_EVENTS];   /* the cumulative counts at the previous read */
+	uint64_t prev_enabled, prev_running;   /* perf: the group's times then */
 };
 
 struct perf_sampler {
@@ -66,6 +67,7 @@ static struct ve_watch *new_watch(pid_t pid, pid_t tid)
 		w->fd[i] = -1;
 		w->prev[i] = 0;
 	}
+	w->prev_enabled = w->prev_running = 0;
 	return w;
 }
 
@@ -124,15 +126,27 @@ static int perf_read(struct ve_sampler *s, struct ve_watch *w, uint64_t *ret_del
 	if ((size_t)n < 3 * sizeof(uint64_t) || buf[0] != s->n_cols ||
 	    (size_t)n < (3 + s->n_cols) * sizeof(uint64_t))
 		return -EIO;
-	cur[0] = buf[3];
-	for (unsigned int i = 1; i < s->n_cols; i++) {
-		uint64_t v = buf[3 + i], enabled = buf[1], running = buf[2];
-
-		if (running && running < enabled)
-			v = (uint64_t)((double)v * (double)enabled / (double)running);
-		cur[i] = v;
-	}
+	for (unsigned int i = 0; i < s->n_cols; i++)
+		cur[i] = buf[3 + i];
 	take_delta(w, s->n_cols, cur, ret_delta);
+	/*
+	 * Multiplexed hardware counters: scale each period's raw count by that
+	 * period's own enabled / running time, as the module does (kmod/
+	 * ve_scale.h), not the totals by the life-long ratio, which moves both
+	 * ways and made deltas drop counts, then overcount.  The task clock
+	 * (column 0) is a software event, always running.
+	 */
+	if (buf[1] >= w->prev_enabled && buf[2] >= w->prev_running) {
+		uint64_t enabled = buf[1] - w->prev_enabled, running = buf[2] - w->prev_running;
+
+		for (unsigned int i = 1; i < s->n_cols && running && running < enabled; i++) {
+			__extension__ unsigned __int128 v = (unsigned __int128)ret_delta[i] * enabled / running;
+
+			ret_delta[i] = v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+		}
+	}
+	w->prev_enabled = buf[1];
+	w->prev_running = buf[2];
 	return 0;
 }
 

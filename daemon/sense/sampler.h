@@ -51,6 +51,14 @@
 struct ve_sampler;
 struct ve_watch;
 
+/* One cgroup's block I/O on one device over a period (the module's). */
+struct ve_sampler_io {
+	uint32_t major, minor;        /* 0:0 for the devices the module does not count apart */
+	uint64_t ops, bytes, ns;      /* reads and writes together; ns: their service time */
+};
+
+#define VE_SAMPLER_IO_DEVS 8
+
 struct ve_sampler_ops {
 	const char *name;
 	/* Start following @tid of process @pid; -ESRCH when it is gone. */
@@ -61,6 +69,17 @@ struct ve_sampler_ops {
 	void (*free)(struct ve_sampler *s);
 	/* Optional: take in what arrived and set start_ns, end_ns (ve_sampler_begin_period). */
 	void (*begin)(struct ve_sampler *s, uint64_t now_ns);
+	/*
+	 * Optional, where the sampler counts block I/O (counts_io: the
+	 * module): follow cgroup @id (the inode of its directory, in the
+	 * unified or the v1 blkio hierarchy); read hands out its I/O since the
+	 * previous read, per device, up to VE_SAMPLER_IO_DEVS of them, and
+	 * returns how many, or -ENODEV once the sampler no longer counts I/O
+	 * (the module went away: cgroup statistics take over).
+	 */
+	int (*watch_cgroup)(struct ve_sampler *s, uint64_t id);
+	int (*read_cgroup)(struct ve_sampler *s, uint64_t id, struct ve_sampler_io *ret);
+	void (*unwatch_cgroup)(struct ve_sampler *s, uint64_t id);
 };
 
 struct ve_sampler {
@@ -72,6 +91,7 @@ struct ve_sampler {
 	/* what this period's reads cover, CLOCK_MONOTONIC ns (ve_sampler_begin_period) */
 	uint64_t start_ns, end_ns;
 	uint64_t period_ns;                           /* the module's period; 0: reads are as of now */
+	bool counts_io;                               /* watch_cgroup works now */
 };
 
 enum ve_sampler_kind {

@@ -39,12 +39,21 @@
 struct kmod_watch {
 	struct kmod_watch *next;     /* in its bucket */
 	pid_t pid, tid;
+	uint64_t tag;                /* the module's account tag: this watch's own number */
 	bool exited;
 	bool has_sched0;
 	uint64_t sched0;             /* schedstat run time when the watch began */
 	uint64_t run_total;          /* the module's run time of it so far */
 	uint64_t pending[VE_MAX_EVENTS];    /* deltas not read yet */
 	struct ve_watch *fb;         /* after a fallback: the perf watch */
+};
+
+/* A watched cgroup's block I/O not read yet, per device. */
+struct kmod_cgwatch {
+	struct kmod_cgwatch *next;   /* in its bucket */
+	uint64_t id;
+	unsigned int n;
+	struct ve_sampler_io pend[VE_SAMPLER_IO_DEVS];
 };
 
 struct kmod_sampler {
@@ -56,6 +65,8 @@ struct kmod_sampler {
 	unsigned int n_names;
 	struct kmod_watch *bucket[BUCKETS];
 	unsigned int n_watches;
+	uint64_t next_tag;
+	struct kmod_cgwatch *cg_bucket[BUCKETS];
 	uint64_t last_drain_ns, last_period_ns;
 	uint64_t module_end_ns;             /* TIME_NS of the last module period received */
 	unsigned int lost;
@@ -85,14 +96,60 @@ static void on_thread(void *ud, uint64_t seq, const struct ve_kmod_thread_sample
 	struct kmod_watch *w = *slot(ks, (pid_t)s->tid);
 
 	(void)seq;
-	if (!w)
-		return;          /* unwatched since */
+	/*
+	 * Unwatched since; or the tid is another thread's now, watched anew,
+	 * and this is the last word of the one before it (the module sends a
+	 * thread's final deltas as it exits): the tag says whose.
+	 */
+	if (!w || w->tag != s->account)
+		return;
 	w->run_total += s->run_ns;
 	w->pending[VE_SAMPLER_COL_RUN_NS] += s->run_ns;
 	for (unsigned int i = 0; i < s->n && i + 1 < ks->base.n_cols; i++)
 		w->pending[i + 1] += s->v[i];
 	if (s->flags & VE_TS_EXITED)
 		w->exited = true;
+}
+
+static struct kmod_cgwatch **cg_slot(struct kmod_sampler *ks, uint64_t id)
+{
+	struct kmod_cgwatch **p = &ks->cg_bucket[id % BUCKETS];
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+/* The module's device number (the kernel's new_encode_dev form) as major, minor. */
+static void decode_dev(uint32_t dev, uint32_t *major, uint32_t *minor)
+{
+	*major = (dev & 0xfff00u) >> 8;
+	*minor = (dev & 0xffu) | ((dev >> 12) & 0xfff00u);
+}
+
+static void on_cgroup(void *ud, uint64_t seq, const struct ve_kmod_cgroup_sample *s)
+{
+	struct kmod_sampler *ks = ud;
+	struct kmod_cgwatch *w = *cg_slot(ks, s->id);
+	struct ve_sampler_io *io = NULL;
+	uint32_t major, minor;
+
+	(void)seq;
+	if (!w)
+		return;          /* unwatched since */
+	decode_dev(s->dev, &major, &minor);
+	for (unsigned int i = 0; i < w->n && !io; i++)
+		if (w->pend[i].major == major && w->pend[i].minor == minor)
+			io = &w->pend[i];
+	if (!io) {
+		if (w->n == VE_SAMPLER_IO_DEVS)
+			return;  /* the module reports fewer devices a cgroup than this */
+		io = &w->pend[w->n++];
+		*io = (struct ve_sampler_io){ .major = major, .minor = minor };
+	}
+	io->ops += s->ops[0] + s->ops[1];
+	io->bytes += s->bytes[0] + s->bytes[1];
+	io->ns += s->ns[0] + s->ns[1];
 }
 
 static void on_period(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_ns)
@@ -109,6 +166,7 @@ static void on_period(void *ud, uint64_t seq, uint64_t time_ns, uint64_t period_
 
 static const struct ve_kmod_handlers handlers_template = {
 	.thread = on_thread,
+	.cgroup = on_cgroup,
 	.period_end = on_period,
 };
 
@@ -158,6 +216,7 @@ static void fall_back(struct kmod_sampler *ks)
 		 ve_sampler_mode(ks->fb));
 	ve_kmod_close(ks->k);
 	ks->k = NULL;
+	ks->base.counts_io = false;   /* cgroup statistics from here on */
 }
 
 /* Take in what the module sent; @force: even within 2 ms of the last drain. */
@@ -204,7 +263,8 @@ static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watc
 	} else {
 		w->has_sched0 = ve_proc_task_schedstat(s->root_fd, pid, tid, &w->sched0) == 0;
 		memcpy(ev, ks->ev, sizeof(ev));
-		r = ve_kmod_watch_thread(ks->k, tid, (uint64_t)tid, ev, ks->n_ev);
+		w->tag = ++ks->next_tag;
+		r = ve_kmod_watch_thread(ks->k, tid, w->tag, ev, ks->n_ev);
 	}
 	if (r < 0) {
 		free(w);
@@ -272,6 +332,60 @@ static void kmod_unwatch(struct ve_sampler *s, struct ve_watch *vw)
 	free(w);
 }
 
+static int kmod_watch_cgroup(struct ve_sampler *s, uint64_t id)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct kmod_cgwatch **p = cg_slot(ks, id), *w;
+	int r;
+
+	if (!ks->k)
+		return -ENODEV;
+	if (*p)
+		return -EEXIST;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	r = ve_kmod_watch_cgroup(ks->k, id, id);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
+	w->id = id;
+	*p = w;
+	return 0;
+}
+
+static int kmod_read_cgroup(struct ve_sampler *s, uint64_t id, struct ve_sampler_io *ret)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct kmod_cgwatch *w = *cg_slot(ks, id);
+	unsigned int n;
+
+	if (ks->k)
+		drain(ks, false);
+	if (!ks->k)
+		return -ENODEV;
+	if (!w)
+		return -ENOENT;
+	n = w->n;
+	memcpy(ret, w->pend, n * sizeof(*ret));
+	w->n = 0;
+	return (int)n;
+}
+
+static void kmod_unwatch_cgroup(struct ve_sampler *s, uint64_t id)
+{
+	struct kmod_sampler *ks = (struct kmod_sampler *)s;
+	struct kmod_cgwatch **p = cg_slot(ks, id), *w = *p;
+
+	if (!w)
+		return;
+	if (ks->k)
+		ve_kmod_unwatch_cgroup(ks->k, id);   /* ENOENT if the module dropped it */
+	*p = w->next;
+	free(w);
+}
+
 static void kmod_free(struct ve_sampler *s)
 {
 	struct kmod_sampler *ks = (struct kmod_sampler *)s;
@@ -279,6 +393,9 @@ static void kmod_free(struct ve_sampler *s)
 	for (unsigned int b = 0; b < BUCKETS; b++)
 		while (ks->bucket[b])
 			kmod_unwatch(s, (struct ve_watch *)ks->bucket[b]);
+	for (unsigned int b = 0; b < BUCKETS; b++)
+		while (ks->cg_bucket[b])
+			kmod_unwatch_cgroup(s, ks->cg_bucket[b]->id);
 	ve_sampler_free(ks->fb);
 	ve_kmod_close(ks->k);
 	for (unsigned int i = 0; i < ks->n_names; i++)
@@ -293,6 +410,9 @@ static const struct ve_sampler_ops kmod_ops = {
 	.unwatch = kmod_unwatch,
 	.free = kmod_free,
 	.begin = kmod_begin,
+	.watch_cgroup = kmod_watch_cgroup,
+	.read_cgroup = kmod_read_cgroup,
+	.unwatch_cgroup = kmod_unwatch_cgroup,
 };
 
 int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
@@ -373,6 +493,7 @@ int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
 		return -EOPNOTSUPP;
 	}
 	ks->last_period_ns = now_ns();
+	ks->base.counts_io = (info.caps & VE_CAP_BLOCK_IO) != 0;
 	snprintf(ks->base.mode, sizeof(ks->base.mode),
 		 "kmod: virtenergy.ko, run time%s every %u ms%s%s%s", counted, info.period_ms,
 		 dropped[0] ? " (not counted here: " : "", dropped, dropped[0] ? ")" : "");

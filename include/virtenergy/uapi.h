@@ -40,7 +40,9 @@
  * in watch order; a thread that exited sends its last deltas with
  * VE_TS_EXITED and is unwatched.  Cgroup entries hold the operations,
  * bytes and service time (ns, from the request's start to its completion)
- * of the block I/O that completed in the period, per direction.
+ * of the block I/O that completed in the period, per direction, one entry
+ * per device the cgroup's I/O went to (VE_CS_DEV; up to 7 devices a
+ * cgroup, the rest together as device 0), from the first I/O on.
  *
  * Watches belong to the netlink socket that made them and end when it
  * closes (the daemon died), when the module unloads, or on UNWATCH.
@@ -153,6 +155,7 @@ enum ve_cgroup_sample_attr {
 	VE_CS_WRITE_OPS,
 	VE_CS_WRITE_BYTES,
 	VE_CS_WRITE_NS,
+	VE_CS_DEV,		/* u32: the device, new_encode_dev(); 0 for other devices */
 	__VE_CS_MAX,
 };
 #define VE_CS_MAX (__VE_CS_MAX - 1)

@@ -30,6 +30,21 @@ srcdir=$work/root/usr/src/virtenergy-$version
 grep -q "^PACKAGE_VERSION=\"$version\"" "$srcdir/dkms.conf"
 t $? "dkms.conf carries version $version"
 
+# `meson install` lays out the same tree from meson.build's own list of
+# files: every file the module builds from must be on both.
+meson introspect "$build" --installed >"$work/installed.json" 2>>"$work/log"
+missing=
+for f in "$src"/kmod/Kbuild "$src"/kmod/*.c "$src"/kmod/*.h; do
+	b=${f##*/}
+	case $b in *.mod.c) continue ;; esac
+	[ -f "$srcdir/$b" ] || missing="$missing $b(make dkms-source)"
+	grep -qF "\"$f\": \"/usr/src/virtenergy-$version/$b\"" "$work/installed.json" ||
+		missing="$missing $b(meson.build install_data)"
+done
+[ -z "$missing" ] || echo "# not laid out:$missing"
+[ -z "$missing" ]
+t $? "make dkms-source and meson install both lay out every kmod/ source file"
+
 dkms build "virtenergy/$version" -k "$kver" --sourcetree "$work/root/usr/src" \
 	--dkmstree "$work/tree" --installtree "$work/inst" >>"$work/log" 2>&1
 rc=$?

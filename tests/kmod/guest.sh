@@ -58,6 +58,7 @@ if load; then
 	part stress "$t" stress
 	part fuzz "$t" fuzz 10000
 	part sampler "$t" sampler
+	part daemon-io bash "$(dirname "$0")/daemon_io.sh" "$build" kmod
 	mode=$(daemon_mode)
 	echo "# virtenergyd: $mode"
 	case $mode in kmod:*) r=ok ;; *) r=not-ok ;; esac
@@ -71,6 +72,7 @@ if load; then
 	echo "# virtenergyd: $mode"
 	case $mode in perf*) r=ok ;; *) r=not-ok ;; esac
 	emit $r "without the module virtenergyd uses perf"
+	part daemon-io-cgroup bash "$(dirname "$0")/daemon_io.sh" "$build" cgroup
 fi
 
 # Load and unload 50 times, each time with a client holding watches.
