@@ -17,6 +17,7 @@
  * units scaled for people (mW, W, kW; J, kJ, MJ, or Wh with --wh).
  */
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,19 +53,88 @@ static void human(char *buf, size_t len, double v, const char *unit)
 	snprintf(buf, len, "%.2f %s%s", v, prefix, unit);
 }
 
-/* A JSON string literal: quotes, backslashes and control characters escaped. */
-static void json_str(GString *out, const char *s)
+/*
+ * JSON comes from json-glib, one document a line (top prints one a
+ * refresh: NDJSON).  Keys are the D-Bus names in snake case (PowerW:
+ * power_w, HostOwnEnergyJ: host_own_energy_j, VCPUs: vcpus), and "none"
+ * (no limit, no cap: 0 on the bus) is null.
+ */
+static char *snake(const char *camel)
 {
-	g_string_append_c(out, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(out, "\\%c", *p);
-		else if (*p < 0x20)
-			g_string_append_printf(out, "\\u%04x", *p);
-		else
-			g_string_append_c(out, (char)*p);
+	GString *out = g_string_new("");
+
+	for (const char *p = camel; *p; p++) {
+		if (g_ascii_isupper(*p) && p > camel && g_ascii_islower(p[-1]))
+			g_string_append_c(out, '_');
+		g_string_append_c(out, g_ascii_tolower(*p));
 	}
-	g_string_append_c(out, '"');
+	return g_string_free(out, FALSE);
+}
+
+/* The bus's 0 W for "none" is null in JSON, for these. */
+static gboolean none_when_zero(const char *name)
+{
+	return strcmp(name, "LimitW") == 0 || strcmp(name, "HostCapW") == 0 ||
+	       strcmp(name, "AllocationW") == 0;
+}
+
+/* @v (a D-Bus value) as the value of the member being built. */
+static void add_value(JsonBuilder *b, const char *name, GVariant *v)
+{
+	if (!v) {
+		json_builder_add_null_value(b);
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE)) {
+		if (none_when_zero(name) && g_variant_get_double(v) == 0.0)
+			json_builder_add_null_value(b);
+		else
+			json_builder_add_double_value(b, g_variant_get_double(v));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN)) {
+		json_builder_add_boolean_value(b, g_variant_get_boolean(v));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64)) {
+		json_builder_add_int_value(b, (gint64)g_variant_get_uint64(v));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32)) {
+		json_builder_add_int_value(b, g_variant_get_uint32(v));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)) {
+		json_builder_add_string_value(b, g_variant_get_string(v, NULL));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a{sd}"))) {
+		GVariantIter it;
+		const char *k;
+		double d;
+
+		json_builder_begin_object(b);
+		g_variant_iter_init(&it, v);
+		while (g_variant_iter_next(&it, "{&sd}", &k, &d)) {
+			json_builder_set_member_name(b, k);
+			json_builder_add_double_value(b, d);
+		}
+		json_builder_end_object(b);
+	} else {
+		/* a type this client does not know: its text, rather than nothing */
+		g_autofree char *text = g_variant_print(v, FALSE);
+
+		json_builder_add_string_value(b, text);
+	}
+}
+
+/* Member @name (a D-Bus name, given in snake case) of the object being built. */
+static void add_member(JsonBuilder *b, const char *name, GVariant *v)
+{
+	g_autofree char *key = snake(name);
+
+	json_builder_set_member_name(b, key);
+	add_value(b, name, v);
+}
+
+/* Print the built document on one line. */
+static void print_json(JsonBuilder *b)
+{
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autofree char *text = NULL;
+
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	puts(text);
 }
 
 static GDBusProxy *connect_daemon(GError **error)
@@ -96,61 +166,67 @@ static GVariant *prop(GDBusProxy *p, const char *name)
 	return v;
 }
 
-static int cmd_status(GDBusProxy *p)
+static const char *const status_props[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
+					     "UnattributedEnergyJ", "HostCapW", "Estimated", "Sensor",
+					     "Sampler", "Periods", "Version" };
+
+/* The host's properties as a JSON object. */
+static void build_status(GDBusProxy *p, JsonBuilder *b)
 {
-	static const char *const names[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
-					     "UnattributedEnergyJ", "Estimated", "Sensor", "Sampler",
-					     "Periods", "Version" };
+	json_builder_begin_object(b);
+	for (size_t i = 0; i < G_N_ELEMENTS(status_props); i++) {
+		g_autoptr(GVariant) v = prop(p, status_props[i]);
+
+		add_member(b, status_props[i], v);
+	}
+	json_builder_end_object(b);
+}
+
+/* FALSE (and said) when the daemon does not answer. */
+static gboolean daemon_there(GDBusProxy *p)
+{
 	g_autoptr(GVariant) power = prop(p, "PowerW");
 
-	if (!power) {
+	if (!power)
 		fprintf(stderr, "virtenergyctl: virtenergyd is not running on this bus (no %s)\n",
 			BUS_NAME);
+	return power != NULL;
+}
+
+static void print_status(GDBusProxy *p)
+{
+	g_autoptr(GVariant) power = prop(p, "PowerW"), energy = prop(p, "EnergyJ");
+	g_autoptr(GVariant) own = prop(p, "HostOwnEnergyJ"), un = prop(p, "UnattributedEnergyJ");
+	g_autoptr(GVariant) est = prop(p, "Estimated"), sensor = prop(p, "Sensor");
+	g_autoptr(GVariant) sampler = prop(p, "Sampler"), version = prop(p, "Version");
+	char pw[32], en[32], ow[32], ua[32];
+
+	if (!power || !energy || !own || !un || !est || !sensor || !sampler)
+		return;
+	human(pw, sizeof(pw), g_variant_get_double(power), "W");
+	human(en, sizeof(en), g_variant_get_double(energy), "J");
+	human(ow, sizeof(ow), g_variant_get_double(own), "J");
+	human(ua, sizeof(ua), g_variant_get_double(un), "J");
+	printf("power:        %s%s\n", pw, g_variant_get_boolean(est) ? " (estimated)" : "");
+	printf("energy:       %s attributed (host's own work %s, unattributed %s)\n", en, ow, ua);
+	printf("sensor:       %s\n", g_variant_get_string(sensor, NULL));
+	printf("sampler:      %s\n", g_variant_get_string(sampler, NULL));
+	/* a daemon older than the property has none: say nothing rather than guess */
+	if (version)
+		printf("version:      virtenergyd %s\n", g_variant_get_string(version, NULL));
+}
+
+static int cmd_status(GDBusProxy *p)
+{
+	if (!daemon_there(p))
 		return EXIT_DBUS;
-	}
 	if (opt_json) {
-		g_autoptr(GString) out = g_string_new("{");
+		g_autoptr(JsonBuilder) b = json_builder_new();
 
-		for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-			g_autoptr(GVariant) v = prop(p, names[i]);
-
-			if (i)
-				g_string_append_c(out, ',');
-			json_str(out, names[i]);
-			g_string_append_c(out, ':');
-			if (!v)
-				g_string_append(out, "null");
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE))
-				g_string_append_printf(out, "%.6f", g_variant_get_double(v));
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
-				g_string_append(out, g_variant_get_boolean(v) ? "true" : "false");
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64))
-				g_string_append_printf(out, "%" G_GUINT64_FORMAT, g_variant_get_uint64(v));
-			else
-				json_str(out, g_variant_get_string(v, NULL));
-		}
-		g_string_append(out, "}");
-		puts(out->str);
-		return 0;
-	}
-	{
-		g_autoptr(GVariant) energy = prop(p, "EnergyJ"), own = prop(p, "HostOwnEnergyJ");
-		g_autoptr(GVariant) un = prop(p, "UnattributedEnergyJ"), est = prop(p, "Estimated");
-		g_autoptr(GVariant) sensor = prop(p, "Sensor"), sampler = prop(p, "Sampler");
-		g_autoptr(GVariant) version = prop(p, "Version");
-		char pw[32], en[32], ow[32], ua[32];
-
-		human(pw, sizeof(pw), g_variant_get_double(power), "W");
-		human(en, sizeof(en), g_variant_get_double(energy), "J");
-		human(ow, sizeof(ow), g_variant_get_double(own), "J");
-		human(ua, sizeof(ua), g_variant_get_double(un), "J");
-		printf("power:        %s%s\n", pw, g_variant_get_boolean(est) ? " (estimated)" : "");
-		printf("energy:       %s attributed (host's own work %s, unattributed %s)\n", en, ow, ua);
-		printf("sensor:       %s\n", g_variant_get_string(sensor, NULL));
-		printf("sampler:      %s\n", g_variant_get_string(sampler, NULL));
-		/* a daemon older than the property has none: say nothing rather than guess */
-		if (version)
-			printf("version:      virtenergyd %s\n", g_variant_get_string(version, NULL));
+		build_status(p, b);
+		print_json(b);
+	} else {
+		print_status(p);
 	}
 	return 0;
 }
@@ -186,42 +262,65 @@ static void print_rows(GArray *rows)
 	}
 }
 
-static int cmd_list(GDBusProxy *p, gboolean sort)
+/* Every VM, into @rows (their strings live as long as *@ret); EXIT_DBUS when the daemon cannot say. */
+static int get_rows(GDBusProxy *p, gboolean sort, GArray *rows, GVariant **ret)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GVariant) ret = call(p, "ListVMs", NULL, &err);
 	g_autoptr(GVariantIter) it = NULL;
-	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
 	struct vm_row r;
 
-	if (!ret) {
+	*ret = call(p, "ListVMs", NULL, &err);
+	if (!*ret) {
 		fprintf(stderr, "virtenergyctl: cannot list VMs: %s\n", err->message);
 		return EXIT_DBUS;
 	}
-	g_variant_get(ret, "(a(ssbdd))", &it);
+	g_variant_get(*ret, "(a(ssbdd))", &it);
 	while (g_variant_iter_next(it, "(&s&sbdd)", &r.uuid, &r.name, &r.running, &r.power_w,
 				   &r.energy_j))
 		g_array_append_val(rows, r);
 	if (sort)
 		g_array_sort(rows, by_power);
-	if (opt_json) {
-		g_autoptr(GString) out = g_string_new("[");
+	return 0;
+}
 
-		for (guint i = 0; i < rows->len; i++) {
-			const struct vm_row *v = &g_array_index(rows, struct vm_row, i);
+static void build_rows(GArray *rows, JsonBuilder *b)
+{
+	json_builder_begin_array(b);
+	for (guint i = 0; i < rows->len; i++) {
+		const struct vm_row *v = &g_array_index(rows, struct vm_row, i);
 
-			g_string_append(out, i ? ",{\"uuid\":" : "{\"uuid\":");
-			json_str(out, v->uuid);
-			g_string_append(out, ",\"name\":");
-			json_str(out, v->name);
-			g_string_append_printf(out, ",\"running\":%s,\"power_w\":%.6f,\"energy_j\":%.6f}",
-					       v->running ? "true" : "false", v->power_w, v->energy_j);
-		}
-		g_string_append_c(out, ']');
-		puts(out->str);
-		return 0;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "uuid");
+		json_builder_add_string_value(b, v->uuid);
+		json_builder_set_member_name(b, "name");
+		json_builder_add_string_value(b, v->name);
+		json_builder_set_member_name(b, "running");
+		json_builder_add_boolean_value(b, v->running);
+		json_builder_set_member_name(b, "power_w");
+		json_builder_add_double_value(b, v->power_w);
+		json_builder_set_member_name(b, "energy_j");
+		json_builder_add_double_value(b, v->energy_j);
+		json_builder_end_object(b);
 	}
-	print_rows(rows);
+	json_builder_end_array(b);
+}
+
+static int cmd_list(GDBusProxy *p)
+{
+	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
+	g_autoptr(GVariant) ret = NULL;
+	int r = get_rows(p, FALSE, rows, &ret);
+
+	if (r)
+		return r;
+	if (opt_json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		build_rows(rows, b);
+		print_json(b);
+	} else {
+		print_rows(rows);
+	}
 	return 0;
 }
 
@@ -248,42 +347,17 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 	info = g_variant_get_child_value(ret, 0);
 	comps = g_variant_lookup_value(info, "ComponentEnergyJ", G_VARIANT_TYPE("a{sd}"));
 	if (opt_json) {
-		g_autoptr(GString) out = g_string_new("{");
+		g_autoptr(JsonBuilder) b = json_builder_new();
 		GVariant *v;
-		gboolean first = TRUE;
 
+		json_builder_begin_object(b);
 		g_variant_iter_init(&it, info);
 		while (g_variant_iter_next(&it, "{&sv}", &key, &v)) {
-			g_string_append(out, first ? "" : ",");
-			first = FALSE;
-			json_str(out, key);
-			g_string_append_c(out, ':');
-			if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING))
-				json_str(out, g_variant_get_string(v, NULL));
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN))
-				g_string_append(out, g_variant_get_boolean(v) ? "true" : "false");
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32))
-				g_string_append_printf(out, "%u", g_variant_get_uint32(v));
-			else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE))
-				g_string_append_printf(out, "%.6f", g_variant_get_double(v));
-			else {
-				GVariantIter ci;
-				gboolean cf = TRUE;
-
-				g_string_append_c(out, '{');
-				g_variant_iter_init(&ci, v);
-				while (g_variant_iter_next(&ci, "{&sd}", &name, &j)) {
-					g_string_append(out, cf ? "" : ",");
-					cf = FALSE;
-					json_str(out, name);
-					g_string_append_printf(out, ":%.6f", j);
-				}
-				g_string_append_c(out, '}');
-			}
+			add_member(b, key, v);
 			g_variant_unref(v);
 		}
-		g_string_append_c(out, '}');
-		puts(out->str);
+		json_builder_end_object(b);
+		print_json(b);
 		return 0;
 	}
 	{
@@ -321,15 +395,54 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 	return 0;
 }
 
-/* A write method: errors explained, and the exit code scripts want. */
-static int write_call(GDBusProxy *p, const char *method, GVariant *args, const char *vm)
+/*
+ * The outcome of a write, in words, or with --json an object: {"vm": VM,
+ * "limit_w": W or null} for a VM's limit, {"host_cap_w": W or null} for
+ * the cap.  @vm NULL: the host cap.  @w 0: none.
+ */
+static void say_done(const char *vm, double w)
+{
+	char buf[32];
+
+	if (opt_json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		json_builder_begin_object(b);
+		if (vm) {
+			json_builder_set_member_name(b, "vm");
+			json_builder_add_string_value(b, vm);
+		}
+		json_builder_set_member_name(b, vm ? "limit_w" : "host_cap_w");
+		if (w > 0)
+			json_builder_add_double_value(b, w);
+		else
+			json_builder_add_null_value(b);
+		json_builder_end_object(b);
+		print_json(b);
+		return;
+	}
+	human(buf, sizeof(buf), w, "W");
+	if (vm && w > 0)
+		printf("VM '%s': power limit %s\n", vm, buf);
+	else if (vm)
+		printf("VM '%s': power limit cleared\n", vm);
+	else if (w > 0)
+		printf("host cap %s\n", buf);
+	else
+		printf("host cap cleared\n");
+}
+
+/* A write method: its outcome said, errors explained, and the exit code scripts want. */
+static int write_call(GDBusProxy *p, const char *method, GVariant *args, const char *vm, double w)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GVariant) ret = call(p, method, args, &err);
 	g_autofree char *remote = NULL;
 
-	if (ret)
+	if (ret) {
+		say_done(vm, w);
 		return 0;
+	}
 	remote = g_dbus_error_get_remote_error(err);
 	g_dbus_error_strip_remote_error(err);
 	if (g_strcmp0(remote, IFACE ".Error.NoSuchVM") == 0) {
@@ -358,20 +471,46 @@ static int parse_watts(const char *text, double *ret_w)
 	return 0;
 }
 
+/* One refresh of top: --json, one line {"host": status, "vms": [...]}. */
+static int top_once(GDBusProxy *p)
+{
+	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
+	g_autoptr(GVariant) ret = NULL;
+	int r;
+
+	if (!daemon_there(p))
+		return EXIT_DBUS;
+	r = get_rows(p, TRUE, rows, &ret);
+	if (r)
+		return r;
+	if (opt_json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "host");
+		build_status(p, b);
+		json_builder_set_member_name(b, "vms");
+		build_rows(rows, b);
+		json_builder_end_object(b);
+		print_json(b);
+		return 0;
+	}
+	print_status(p);
+	putchar('\n');
+	print_rows(rows);
+	return 0;
+}
+
 static int cmd_top(GDBusProxy *p)
 {
-	gboolean tty = isatty(STDOUT_FILENO);
+	gboolean refresh = isatty(STDOUT_FILENO) && !opt_json && !opt_once;
 
 	for (int n = 1;; n++) {
 		int r;
 
-		if (tty && !opt_once)
+		if (refresh)
 			fputs("\033[H\033[2J", stdout);   /* refresh in place */
-		r = cmd_status(p);
-		if (r == 0) {
-			putchar('\n');
-			r = cmd_list(p, TRUE);
-		}
+		r = top_once(p);
 		fflush(stdout);
 		if (r || opt_once || (opt_iterations > 0 && n >= opt_iterations))
 			return r;
@@ -462,24 +601,24 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(p);
 	if (strcmp(cmd, "list") == 0)
-		return cmd_list(p, FALSE);
+		return cmd_list(p);
 	if (strcmp(cmd, "show") == 0)
 		return cmd_show(p, argv[2]);
 	if (strcmp(cmd, "set-limit") == 0) {
 		double w = 0;
 
 		parse_watts(argv[3], &w);
-		return write_call(p, "SetVMLimit", g_variant_new("(sd)", argv[2], w), argv[2]);
+		return write_call(p, "SetVMLimit", g_variant_new("(sd)", argv[2], w), argv[2], w);
 	}
 	if (strcmp(cmd, "clear-limit") == 0)
-		return write_call(p, "ClearVMLimit", g_variant_new("(s)", argv[2]), argv[2]);
+		return write_call(p, "ClearVMLimit", g_variant_new("(s)", argv[2]), argv[2], 0);
 	if (strcmp(cmd, "host-cap") == 0) {
 		double w = 0;
 
 		if (strcmp(argv[2], "none") == 0)
-			return write_call(p, "ClearHostCap", NULL, NULL);
+			return write_call(p, "ClearHostCap", NULL, NULL, 0);
 		parse_watts(argv[2], &w);
-		return write_call(p, "SetHostCap", g_variant_new("(d)", w), NULL);
+		return write_call(p, "SetHostCap", g_variant_new("(d)", w), NULL, w);
 	}
 	return cmd_top(p);
 }

@@ -177,7 +177,8 @@ def main(build, source):
                 return probe
 
             r = run([ctl, "set-limit", "test", "30W"], env)
-            expect(r.returncode == 0, f"virtenergyctl set-limit test 30W ({r.stderr.strip()})")
+            expect(r.returncode == 0 and r.stdout.strip() == "VM 'test': power limit 30.00 W",
+                   f"virtenergyctl set-limit test 30W says so ({r.stdout.strip()}{r.stderr.strip()})")
             ok, seen = wait_for("LimitW 30.0", limit_is("'LimitW': <30.0>"), 5)
             expect(ok, f"the limit reached the VM through its metadata ({seen})")
             r = run([ctl, "show", "test"], env)
@@ -198,17 +199,28 @@ def main(build, source):
                 expect(r.returncode != 0 and ok,
                        f"virtenergyctl {' '.join(args)} is refused (rc {r.returncode}: "
                        f"{r.stderr.strip()}) and the limit stays ({seen})")
-            r = run([ctl, "clear-limit", "test"], env)
+            r = run([ctl, "--json", "clear-limit", "test"], env)
             ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
-            expect(r.returncode == 0 and ok, f"virtenergyctl clear-limit ({seen})")
-            r = run([ctl, "host-cap", "100W"], env)
+            try:
+                said = json.loads(r.stdout) == {"vm": "test", "limit_w": None}
+            except ValueError:
+                said = False
+            expect(r.returncode == 0 and ok and said,
+                   f"virtenergyctl --json clear-limit ({seen}; {r.stdout.strip()})")
+            r = run([ctl, "--json", "host-cap", "100W"], env)
             r2 = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
                            "HostCapW"], env)
-            expect(r.returncode == 0 and "<100.0>" in r2.stdout, "virtenergyctl host-cap 100W")
+            try:
+                said = json.loads(r.stdout) == {"host_cap_w": 100.0}
+            except ValueError:
+                said = False
+            expect(r.returncode == 0 and "<100.0>" in r2.stdout and said,
+                   f"virtenergyctl --json host-cap 100W ({r.stdout.strip()})")
             r = run([ctl, "host-cap", "none"], env)
             r2 = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
                            "HostCapW"], env)
-            expect(r.returncode == 0 and "<0.0>" in r2.stdout, "virtenergyctl host-cap none")
+            expect(r.returncode == 0 and "<0.0>" in r2.stdout and r.stdout.strip() == "host cap cleared",
+                   f"virtenergyctl host-cap none ({r.stdout.strip()})")
             r = run([ctl, "set-limit", "test", "30 J"], env)
             expect(r.returncode == 2 and "unit" in r.stderr, "a power with a wrong unit: exit 2")
             r = run([ctl, "set-limit", "test", "30W"], env, as_nobody=True)
@@ -222,7 +234,8 @@ def main(build, source):
             ok = r.returncode == 0
             try:
                 st = json.loads(r.stdout)
-                ok = ok and st["Estimated"] is True and st["EnergyJ"] > 0
+                ok = (ok and st["estimated"] is True and st["energy_j"] > 0
+                      and st["host_cap_w"] is None and "\n" not in r.stdout.strip())
             except (ValueError, KeyError):
                 ok = False
             expect(ok, f"virtenergyctl --json status: {r.stdout.strip()}")
@@ -241,13 +254,24 @@ def main(build, source):
             r = run([ctl, "--json", "show", UUID], env)
             try:
                 vm = json.loads(r.stdout)
-                ok = r.returncode == 0 and vm["Name"] == "test" and "idle" in vm["ComponentEnergyJ"]
+                ok = (r.returncode == 0 and vm["name"] == "test" and vm["uuid"] == UUID
+                      and "idle" in vm["component_energy_j"] and vm["limit_w"] is None)
             except (ValueError, KeyError):
                 ok = False
             expect(ok, "virtenergyctl --json show")
             r = run([ctl, "top", "--once"], env)
             expect(r.returncode == 0 and "test" in r.stdout and "power:" in r.stdout,
                    "virtenergyctl top --once")
+            # top --json: one JSON document a line (NDJSON), one line a refresh
+            r = run([ctl, "--json", "top", "--iterations", "2"], env)
+            lines = r.stdout.splitlines()
+            try:
+                docs = [json.loads(line) for line in lines]
+                ok = (r.returncode == 0 and len(docs) == 2 and all(
+                    d["host"]["energy_j"] > 0 and d["vms"][0]["uuid"] == UUID for d in docs))
+            except (ValueError, KeyError, IndexError, TypeError):
+                ok = False
+            expect(ok, f"virtenergyctl --json top -n 2: two lines, each a document ({len(lines)} lines)")
             r = run([ctl, "top", "-n", "2"], env)
             expect(r.returncode == 0 and r.stdout.count("power:") == 2,
                    "virtenergyctl top -n 2: two refreshes, then exits")
