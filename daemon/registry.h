@@ -6,7 +6,8 @@
  * Each part of the daemon keeps its per-VM state in the VM's entry, in a
  * slot of its own, instead of in a table of its own: the engine (the
  * account, the threads, the power), the limiter (the limits and the
- * controller), the daemon (the last metadata error it reported).  One
+ * controller), the daemon (the last metadata error it reported, the VM's
+ * orchestrator identity).  One
  * lookup finds all of them, and a VM that leaves leaves every part at once.
  * The actuators' durable records (held.h) stay keyed on disk by the same
  * key: they must be read back at start, before any VM is known.
@@ -25,6 +26,7 @@ enum ve_reg_slot {
 	VE_REG_ENGINE,      /* engine_int.h: struct vm */
 	VE_REG_LIMITER,     /* limiter.c: struct limited */
 	VE_REG_DAEMON,      /* virtenergyd: char *, the last metadata error reported */
+	VE_REG_IDENTITY,    /* virtenergyd: struct ve_vm_identity (identity.h) */
 	VE_REG__MAX,
 };
 

@@ -96,6 +96,17 @@ static void add_value(JsonBuilder *b, const char *name, GVariant *v)
 		json_builder_add_int_value(b, g_variant_get_uint32(v));
 	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)) {
 		json_builder_add_string_value(b, g_variant_get_string(v, NULL));
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a{ss}"))) {
+		GVariantIter it;
+		const char *k, *t;
+
+		json_builder_begin_object(b);
+		g_variant_iter_init(&it, v);
+		while (g_variant_iter_next(&it, "{&s&s}", &k, &t)) {
+			json_builder_set_member_name(b, k);
+			json_builder_add_string_value(b, t);
+		}
+		json_builder_end_object(b);
 	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a{sd}"))) {
 		GVariantIter it;
 		const char *k;
@@ -390,6 +401,18 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 		while (g_variant_iter_next(&it, "{&sd}", &name, &j)) {
 			human(buf, sizeof(buf), j, "J");
 			printf("    %-9s %s\n", name, buf);
+		}
+		{
+			g_autoptr(GVariant) id = g_variant_lookup_value(info, "Identity",
+									 G_VARIANT_TYPE("a{ss}"));
+			const char *k, *t;
+
+			if (id && g_variant_n_children(id)) {
+				printf("  identity\n");
+				g_variant_iter_init(&it, id);
+				while (g_variant_iter_next(&it, "{&s&s}", &k, &t))
+					printf("    %-15s %s\n", k, t);
+			}
 		}
 	}
 	return 0;

@@ -60,10 +60,17 @@ static uint64_t dbus_vm_alloc(void *ud, const char *uuid)
 	return d->limiter ? ve_limiter_alloc_uw(d->limiter, uuid) : 0;
 }
 
+static const char *const *dbus_vm_identity(void *ud, const char *uuid, const char **buf)
+{
+	G_STATIC_ASSERT(VE_DBUS_IDENTITY_PAIRS >= VD_IDENTITY_PAIRS);
+	return vd_identity_pairs(ud, uuid, buf);
+}
+
 const struct ve_dbus_ops vd_dbus_ops = {
 	.set_vm_limit = dbus_set_vm_limit,
 	.set_host_cap = dbus_set_host_cap,
 	.host_cap = dbus_host_cap,
 	.vm_limit = dbus_vm_limit,
 	.vm_alloc = dbus_vm_alloc,
+	.vm_identity = dbus_vm_identity,
 };

@@ -68,17 +68,20 @@ void vd_export_guests(struct daemon *d)
 static char *render_host(struct daemon *d)
 {
 	g_autofree struct ve_prom_vm *vms = NULL;
+	g_autofree const char **pairs = NULL;
 	struct ve_host_view h;
 	struct ve_prom_host ph;
 	size_t n = ve_engine_n_vms(d->engine);
 
 	vms = g_new0(struct ve_prom_vm, n ? n : 1);
+	pairs = g_new0(const char *, (n ? n : 1) * VD_IDENTITY_PAIRS);
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
 
 		ve_engine_vm(d->engine, i, &v);
 		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger,
-					      d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0 };
+					      d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0,
+					      vd_identity_pairs(d, v.uuid, pairs + i * VD_IDENTITY_PAIRS) };
 	}
 	ve_engine_host(d->engine, &h);
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };

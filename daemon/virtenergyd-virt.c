@@ -50,12 +50,71 @@ void vd_load_limits(struct daemon *d, const char *uuid, const char *name)
 	ve_limiter_set(d->limiter, ve_virt_conn(d->virt), uuid, name, &lim);
 }
 
+static void load_identity(struct daemon *d, const char *uuid, bool force);
+
 static void on_metadata(void *ud, const char *uuid, const char *name)
 {
 	vd_load_limits(ud, uuid, name);
+	load_identity(ud, uuid, true);
 }
 
 static void on_gone(void *ud, const char *uuid, const char *name, bool transient);
+
+/*
+ * The VM's orchestrator identity into the registry (VE_REG_IDENTITY): at
+ * its first sight, and again when it starts or its metadata changes
+ * (@force).  A VM without one gets an empty one, so that the minutely
+ * resync does not ask libvirt again.
+ */
+static void load_identity(struct daemon *d, const char *uuid, bool force)
+{
+	struct ve_vm_identity *id;
+
+	if (!d->reg || !d->virt || (!force && ve_registry_get(d->reg, uuid, VE_REG_IDENTITY)))
+		return;
+	id = g_new0(struct ve_vm_identity, 1);
+	ve_virt_get_identity(d->virt, uuid, id);
+	ve_registry_set(d->reg, uuid, VE_REG_IDENTITY, id);
+}
+
+void vd_load_identities(struct daemon *d)
+{
+	for (size_t i = 0; i < ve_engine_n_vms(d->engine); i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		load_identity(d, v.uuid, false);
+	}
+}
+
+const char *const *vd_identity_pairs(struct daemon *d, const char *uuid, const char **buf)
+{
+	const struct ve_vm_identity *id = d->reg ? ve_registry_get(d->reg, uuid, VE_REG_IDENTITY)
+						 : NULL;
+	const struct {
+		const char *label;
+		const char *value;
+	} f[] = {
+		{ "orchestrator", id ? id->orchestrator : NULL },
+		{ "instance", id ? id->instance : NULL },
+		{ "flavor", id ? id->flavor : NULL },
+		{ "project", id ? id->project : NULL },
+		{ "project_id", id ? id->project_id : NULL },
+		{ "user", id ? id->user : NULL },
+		{ "user_id", id ? id->user_id : NULL },
+		{ "cluster_version", id ? id->cluster_version : NULL },
+	};
+	size_t k = 0;
+
+	G_STATIC_ASSERT(2 * G_N_ELEMENTS(f) + 1 <= VD_IDENTITY_PAIRS);
+	for (size_t i = 0; i < G_N_ELEMENTS(f); i++)
+		if (f[i].value) {
+			buf[k++] = f[i].label;
+			buf[k++] = f[i].value;
+		}
+	buf[k] = NULL;
+	return buf;
+}
 
 static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 {
@@ -81,6 +140,7 @@ static void on_sync(void *ud, const struct ve_domain_info *doms, size_t n)
 	for (size_t k = 0; k < n; k++) {
 		ve_engine_vm_started(d->engine, doms[k].uuid, doms[k].name, doms[k].vcpus);
 		vd_load_limits(d, doms[k].uuid, doms[k].name);
+		load_identity(d, doms[k].uuid, false);
 	}
 }
 
@@ -93,6 +153,7 @@ static void on_started(void *ud, const struct ve_domain_info *dom)
 		ve_log_vm(dom->uuid, dom->name, "VM '%s' started, %u vCPUs: accounting it", dom->name,
 		      dom->vcpus);
 	vd_load_limits(d, dom->uuid, dom->name);
+	load_identity(d, dom->uuid, true);
 }
 
 static void on_stopped(void *ud, const char *uuid, const char *name)
@@ -140,6 +201,7 @@ void vd_on_retired(void *ud, const char *uuid, const char *name, uint64_t total_
 	struct daemon *d = ud;
 
 	ve_registry_set(d->reg, uuid, VE_REG_DAEMON, NULL);
+	ve_registry_set(d->reg, uuid, VE_REG_IDENTITY, NULL);
 	ve_log_vm(uuid, name, "VM '%s' retired: its %.6f J are now in the host's retired total",
 	      name ? name : uuid, (double)total_uj / 1e6);
 }

@@ -205,6 +205,7 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 	ve_engine_on_retired(d->engine, vd_on_retired, d);
 	ve_virt_global_init();
 	d->virt = ve_virt_new(d->cfg.uri, &vd_virt_ops, d);
+	vd_load_identities(d);   /* its first sync may have come before d->virt was set */
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 #include "guestmode.h"
 #include "energylimits.h"
 #include "guestexport.h"
+#include "identity.h"
 #include "limiter.h"
 #include "metadata.h"
 #include "outputs.h"
@@ -101,6 +102,11 @@ extern const struct ve_virt_ops vd_virt_ops;
 void vd_limiter_log(void *ud, const char *uuid, const char *name, const char *msg);
 void vd_load_limits(struct daemon *d, const char *uuid, const char *name);
 void vd_on_retired(void *ud, const char *uuid, const char *name, uint64_t total_uj);
+/* Each known VM's orchestrator identity, where not read yet (a first sync inside ve_virt_new). */
+void vd_load_identities(struct daemon *d);
+/* The VM's orchestrator identity as label pairs (name, value, ..., NULL) in @buf. */
+#define VD_IDENTITY_PAIRS 17
+const char *const *vd_identity_pairs(struct daemon *d, const char *uuid, const char **buf);
 
 /* virtenergyd-dbus.c */
 extern const struct ve_dbus_ops vd_dbus_ops;

@@ -92,6 +92,17 @@ static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 	g_variant_builder_add(&b, "{sv}", "AllocationW",
 			      g_variant_new_double(watts(d->ops ? d->ops->vm_alloc(d->ud, v->uuid) : 0)));
 	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", g_variant_builder_end(&comps));
+	{
+		const char *buf[VE_DBUS_IDENTITY_PAIRS];
+		const char *const *kv = d->ops && d->ops->vm_identity ?
+					d->ops->vm_identity(d->ud, v->uuid, buf) : NULL;
+		GVariantBuilder id;
+
+		g_variant_builder_init(&id, G_VARIANT_TYPE("a{ss}"));
+		for (; kv && kv[0] && kv[1]; kv += 2)
+			g_variant_builder_add(&id, "{ss}", kv[0], kv[1]);
+		g_variant_builder_add(&b, "{sv}", "Identity", g_variant_builder_end(&id));
+	}
 	return g_variant_builder_end(&b);
 }
 

@@ -24,7 +24,14 @@ struct ve_dbus_ops {
 	uint64_t (*host_cap)(void *ud);
 	uint64_t (*vm_limit)(void *ud, const char *uuid);
 	uint64_t (*vm_alloc)(void *ud, const char *uuid);
+	/*
+	 * The VM's orchestrator identity (GetVM's Identity): label, value, ...,
+	 * NULL, in @buf of VE_DBUS_IDENTITY_PAIRS; may be NULL.
+	 */
+	const char *const *(*vm_identity)(void *ud, const char *uuid, const char **buf);
 };
+
+#define VE_DBUS_IDENTITY_PAIRS 17
 
 /* Error for a VM that does not exist, for set_vm_limit to return. */
 #define VE_DBUS_ERROR_NO_SUCH_VM "org.virtenergy.Manager1.Error.NoSuchVM"

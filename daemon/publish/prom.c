@@ -73,6 +73,18 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		vm_labels(out, &vms[i]);
 		g_string_append_printf(out, "} %d\n", vms[i].running ? 1 : 0);
 	}
+	ve_prom_head(out, "virtenergy_vm_info", "gauge",
+	     "Always 1: who each VM is to its orchestrator (Nova, oVirt), to join on uuid.");
+	for (size_t i = 0; i < n; i++) {
+		g_string_append(out, "virtenergy_vm_info{");
+		vm_labels(out, &vms[i]);
+		for (const char *const *kv = vms[i].info; kv && kv[0] && kv[1]; kv += 2) {
+			g_string_append_printf(out, ",%s=\"", kv[0]);
+			ve_prom_label(out, kv[1]);
+			g_string_append_c(out, '"');
+		}
+		g_string_append(out, "} 1\n");
+	}
 	ve_prom_head(out, "virtenergy_vm_power_limit_watts", "gauge",
 	     "The power limit a VM is held to (its own or its share of the host cap).");
 	for (size_t i = 0; i < n; i++) {

@@ -7,6 +7,7 @@
  *   virtenergy_vm_energy_joules_total{uuid,name,component}  counter
  *   virtenergy_vm_power_watts{uuid,name}                    gauge, last second
  *   virtenergy_vm_running{uuid,name}                        gauge, 0 or 1
+ *   virtenergy_vm_info{uuid,name,orchestrator,instance,...} gauge, always 1 (identity.h)
  *   virtenergy_vm_power_limit_watts{uuid,name}              gauge, VMs with a limit only
  *   virtenergy_host_energy_joules_total                     counter, all attributed energy
  *   virtenergy_host_own_energy_joules_total{component}      counter, the host's own work
@@ -33,6 +34,11 @@ struct ve_prom_vm {
 	uint64_t power_uw;
 	const struct ve_ledger_entry *ledger;
 	uint64_t limit_uw;          /* the limit in force, 0: none */
+	/*
+	 * Its orchestrator identity for virtenergy_vm_info: label name, value,
+	 * ..., NULL (may be NULL).  Names must be valid label names.
+	 */
+	const char *const *info;
 };
 
 struct ve_prom_host {

@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "conn.h"
+#include "identity.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -327,6 +328,29 @@ char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error
 	}
 	virDomainFree(dom);
 	return out;
+}
+
+gboolean ve_virt_get_identity(struct ve_virt *v, const char *uuid, struct ve_vm_identity *ret)
+{
+	static const char *const ns[] = { VE_NOVA_NS, VE_NOVA_NS_1_0, VE_OVIRT_NS };
+	virDomainPtr dom;
+	gboolean found = FALSE;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!v->conn || !(dom = virDomainLookupByUUIDString(v->conn, uuid)))
+		return FALSE;
+	for (size_t i = 0; i < G_N_ELEMENTS(ns) && !found; i++) {
+		char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ns[i],
+						 VIR_DOMAIN_AFFECT_LIVE);
+
+		if (xml) {
+			found = ve_vm_identity_parse(xml, ns[i], ret);
+			free(xml);
+		}
+	}
+	virResetLastError();    /* "no metadata" is the common answer, not an error */
+	virDomainFree(dom);
+	return found;
 }
 
 virConnectPtr ve_virt_conn(struct ve_virt *v)

@@ -78,6 +78,14 @@ virConnectPtr ve_virt_conn(struct ve_virt *v);
  */
 char *ve_virt_get_metadata(struct ve_virt *v, const char *uuid, char **ret_error);
 
+/*
+ * The orchestrator's identity of domain @uuid (identity.h: Nova's or
+ * oVirt's metadata element), into *@ret (caller clears).  FALSE when the
+ * domain has none, or cannot be asked.
+ */
+struct ve_vm_identity;
+gboolean ve_virt_get_identity(struct ve_virt *v, const char *uuid, struct ve_vm_identity *ret);
+
 /* Ask for a fresh sync (the daemon does this now and then to heal missed events). */
 void ve_virt_resync(struct ve_virt *v);
 

@@ -255,7 +255,8 @@ def main(build, source):
             try:
                 vm = json.loads(r.stdout)
                 ok = (r.returncode == 0 and vm["name"] == "test" and vm["uuid"] == UUID
-                      and "idle" in vm["component_energy_j"] and vm["limit_w"] is None)
+                      and "idle" in vm["component_energy_j"] and vm["limit_w"] is None
+                      and vm["identity"] == {})
             except (ValueError, KeyError):
                 ok = False
             expect(ok, "virtenergyctl --json show")

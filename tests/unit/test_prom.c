@@ -9,9 +9,11 @@ static void test_render(void **state)
 {
 	struct ve_ledger_entry vm = { 0 }, host = { 0 };
 	uint64_t reasons[VE_REASON__MAX] = { 0 };
+	static const char *const nova[] = { "orchestrator", "nova", "instance", "web \"one\"",
+					    "project", "demo", NULL };
 	struct ve_prom_vm vms[] = {
-		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm, 40000000 },
-		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm, 0 },
+		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm, 40000000, nova },
+		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm, 0, NULL },
 	};
 	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true };
 	g_autofree char *text = NULL;
@@ -46,6 +48,12 @@ static void test_render(void **state)
 	      "build_info with the project's version " VE_VERSION ":\n%s", text);
 	check(strcmp(VE_VERSION, "") != 0, "VE_VERSION is not empty");
 	check(text[strlen(text) - 1] == '\n', "ends with a newline");
+	check(strstr(text, "\nvirtenergy_vm_info{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\",name=\"web1\","
+			   "orchestrator=\"nova\",instance=\"web \\\"one\\\"\",project=\"demo\"} 1\n"),
+	      "the VM's identity, escaped:\n%s", text);
+	check(strstr(text, "\nvirtenergy_vm_info{uuid=\"11111111-2222-3333-4444-555555555555\","
+			   "name=\"we\\\"ird\\\\name\\nx\"} 1\n"), "a VM without one: uuid and name only");
+	check(strstr(text, "# TYPE virtenergy_vm_info gauge\n"), "info is a gauge");
 }
 
 int main(void)
