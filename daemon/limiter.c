@@ -31,6 +31,7 @@ struct limited {
 	bool throttled;              /* held below full bandwidth, as last reported */
 	bool freq_warned;            /* told why its frequency cannot be lowered */
 	uint64_t disk_failed_uw;     /* the disk limit that could not be applied (told once) */
+	char *cpu_fail, *disk_fail;  /* why the limit cannot be enforced now, NULL: it can */
 };
 
 /* The actuators, in the order a VM is restored: frequency, bandwidth, disks. */
@@ -57,6 +58,8 @@ static void limited_free(gpointer p)
 {
 	struct limited *v = p;
 
+	g_free(v->cpu_fail);
+	g_free(v->disk_fail);
 	g_free(v->name);
 	g_free(v);
 }
@@ -168,6 +171,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 			ve_pctl_init(&v->ctl, &v->ctl.p, 1.0);
 			v->limit_uw = 0;
 			v->throttled = false;
+			g_clear_pointer(&v->cpu_fail, g_free);
 		}
 	}
 	if (disk_before && disk_before != disk_now) {
@@ -176,6 +180,7 @@ void ve_limiter_set(struct ve_limiter *l, virConnectPtr conn, const char *uuid, 
 			    name);
 		restore_disk(l, conn, uuid, name);
 		v->disk_failed_uw = 0;
+		g_clear_pointer(&v->disk_fail, g_free);
 	}
 	if (!cpu_now && !disk_now) {
 		if (v && !l->host_cap_uw) {
@@ -406,7 +411,10 @@ static void apply_disk(struct ve_limiter *l, virConnectPtr conn, const char *uui
 		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': disk power limit %.3f W not applied: %s; its disks are left as they were",
 		    v->name, (double)want / 1e6, err->message);
 		v->disk_failed_uw = want;
+		g_free(v->disk_fail);
+		v->disk_fail = g_strdup_printf("disk power limit: %s", err->message);
 	} else {
+		g_clear_pointer(&v->disk_fail, g_free);
 		ve_act_say(l->log, l->ud, uuid, v->name, "VM '%s': its disks held to %.3f W by block I/O tuning", v->name,
 		    (double)want / 1e6);
 	}
@@ -494,9 +502,16 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 		}
 		if (!ve_act_set(&l->act[ACT_BW],
 				&(struct ve_act_target){ .key = k, .name = v->name, .conn = conn, .dom = dom },
-				bw, NULL, &err))
-			ve_act_say(l->log, l->ud, k, v->name, "VM '%s': %s; its bandwidth is left as it was", v->name,
-			    err->message);
+				bw, NULL, &err)) {
+			/* told once per reason; the state says it while it lasts */
+			if (g_strcmp0(v->cpu_fail, err->message) != 0)
+				ve_act_say(l->log, l->ud, k, v->name, "VM '%s': %s; its bandwidth is left as it was",
+					   v->name, err->message);
+			g_free(v->cpu_fail);
+			v->cpu_fail = g_strdup(err->message);
+		} else {
+			g_clear_pointer(&v->cpu_fail, g_free);
+		}
 		virDomainFree(dom);
 	}
 }
@@ -562,4 +577,45 @@ unsigned int ve_limiter_restore_all(struct ve_limiter *l, virConnectPtr conn)
 	for (size_t i = 0; i < N_ACT; i++)
 		failed += ve_act_restore_all(&l->act[i], conn, NULL);
 	return failed;
+}
+
+const char *ve_limit_state_name(enum ve_limit_state s)
+{
+	static const char *const names[] = { "none", "held", "at-floor", "not-enforceable" };
+
+	return (unsigned int)s < G_N_ELEMENTS(names) ? names[s] : "none";
+}
+
+enum ve_limit_state ve_limiter_state(struct ve_limiter *l, const char *uuid, char **ret_reason)
+{
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
+
+	if (ret_reason)
+		*ret_reason = NULL;
+	if (!v || !(v->limit_uw || v->lim.power_limit_uw || v->lim.budget_uj ||
+		    v->lim.disk_power_limit_uw))
+		return VE_LIMIT_NONE;
+	if (v->cpu_fail || v->disk_fail) {
+		if (ret_reason)
+			*ret_reason = v->cpu_fail ? g_strdup_printf("CPU bandwidth: %s", v->cpu_fail)
+						  : g_strdup(v->disk_fail);
+		return VE_LIMIT_NOT_ENFORCEABLE;
+	}
+	if (v->ctl.cannot_hold) {
+		if (ret_reason)
+			*ret_reason = g_strdup_printf("at its CPU floor it still draws %.3f W against %.3f W",
+						      (double)v->measured_uw / 1e6, (double)v->limit_uw / 1e6);
+		return VE_LIMIT_AT_FLOOR;
+	}
+	return VE_LIMIT_HELD;
+}
+
+bool ve_limiter_budget_left_uj(struct ve_limiter *l, const char *uuid, uint64_t *ret_uj)
+{
+	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);
+
+	if (!v || !v->lim.budget_uj)
+		return false;
+	*ret_uj = v->win.used_uj < v->lim.budget_uj ? v->lim.budget_uj - v->win.used_uj : 0;
+	return true;
 }

@@ -77,6 +77,25 @@ void ve_limiter_tick(struct ve_limiter *l, struct ve_engine *e, virConnectPtr co
 /* The power limit in force for @uuid in µW (its own or its cap share), 0 for none. */
 uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid);
 
+/*
+ * Whether the VM's limit is enforced: none (it has no limit), held (the
+ * controller holds it, at or under its limit), at-floor (at its CPU floor
+ * and still over its limit) or not-enforceable (an actuator refuses: libvirt
+ * would not set its bandwidth or its disks' limits).  *@ret_reason (may be
+ * NULL; caller frees) says why for the last two.
+ */
+enum ve_limit_state {
+	VE_LIMIT_NONE,
+	VE_LIMIT_HELD,
+	VE_LIMIT_AT_FLOOR,
+	VE_LIMIT_NOT_ENFORCEABLE,
+};
+const char *ve_limit_state_name(enum ve_limit_state s);
+enum ve_limit_state ve_limiter_state(struct ve_limiter *l, const char *uuid, char **ret_reason);
+
+/* What is left of the VM's energy budget in its window, in µJ; false when it has no budget. */
+bool ve_limiter_budget_left_uj(struct ve_limiter *l, const char *uuid, uint64_t *ret_uj);
+
 /* Its share of the host cap in µW, 0 without a cap. */
 uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid);
 

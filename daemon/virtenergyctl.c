@@ -246,6 +246,8 @@ struct vm_row {
 	const char *uuid, *name;
 	gboolean running;
 	double power_w, energy_j;
+	double limit_w;              /* 0: none */
+	char state[20];              /* the limit's state (GetVM's LimitState) */
 };
 
 static int by_power(gconstpointer a, gconstpointer b)
@@ -262,14 +264,36 @@ static GVariant *call(GDBusProxy *p, const char *method, GVariant *args, GError 
 
 static void print_rows(GArray *rows)
 {
-	printf("%-24s %-8s %12s %14s\n", "VM", "STATE", "POWER", "ENERGY");
+	printf("%-24s %-8s %12s %14s %12s %s\n", "VM", "STATE", "POWER", "ENERGY", "LIMIT", "LIMIT STATE");
 	for (guint i = 0; i < rows->len; i++) {
 		const struct vm_row *r = &g_array_index(rows, struct vm_row, i);
-		char pw[32], en[32];
+		char pw[32], en[32], lim[32] = "-";
 
 		human(pw, sizeof(pw), r->power_w, "W");
 		human(en, sizeof(en), r->energy_j, "J");
-		printf("%-24.24s %-8s %12s %14s\n", r->name, r->running ? "running" : "stopped", pw, en);
+		if (r->limit_w > 0)
+			human(lim, sizeof(lim), r->limit_w, "W");
+		printf("%-24.24s %-8s %12s %14s %12s %s\n", r->name, r->running ? "running" : "stopped", pw,
+		       en, lim, strcmp(r->state, "none") ? r->state : "-");
+	}
+}
+
+/* Each row's limit and its state, from GetVM (ListVMs has neither). */
+static void fill_limits(GDBusProxy *p, GArray *rows)
+{
+	for (guint i = 0; i < rows->len; i++) {
+		struct vm_row *r = &g_array_index(rows, struct vm_row, i);
+		g_autoptr(GVariant) ret = call(p, "GetVM", g_variant_new("(s)", r->uuid), NULL);
+		g_autoptr(GVariant) info = NULL;
+		const char *st = "none";
+
+		r->limit_w = 0;
+		if (ret) {
+			info = g_variant_get_child_value(ret, 0);
+			g_variant_lookup(info, "LimitW", "d", &r->limit_w);
+			g_variant_lookup(info, "LimitState", "&s", &st);
+		}
+		g_strlcpy(r->state, st, sizeof(r->state));
 	}
 }
 
@@ -291,6 +315,7 @@ static int get_rows(GDBusProxy *p, gboolean sort, GArray *rows, GVariant **ret)
 		g_array_append_val(rows, r);
 	if (sort)
 		g_array_sort(rows, by_power);
+	fill_limits(p, rows);
 	return 0;
 }
 
@@ -311,6 +336,13 @@ static void build_rows(GArray *rows, JsonBuilder *b)
 		json_builder_add_double_value(b, v->power_w);
 		json_builder_set_member_name(b, "energy_j");
 		json_builder_add_double_value(b, v->energy_j);
+		json_builder_set_member_name(b, "limit_w");
+		if (v->limit_w > 0)
+			json_builder_add_double_value(b, v->limit_w);
+		else
+			json_builder_add_null_value(b);
+		json_builder_set_member_name(b, "limit_state");
+		json_builder_add_string_value(b, v->state);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -391,11 +423,18 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 		{
 			double limit = 0;
 
+			const char *state = NULL, *reason = NULL;
+
 			g_variant_lookup(info, "LimitW", "d", &limit);
+			g_variant_lookup(info, "LimitState", "&s", &state);
+			g_variant_lookup(info, "LimitReason", "&s", &reason);
 			if (limit > 0) {
 				human(buf, sizeof(buf), limit, "W");
 				printf("  limit     %s\n", buf);
 			}
+			if (state && strcmp(state, "none") != 0)
+				printf("  state     %s%s%s\n", state, reason && reason[0] ? ": " : "",
+				       reason ? reason : "");
 		}
 		g_variant_iter_init(&it, comps);
 		while (g_variant_iter_next(&it, "{&sd}", &name, &j)) {

@@ -60,6 +60,22 @@ static uint64_t dbus_vm_alloc(void *ud, const char *uuid)
 	return d->limiter ? ve_limiter_alloc_uw(d->limiter, uuid) : 0;
 }
 
+static const char *dbus_vm_limit_state(void *ud, const char *uuid, char **ret_reason)
+{
+	struct daemon *d = ud;
+
+	*ret_reason = NULL;
+	return ve_limit_state_name(d->limiter ? ve_limiter_state(d->limiter, uuid, ret_reason)
+					      : VE_LIMIT_NONE);
+}
+
+static bool dbus_vm_budget_left(void *ud, const char *uuid, uint64_t *ret_uj)
+{
+	struct daemon *d = ud;
+
+	return d->limiter && ve_limiter_budget_left_uj(d->limiter, uuid, ret_uj);
+}
+
 static const char *const *dbus_vm_identity(void *ud, const char *uuid, const char **buf)
 {
 	G_STATIC_ASSERT(VE_DBUS_IDENTITY_PAIRS >= VD_IDENTITY_PAIRS);
@@ -73,4 +89,6 @@ const struct ve_dbus_ops vd_dbus_ops = {
 	.vm_limit = dbus_vm_limit,
 	.vm_alloc = dbus_vm_alloc,
 	.vm_identity = dbus_vm_identity,
+	.vm_limit_state = dbus_vm_limit_state,
+	.vm_budget_left = dbus_vm_budget_left,
 };

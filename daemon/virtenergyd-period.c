@@ -79,12 +79,24 @@ static char *render_host(struct daemon *d)
 		struct ve_vm_view v;
 
 		ve_engine_vm(d->engine, i, &v);
-		vms[i] = (struct ve_prom_vm){ v.uuid, v.name, v.running, v.power_uw, v.ledger,
-					      d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0,
-					      vd_identity_pairs(d, v.uuid, pairs + i * VD_IDENTITY_PAIRS) };
+		vms[i] = (struct ve_prom_vm){
+			.uuid = v.uuid, .name = v.name, .running = v.running, .power_uw = v.power_uw,
+			.ledger = v.ledger,
+			.limit_uw = d->limiter ? ve_limiter_limit_uw(d->limiter, v.uuid) : 0,
+			.info = vd_identity_pairs(d, v.uuid, pairs + i * VD_IDENTITY_PAIRS),
+		};
+		if (d->limiter) {
+			enum ve_limit_state st = ve_limiter_state(d->limiter, v.uuid, NULL);
+
+			vms[i].limit_state = st == VE_LIMIT_NONE ? NULL : ve_limit_state_name(st);
+			vms[i].alloc_uw = ve_limiter_alloc_uw(d->limiter, v.uuid);
+			vms[i].has_budget = ve_limiter_budget_left_uj(d->limiter, v.uuid,
+								      &vms[i].budget_left_uj);
+		}
 	}
 	ve_engine_host(d->engine, &h);
-	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated };
+	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated,
+				    d->cfg.host_cap_uw };
 	return ve_prom_render(&ph, vms, n);
 }
 

@@ -93,6 +93,17 @@ static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 			      g_variant_new_double(watts(d->ops ? d->ops->vm_alloc(d->ud, v->uuid) : 0)));
 	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", g_variant_builder_end(&comps));
 	{
+		g_autofree char *reason = NULL;
+		const char *state = d->ops && d->ops->vm_limit_state ?
+				    d->ops->vm_limit_state(d->ud, v->uuid, &reason) : "none";
+		uint64_t left;
+
+		g_variant_builder_add(&b, "{sv}", "LimitState", g_variant_new_string(state));
+		g_variant_builder_add(&b, "{sv}", "LimitReason", g_variant_new_string(reason ? reason : ""));
+		if (d->ops && d->ops->vm_budget_left && d->ops->vm_budget_left(d->ud, v->uuid, &left))
+			g_variant_builder_add(&b, "{sv}", "BudgetLeftJ", g_variant_new_double(joules(left)));
+	}
+	{
 		const char *buf[VE_DBUS_IDENTITY_PAIRS];
 		const char *const *kv = d->ops && d->ops->vm_identity ?
 					d->ops->vm_identity(d->ud, v->uuid, buf) : NULL;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <stdbool.h>
 
 #include "engine.h"
 
@@ -29,6 +30,10 @@ struct ve_dbus_ops {
 	 * NULL, in @buf of VE_DBUS_IDENTITY_PAIRS; may be NULL.
 	 */
 	const char *const *(*vm_identity)(void *ud, const char *uuid, const char **buf);
+	/* Whether its limit is enforced (limiter.h's names), *@ret_reason (caller frees) why not. */
+	const char *(*vm_limit_state)(void *ud, const char *uuid, char **ret_reason);
+	/* What is left of its energy budget; false when it has none. */
+	bool (*vm_budget_left)(void *ud, const char *uuid, uint64_t *ret_uj);
 };
 
 #define VE_DBUS_IDENTITY_PAIRS 17

@@ -96,6 +96,47 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		ve_prom_micro(out, vms[i].limit_uw);
 		g_string_append_c(out, '\n');
 	}
+	ve_prom_head(out, "virtenergy_vm_limit_state", "gauge",
+	     "1 for the state of a limited VM's limit: held, at-floor (at its CPU floor and over "
+	     "its limit) or not-enforceable (an actuator refuses).");
+	for (size_t i = 0; i < n; i++) {
+		if (!vms[i].limit_state)
+			continue;
+		g_string_append(out, "virtenergy_vm_limit_state{");
+		vm_labels(out, &vms[i]);
+		g_string_append(out, ",state=\"");
+		ve_prom_label(out, vms[i].limit_state);
+		g_string_append(out, "\"} 1\n");
+	}
+	ve_prom_head(out, "virtenergy_vm_allocation_watts", "gauge",
+	     "A VM's share of the host cap, while there is one.");
+	for (size_t i = 0; i < n && h->host_cap_uw; i++) {
+		if (!vms[i].alloc_uw)
+			continue;
+		g_string_append(out, "virtenergy_vm_allocation_watts{");
+		vm_labels(out, &vms[i]);
+		g_string_append(out, "} ");
+		ve_prom_micro(out, vms[i].alloc_uw);
+		g_string_append_c(out, '\n');
+	}
+	ve_prom_head(out, "virtenergy_vm_budget_left_joules", "gauge",
+	     "What is left of a VM's energy budget in its window.");
+	for (size_t i = 0; i < n; i++) {
+		if (!vms[i].has_budget)
+			continue;
+		g_string_append(out, "virtenergy_vm_budget_left_joules{");
+		vm_labels(out, &vms[i]);
+		g_string_append(out, "} ");
+		ve_prom_micro(out, vms[i].budget_left_uj);
+		g_string_append_c(out, '\n');
+	}
+	if (h->host_cap_uw) {
+		ve_prom_head(out, "virtenergy_host_cap_watts", "gauge",
+		     "The host-wide power cap split among the VMs.");
+		g_string_append(out, "virtenergy_host_cap_watts ");
+		ve_prom_micro(out, h->host_cap_uw);
+		g_string_append_c(out, '\n');
+	}
 	ve_prom_head(out, "virtenergy_host_energy_joules_total", "counter",
 	     "All energy attributed: VMs and the host.");
 	g_string_append(out, "virtenergy_host_energy_joules_total ");

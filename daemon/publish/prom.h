@@ -9,6 +9,11 @@
  *   virtenergy_vm_running{uuid,name}                        gauge, 0 or 1
  *   virtenergy_vm_info{uuid,name,orchestrator,instance,...} gauge, always 1 (identity.h)
  *   virtenergy_vm_power_limit_watts{uuid,name}              gauge, VMs with a limit only
+ *   virtenergy_vm_limit_state{uuid,name,state}              gauge, 1: held, at-floor or
+ *                                                           not-enforceable (limited VMs)
+ *   virtenergy_vm_allocation_watts{uuid,name}               gauge, its share of the host cap
+ *   virtenergy_vm_budget_left_joules{uuid,name}             gauge, VMs with an energy budget
+ *   virtenergy_host_cap_watts                               gauge, while there is a host cap
  *   virtenergy_host_energy_joules_total                     counter, all attributed energy
  *   virtenergy_host_own_energy_joules_total{component}      counter, the host's own work
  *   virtenergy_host_unattributed_joules_total{reason}       counter, energy no VM could take
@@ -39,6 +44,10 @@ struct ve_prom_vm {
 	 * ..., NULL (may be NULL).  Names must be valid label names.
 	 */
 	const char *const *info;
+	const char *limit_state;    /* "held", "at-floor", "not-enforceable"; NULL: no limit */
+	uint64_t alloc_uw;          /* its share of the host cap, 0: no cap */
+	bool has_budget;
+	uint64_t budget_left_uj;
 };
 
 struct ve_prom_host {
@@ -47,6 +56,7 @@ struct ve_prom_host {
 	const struct ve_ledger_entry *ledger;   /* the host account */
 	const uint64_t *reason_uj;              /* VE_REASON__MAX entries */
 	bool estimated;
+	uint64_t host_cap_uw;                   /* 0: none */
 };
 
 /* The exposition text; caller frees. */

@@ -183,6 +183,26 @@ def main(build, source):
             expect(ok, f"the limit reached the VM through its metadata ({seen})")
             r = run([ctl, "show", "test"], env)
             expect(re.search(r"limit\s+30.00 W", r.stdout) is not None, "virtenergyctl show shows it")
+            # libvirt's test driver keeps no CPU bandwidth: the limit cannot be enforced, and says why
+            def limit_state():
+                r = run([ctl, "--json", "show", "test"], env)
+                try:
+                    vm = json.loads(r.stdout)
+                except ValueError:
+                    return False, r.stdout.strip()
+                return vm["limit_state"] == "not-enforceable", f"{vm['limit_state']}: {vm['limit_reason']}"
+            ok, seen = wait_for("not-enforceable", limit_state, 10)
+            expect(ok and "CPU bandwidth" in seen, f"the limit's state: {seen}")
+            r = run([ctl, "list"], env)
+            expect(re.search(r"^test\s+running\s+.*30.00 W\s+not-enforceable$", r.stdout, re.M) is not None,
+                   f"virtenergyctl list: LIMIT and LIMIT STATE columns ({r.stdout.strip()})")
+            r = run([ctl, "--json", "list"], env)
+            try:
+                row = json.loads(r.stdout)[0]
+                ok = row["limit_w"] == 30.0 and row["limit_state"] == "not-enforceable"
+            except (ValueError, KeyError, IndexError):
+                ok = False
+            expect(ok, f"virtenergyctl --json list: limit_w and limit_state ({r.stdout.strip()})")
             # tiny positive watts: refused by the reader's rules, the 30 W limit kept
             for w, says in (("1e-300", "rounds to 0"), ("0.0001", "out of range")):
                 r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "test", w], env)

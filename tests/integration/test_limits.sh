@@ -186,6 +186,10 @@ expect "and the daemon applies it" wait_quota -gt 0
 throttled() { grep "org.virtenergy.Manager1.Throttled ('$uuid', '$vm', true" "$tmp/monitor" ||
 	{ grep -c "" "$tmp/monitor" | sed 's/$/ lines from the monitor, none of them Throttled true/'; false; }; }
 expect "a Throttled signal says so" wait_for 10 "the Throttled signal" throttled
+# on a real guest libvirt sets the bandwidth: the limit is held (or, over it at the CPU floor,
+# at-floor), never not-enforceable, and virtenergyctl show says which
+enforced() { "$build/daemon/virtenergyctl" --bus session show "$vm" | grep -E '^  state +(held|at-floor)'; }
+expect "virtenergyctl show: the limit's state is held or at-floor" wait_for 10 "the state line" enforced
 expect "virtenergyctl clear-limit removes it" "$build/daemon/virtenergyctl" --bus session clear-limit "$vm"
 expect "and the quota is restored" wait_quota = -1
 kill "$monpid" 2>/dev/null; wait "$monpid" 2>/dev/null

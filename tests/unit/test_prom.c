@@ -12,10 +12,14 @@ static void test_render(void **state)
 	static const char *const nova[] = { "orchestrator", "nova", "instance", "web \"one\"",
 					    "project", "demo", NULL };
 	struct ve_prom_vm vms[] = {
-		{ "0f8fad5b-d9cb-469f-a165-70867728950e", "web1", true, 12500000, &vm, 40000000, nova },
-		{ "11111111-2222-3333-4444-555555555555", "we\"ird\\name\nx", false, 0, &vm, 0, NULL },
+		{ .uuid = "0f8fad5b-d9cb-469f-a165-70867728950e", .name = "web1", .running = true,
+		  .power_uw = 12500000, .ledger = &vm, .limit_uw = 40000000, .info = nova,
+		  .limit_state = "at-floor", .alloc_uw = 40000000, .has_budget = true,
+		  .budget_left_uj = 3600000000 },
+		{ .uuid = "11111111-2222-3333-4444-555555555555", .name = "we\"ird\\name\nx",
+		  .ledger = &vm },
 	};
-	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true };
+	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true, 100000000 };
 	g_autofree char *text = NULL;
 
 	(void)state;
@@ -54,6 +58,19 @@ static void test_render(void **state)
 	check(strstr(text, "\nvirtenergy_vm_info{uuid=\"11111111-2222-3333-4444-555555555555\","
 			   "name=\"we\\\"ird\\\\name\\nx\"} 1\n"), "a VM without one: uuid and name only");
 	check(strstr(text, "# TYPE virtenergy_vm_info gauge\n"), "info is a gauge");
+	check(strstr(text, "\nvirtenergy_vm_limit_state{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+			   "name=\"web1\",state=\"at-floor\"} 1\n"), "the limit's state");
+	check(!strstr(text, "virtenergy_vm_limit_state{uuid=\"11111111"), "no state without a limit");
+	check(strstr(text, "\nvirtenergy_vm_allocation_watts{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+			   "name=\"web1\"} 40.000000\n"), "its share of the cap");
+	check(strstr(text, "\nvirtenergy_vm_budget_left_joules{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
+			   "name=\"web1\"} 3600.000000\n"), "the budget left");
+	check(strstr(text, "\nvirtenergy_host_cap_watts 100.000000\n"), "the host cap");
+	h.host_cap_uw = 0;
+	g_free(text);
+	text = ve_prom_render(&h, vms, 2);
+	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{"),
+	      "no cap, no cap lines");
 }
 
 int main(void)
