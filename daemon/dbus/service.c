@@ -26,7 +26,13 @@ struct ve_dbus {
 	GDBusConnection *conn;
 	guint owner_id;
 	guint object_id;
+	GVariant *last[16];          /* each property as PropertiesChanged last carried it */
 };
+
+/* The properties, in the order of the introspection XML. */
+static const char *const props[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ", "UnattributedEnergyJ",
+				     "Estimated", "Sensor", "Sampler", "Periods", "HostCapW",
+				     "Version" };
 
 static double joules(uint64_t uj)
 {
@@ -330,24 +336,50 @@ void ve_dbus_free(struct ve_dbus *d)
 		g_bus_unown_name(d->owner_id);
 	if (d->info)
 		g_dbus_node_info_unref(d->info);
+	for (size_t i = 0; i < G_N_ELEMENTS(d->last); i++)
+		if (d->last[i])
+			g_variant_unref(d->last[i]);
 	g_free(d);
 }
 
+/*
+ * Once a second: PropertiesChanged with every property whose value changed
+ * since the last one (all of them the first time), so that a caching
+ * proxy (Cockpit's, GDBusProxy) never holds a stale one, and Changed.
+ */
 void ve_dbus_tick(struct ve_dbus *d)
 {
 	struct ve_host_view h;
 	GVariantBuilder changed;
+	bool any = false;
 
+	G_STATIC_ASSERT(G_N_ELEMENTS(props) <= G_N_ELEMENTS(((struct ve_dbus *)0)->last));
 	if (!d->conn || !d->object_id)
 		return;
 	ve_engine_host(d->engine, &h);
 	g_variant_builder_init(&changed, G_VARIANT_TYPE("a{sv}"));
-	g_variant_builder_add(&changed, "{sv}", "PowerW", g_variant_new_double(watts(h.power_uw)));
-	g_variant_builder_add(&changed, "{sv}", "EnergyJ", g_variant_new_double(joules(h.energy_uj)));
-	g_variant_builder_add(&changed, "{sv}", "Periods", g_variant_new_uint64(h.periods));
-	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, "org.freedesktop.DBus.Properties",
-				      "PropertiesChanged",
-				      g_variant_new("(sa{sv}as)", IFACE, &changed, NULL), NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(props); i++) {
+		GVariant *v = get_property(d->conn, NULL, OBJECT_PATH, IFACE, props[i], NULL, d);
+
+		if (!v)
+			continue;
+		g_variant_ref_sink(v);
+		if (d->last[i] && g_variant_equal(d->last[i], v)) {
+			g_variant_unref(v);
+			continue;
+		}
+		g_variant_builder_add(&changed, "{sv}", props[i], v);
+		if (d->last[i])
+			g_variant_unref(d->last[i]);
+		d->last[i] = v;
+		any = true;
+	}
+	if (any)
+		g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, "org.freedesktop.DBus.Properties",
+					      "PropertiesChanged",
+					      g_variant_new("(sa{sv}as)", IFACE, &changed, NULL), NULL);
+	else
+		g_variant_builder_clear(&changed);
 	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, IFACE, "Changed",
 				      g_variant_new("(dd)", watts(h.power_uw), joules(h.energy_uj)),
 				      NULL);

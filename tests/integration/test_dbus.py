@@ -143,13 +143,21 @@ def main(build, source):
                                          "".join(x for _, x in lines).strip() or "no output"))
             expect(ok, "gdbus monitor listens")
             t0 = time.monotonic()
-            time.sleep(4.2)
+            time.sleep(1.5)
+            run([ctl, "host-cap", "50W"], env)   # a property that changes now and then
+            time.sleep(2.7)
             mon.terminate()
             mon.wait(timeout=5)
             reader.join(timeout=5)
             changed = sum(1 for t, x in lines if t0 <= t <= t0 + 4.2
                           and "org.virtenergy.Manager1.Changed" in x)
             expect(3 <= changed <= 5, f"Changed about once a second ({changed} in 4.2 s)")
+            props = [x for _, x in lines if "PropertiesChanged" in x]
+            expect(any("'HostCapW': <50.0>" in x for x in props),
+                   "a changed host cap comes in PropertiesChanged, for caching proxies")
+            expect(props and not any("'Sensor'" in x or "'Version'" in x for x in props),
+                   f"properties that did not change are not sent again ({len(props)} signals)")
+            run([ctl, "host-cap", "none"], env)
 
             # an unprivileged caller reads, and cannot take the daemon's name
             r = run(gd + ["--method", "org.virtenergy.Manager1.ListVMs"], env, as_nobody=True)
