@@ -27,6 +27,7 @@ struct ve_dbus {
 	guint owner_id;
 	guint object_id;
 	GVariant *last[16];          /* each property as PropertiesChanged last carried it */
+	GCancellable *cancel;        /* the callers' uids being asked for; cancelled at free */
 };
 
 /* The properties, in the order of the introspection XML. */
@@ -123,21 +124,6 @@ static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 	return g_variant_builder_end(&b);
 }
 
-/* The caller's uid from the bus itself, or -1. */
-static gint64 caller_uid(GDBusConnection *conn, const char *sender)
-{
-	g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		"GetConnectionUnixUser", g_variant_new("(s)", sender), G_VARIANT_TYPE("(u)"),
-		G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-	guint32 uid;
-
-	if (!r)
-		return -1;
-	g_variant_get(r, "(u)", &uid);
-	return uid;
-}
-
 /* A power in W from a caller, checked: finite, above 0, at most @max_w. */
 static gboolean watts_arg(GDBusMethodInvocation *inv, double w, double max_w, uint64_t *ret_uw)
 {
@@ -157,19 +143,16 @@ static gboolean watts_arg(GDBusMethodInvocation *inv, double w, double max_w, ui
 	return TRUE;
 }
 
-static void write_call(struct ve_dbus *d, GDBusConnection *conn, const char *sender,
-		       const char *method, GVariant *params, GDBusMethodInvocation *inv)
+/* A write method from a caller known to be root. */
+static void do_write(struct ve_dbus *d, GDBusMethodInvocation *inv)
 {
 	g_autoptr(GError) err = NULL;
+	const char *method = g_dbus_method_invocation_get_method_name(inv);
+	GVariant *params = g_dbus_method_invocation_get_parameters(inv);
 	const char *vm = NULL;
 	double w = 0.0;
 	uint64_t uw = 0;
 
-	if (caller_uid(conn, sender) != 0) {
-		g_dbus_method_invocation_return_dbus_error(inv, ERR_NOT_AUTHORIZED,
-							   "only root may change limits");
-		return;
-	}
 	if (!d->ops) {
 		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
 						      "limits are not managed by this daemon");
@@ -206,6 +189,46 @@ static void write_call(struct ve_dbus *d, GDBusConnection *conn, const char *sen
 		return;
 	}
 	g_dbus_method_invocation_return_value(inv, NULL);
+}
+
+/* The bus's answer to who the caller is: root goes on, anyone else is refused. */
+static void on_caller_uid(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GDBusMethodInvocation *inv = data;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(src), res, &err);
+	guint32 uid = 1;
+
+	if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		/* the daemon is going away: d is no more */
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
+						      "virtenergyd is stopping");
+		g_object_unref(inv);
+		return;
+	}
+	if (r)
+		g_variant_get(r, "(u)", &uid);
+	if (uid != 0)
+		g_dbus_method_invocation_return_dbus_error(inv, ERR_NOT_AUTHORIZED,
+							   "only root may change limits");
+	else
+		do_write(g_object_get_data(G_OBJECT(inv), "ve-dbus"), inv);
+	g_object_unref(inv);
+}
+
+/*
+ * Writes are for root: the bus says who the caller is (GetConnectionUnixUser),
+ * asked without blocking the main loop, whose periods go on meanwhile.
+ */
+static void write_call(struct ve_dbus *d, GDBusConnection *conn, const char *sender,
+		       GDBusMethodInvocation *inv)
+{
+	g_object_set_data(G_OBJECT(inv), "ve-dbus", d);
+	g_dbus_connection_call(conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+			       "org.freedesktop.DBus", "GetConnectionUnixUser",
+			       g_variant_new("(s)", sender), G_VARIANT_TYPE("(u)"),
+			       G_DBUS_CALL_FLAGS_NONE, 5000, d->cancel, on_caller_uid,
+			       g_object_ref(inv));
 }
 
 static void method_call(GDBusConnection *conn, const char *sender, const char *path,
@@ -248,7 +271,7 @@ static void method_call(GDBusConnection *conn, const char *sender, const char *p
 	}
 	if (strcmp(method, "SetVMLimit") == 0 || strcmp(method, "ClearVMLimit") == 0 ||
 	    strcmp(method, "SetHostCap") == 0 || strcmp(method, "ClearHostCap") == 0) {
-		write_call(d, conn, sender, method, params, inv);
+		write_call(d, conn, sender, inv);
 		return;
 	}
 	g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
@@ -312,6 +335,7 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct
 						       G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
 	g_autoptr(GError) err = NULL;
 
+	d->cancel = g_cancellable_new();
 	d->engine = engine;
 	d->ops = ops;
 	d->log = log;
@@ -336,6 +360,8 @@ void ve_dbus_free(struct ve_dbus *d)
 		g_bus_unown_name(d->owner_id);
 	if (d->info)
 		g_dbus_node_info_unref(d->info);
+	g_cancellable_cancel(d->cancel);
+	g_object_unref(d->cancel);
 	for (size_t i = 0; i < G_N_ELEMENTS(d->last); i++)
 		if (d->last[i])
 			g_variant_unref(d->last[i]);
