@@ -9,11 +9,13 @@
 
 #include "error.h"
 #include "manager1-resources.h"
+#include "ve-vm1.h"
 #include "service.h"
 
 #define BUS_NAME "org.virtenergy.Manager1"
 #define OBJECT_PATH "/org/virtenergy/Manager1"
 #define IFACE "org.virtenergy.Manager1"
+#define VM_ROOT "/org/virtenergy"
 #define ERR_NO_SUCH_VM VE_DBUS_ERROR_NO_SUCH_VM
 #define ERR_NOT_AUTHORIZED "org.virtenergy.Manager1.Error.NotAuthorized"
 
@@ -28,6 +30,8 @@ struct ve_dbus {
 	guint object_id;
 	GVariant *last[16];          /* each property as PropertiesChanged last carried it */
 	GCancellable *cancel;        /* the callers' uids being asked for; cancelled at free */
+	GDBusObjectManagerServer *om;   /* /org/virtenergy: one object per VM */
+	GHashTable *vm_objs;         /* uuid -> VeObjectSkeleton, those exported */
 };
 
 /* The properties, in the order of the introspection XML. */
@@ -76,15 +80,37 @@ static GVariant *get_property(GDBusConnection *conn, const char *sender, const c
 	return NULL;
 }
 
-static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
+/* A VM's energy by component, a{sd}. */
+static GVariant *components(const struct ve_vm_view *v)
 {
-	GVariantBuilder b, comps;
+	GVariantBuilder comps;
 
 	g_variant_builder_init(&comps, G_VARIANT_TYPE("a{sd}"));
 	for (int c = 0; c < VE_COMP__MAX; c++)
 		if (c != VE_COMP_CPU)
 			g_variant_builder_add(&comps, "{sd}", ve_component_name((enum ve_component)c),
 					      joules(v->ledger->comp_uj[c]));
+	return g_variant_builder_end(&comps);
+}
+
+/* A VM's orchestrator identity, a{ss}. */
+static GVariant *identity(struct ve_dbus *d, const char *uuid)
+{
+	const char *buf[VE_DBUS_IDENTITY_PAIRS];
+	const char *const *kv = d->ops && d->ops->vm_identity ? d->ops->vm_identity(d->ud, uuid, buf)
+							      : NULL;
+	GVariantBuilder id;
+
+	g_variant_builder_init(&id, G_VARIANT_TYPE("a{ss}"));
+	for (; kv && kv[0] && kv[1]; kv += 2)
+		g_variant_builder_add(&id, "{ss}", kv[0], kv[1]);
+	return g_variant_builder_end(&id);
+}
+
+static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
+{
+	GVariantBuilder b;
+
 	g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
 	g_variant_builder_add(&b, "{sv}", "Name", g_variant_new_string(v->name));
 	g_variant_builder_add(&b, "{sv}", "UUID", g_variant_new_string(v->uuid));
@@ -98,7 +124,7 @@ static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 			      g_variant_new_double(watts(d->ops ? d->ops->vm_limit(d->ud, v->uuid) : 0)));
 	g_variant_builder_add(&b, "{sv}", "AllocationW",
 			      g_variant_new_double(watts(d->ops ? d->ops->vm_alloc(d->ud, v->uuid) : 0)));
-	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", g_variant_builder_end(&comps));
+	g_variant_builder_add(&b, "{sv}", "ComponentEnergyJ", components(v));
 	{
 		g_autofree char *reason = NULL;
 		const char *state = d->ops && d->ops->vm_limit_state ?
@@ -110,17 +136,7 @@ static GVariant *vm_info(struct ve_dbus *d, const struct ve_vm_view *v)
 		if (d->ops && d->ops->vm_budget_left && d->ops->vm_budget_left(d->ud, v->uuid, &left))
 			g_variant_builder_add(&b, "{sv}", "BudgetLeftJ", g_variant_new_double(joules(left)));
 	}
-	{
-		const char *buf[VE_DBUS_IDENTITY_PAIRS];
-		const char *const *kv = d->ops && d->ops->vm_identity ?
-					d->ops->vm_identity(d->ud, v->uuid, buf) : NULL;
-		GVariantBuilder id;
-
-		g_variant_builder_init(&id, G_VARIANT_TYPE("a{ss}"));
-		for (; kv && kv[0] && kv[1]; kv += 2)
-			g_variant_builder_add(&id, "{ss}", kv[0], kv[1]);
-		g_variant_builder_add(&b, "{sv}", "Identity", g_variant_builder_end(&id));
-	}
+	g_variant_builder_add(&b, "{sv}", "Identity", identity(d, v->uuid));
 	return g_variant_builder_end(&b);
 }
 
@@ -304,6 +320,7 @@ static void on_bus(GDBusConnection *conn, const char *name, gpointer data)
 							 &vtable, d, NULL, &err);
 	if (!d->object_id)
 		say(d, "cannot register %s on D-Bus: %s", OBJECT_PATH, err->message);
+	g_dbus_object_manager_server_set_connection(d->om, conn);
 }
 
 static void on_name(GDBusConnection *conn, const char *name, gpointer data)
@@ -323,6 +340,7 @@ static void on_lost(GDBusConnection *conn, const char *name, gpointer data)
 		g_dbus_connection_unregister_object(d->conn, d->object_id);
 	d->object_id = 0;
 	d->conn = NULL;
+	g_dbus_object_manager_server_set_connection(d->om, NULL);
 }
 
 struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct ve_dbus_ops *ops,
@@ -336,6 +354,8 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct
 	g_autoptr(GError) err = NULL;
 
 	d->cancel = g_cancellable_new();
+	d->om = g_dbus_object_manager_server_new(VM_ROOT);
+	d->vm_objs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
 	d->engine = engine;
 	d->ops = ops;
 	d->log = log;
@@ -362,10 +382,89 @@ void ve_dbus_free(struct ve_dbus *d)
 		g_dbus_node_info_unref(d->info);
 	g_cancellable_cancel(d->cancel);
 	g_object_unref(d->cancel);
+	g_hash_table_destroy(d->vm_objs);
+	g_object_unref(d->om);
 	for (size_t i = 0; i < G_N_ELEMENTS(d->last); i++)
 		if (d->last[i])
 			g_variant_unref(d->last[i]);
 	g_free(d);
+}
+
+/* /org/virtenergy/vm/UUID, the UUID's dashes as underscores (object path characters). */
+static char *vm_path(const char *uuid)
+{
+	g_autofree char *id = g_strdup(uuid);
+
+	g_strcanon(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", '_');
+	return g_strdup_printf(VM_ROOT "/vm/%s", id);
+}
+
+/* One VM's object: its properties now (the skeleton sends what changed). */
+static void update_vm_object(struct ve_dbus *d, VeVM1 *o, const struct ve_vm_view *v)
+{
+	g_autofree char *reason = NULL;
+	const char *state = d->ops && d->ops->vm_limit_state ?
+			    d->ops->vm_limit_state(d->ud, v->uuid, &reason) : "none";
+
+	ve_vm1_set_uuid(o, v->uuid);
+	ve_vm1_set_name(o, v->name);
+	ve_vm1_set_running(o, v->running);
+	ve_vm1_set_vcpus(o, v->vcpus);
+	ve_vm1_set_power_w(o, watts(v->power_uw));
+	ve_vm1_set_energy_j(o, joules(v->ledger->total_uj));
+	ve_vm1_set_component_energy_j(o, components(v));
+	ve_vm1_set_limit_w(o, watts(d->ops ? d->ops->vm_limit(d->ud, v->uuid) : 0));
+	ve_vm1_set_allocation_w(o, watts(d->ops ? d->ops->vm_alloc(d->ud, v->uuid) : 0));
+	ve_vm1_set_limit_state(o, state);
+	ve_vm1_set_limit_reason(o, reason ? reason : "");
+	ve_vm1_set_identity(o, identity(d, v->uuid));
+}
+
+/*
+ * The objects follow the engine's VMs: a new VM is exported (InterfacesAdded),
+ * a retired one unexported (InterfacesRemoved), the others updated.
+ */
+static void sync_vm_objects(struct ve_dbus *d)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	size_t n = ve_engine_n_vms(d->engine);
+	GHashTableIter it;
+	gpointer k;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+		VeObjectSkeleton *obj;
+		g_autoptr(VeVM1) vm1 = NULL;
+
+		ve_engine_vm(d->engine, i, &v);
+		g_hash_table_add(seen, (gpointer)v.uuid);
+		obj = g_hash_table_lookup(d->vm_objs, v.uuid);
+		if (obj) {
+			vm1 = ve_object_get_vm1(VE_OBJECT(obj));
+			update_vm_object(d, vm1, &v);
+			continue;
+		}
+		{
+			g_autofree char *path = vm_path(v.uuid);
+
+			obj = ve_object_skeleton_new(path);
+			vm1 = ve_vm1_skeleton_new();
+			update_vm_object(d, vm1, &v);
+			ve_object_skeleton_set_vm1(obj, vm1);
+			g_dbus_object_manager_server_export(d->om, G_DBUS_OBJECT_SKELETON(obj));
+			g_hash_table_insert(d->vm_objs, g_strdup(v.uuid), obj);
+		}
+	}
+	g_hash_table_iter_init(&it, d->vm_objs);
+	while (g_hash_table_iter_next(&it, &k, NULL)) {
+		g_autofree char *path = NULL;
+
+		if (g_hash_table_contains(seen, k))
+			continue;
+		path = vm_path(k);
+		g_dbus_object_manager_server_unexport(d->om, path);
+		g_hash_table_iter_remove(&it);
+	}
 }
 
 /*
@@ -409,6 +508,7 @@ void ve_dbus_tick(struct ve_dbus *d)
 	g_dbus_connection_emit_signal(d->conn, NULL, OBJECT_PATH, IFACE, "Changed",
 				      g_variant_new("(dd)", watts(h.power_uw), joules(h.energy_uj)),
 				      NULL);
+	sync_vm_objects(d);
 }
 
 void ve_dbus_emit_throttled(struct ve_dbus *d, const char *uuid, const char *name, bool throttled,

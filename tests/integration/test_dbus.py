@@ -130,6 +130,23 @@ def main(build, source):
             r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "nosuch"], env)
             expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "GetVM of an unknown VM is an error")
 
+            # one object per VM under the ObjectManager at /org/virtenergy, for anyone
+            path = "/org/virtenergy/vm/" + UUID.replace("-", "_")
+            om = ["gdbus", "call", "--system", "--dest", "org.virtenergy.Manager1", "--object-path",
+                  "/org/virtenergy", "--method", "org.freedesktop.DBus.ObjectManager.GetManagedObjects"]
+            def managed():
+                r = run(om, env, as_nobody=True)
+                return (f"objectpath '{path}'" in r.stdout and "'org.virtenergy.VM1'" in r.stdout
+                        and "'Name': <'test'>" in r.stdout and "'LimitState': <'none'>" in r.stdout,
+                        (r.stdout + r.stderr).strip()[:300])
+            ok, seen = wait_for("the VM's object", managed, 5)
+            expect(ok, f"GetManagedObjects lists the VM's object with its org.virtenergy.VM1 ({seen})")
+            r = run(["gdbus", "call", "--system", "--dest", "org.virtenergy.Manager1", "--object-path",
+                     path, "--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.VM1",
+                     "EnergyJ"], env, as_nobody=True)
+            expect(r.returncode == 0 and re.search(r"<[0-9.e+]+>", r.stdout) is not None,
+                   f"its EnergyJ, read by anyone ({r.stdout.strip()}{r.stderr.strip()})")
+
             # the Changed signal, at most once a second, counted from when the
             # monitor's match rule is on the bus (gdbus then prints the name's owner)
             mon = subprocess.Popen(["gdbus", "monitor", "--system", "--dest", "org.virtenergy.Manager1"],
