@@ -136,11 +136,13 @@ def main(build, source):
                   "/org/virtenergy", "--method", "org.freedesktop.DBus.ObjectManager.GetManagedObjects"]
             def managed():
                 r = run(om, env, as_nobody=True)
-                return (f"objectpath '{path}'" in r.stdout and "'org.virtenergy.VM1'" in r.stdout
+                return (f"'{path}'" in r.stdout and "'org.virtenergy.VM1'" in r.stdout
+                        and "'/org/virtenergy/Manager1'" in r.stdout
                         and "'Name': <'test'>" in r.stdout and "'LimitState': <'none'>" in r.stdout,
                         (r.stdout + r.stderr).strip()[:300])
             ok, seen = wait_for("the VM's object", managed, 5)
-            expect(ok, f"GetManagedObjects lists the VM's object with its org.virtenergy.VM1 ({seen})")
+            expect(ok, f"GetManagedObjects lists the host's object and the VM's, with its "
+                       f"org.virtenergy.VM1 ({seen})")
             r = run(["gdbus", "call", "--system", "--dest", "org.virtenergy.Manager1", "--object-path",
                      path, "--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.VM1",
                      "EnergyJ"], env, as_nobody=True)
