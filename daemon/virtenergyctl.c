@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "units.h"
+#include "ve-vm1.h"
 
 #define BUS_NAME "org.virtenergy.Manager1"
 #define OBJECT_PATH "/org/virtenergy/Manager1"
@@ -148,33 +149,27 @@ static void print_json(JsonBuilder *b)
 	puts(text);
 }
 
-static GDBusProxy *connect_daemon(GError **error)
+/* The daemon's object, through the proxy gdbus-codegen generates from its XML. */
+static VeManager1 *connect_daemon(GError **error)
 {
 	GBusType bus = opt_bus && strcmp(opt_bus, "session") == 0 ? G_BUS_TYPE_SESSION
 								   : G_BUS_TYPE_SYSTEM;
+	VeManager1 *p = ve_manager1_proxy_new_for_bus_sync(bus, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+							   BUS_NAME, OBJECT_PATH, NULL, error);
 
-	return g_dbus_proxy_new_for_bus_sync(bus, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START, NULL,
-					     BUS_NAME, OBJECT_PATH, IFACE, NULL, error);
+	if (p)
+		g_dbus_proxy_set_default_timeout(G_DBUS_PROXY(p), 5000);
+	return p;
 }
 
 /*
- * A property as it is now (not the proxy's cache, which only a running main
- * loop would keep current: top refreshes without one).  NULL when the
- * daemon does not answer.
+ * A property, from the proxy's cache: filled when it was made, and kept
+ * current by the daemon's PropertiesChanged while a main loop runs (top
+ * runs one between refreshes).  NULL when the daemon does not answer.
  */
-static GVariant *prop(GDBusProxy *p, const char *name)
+static GVariant *prop(VeManager1 *p, const char *name)
 {
-	g_autoptr(GVariant) r = NULL;
-	GVariant *v = NULL;
-
-	r = g_dbus_connection_call_sync(g_dbus_proxy_get_connection(p), BUS_NAME, OBJECT_PATH,
-					"org.freedesktop.DBus.Properties", "Get",
-					g_variant_new("(ss)", IFACE, name), G_VARIANT_TYPE("(v)"),
-					G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, NULL);
-	if (!r)
-		return NULL;
-	g_variant_get(r, "(v)", &v);
-	return v;
+	return g_dbus_proxy_get_cached_property(G_DBUS_PROXY(p), name);
 }
 
 static const char *const status_props[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
@@ -182,7 +177,7 @@ static const char *const status_props[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ
 					     "Sampler", "Periods", "Version" };
 
 /* The host's properties as a JSON object. */
-static void build_status(GDBusProxy *p, JsonBuilder *b)
+static void build_status(VeManager1 *p, JsonBuilder *b)
 {
 	json_builder_begin_object(b);
 	for (size_t i = 0; i < G_N_ELEMENTS(status_props); i++) {
@@ -194,9 +189,10 @@ static void build_status(GDBusProxy *p, JsonBuilder *b)
 }
 
 /* FALSE (and said) when the daemon does not answer. */
-static gboolean daemon_there(GDBusProxy *p)
+static gboolean daemon_there(VeManager1 *p)
 {
-	g_autoptr(GVariant) power = prop(p, "PowerW");
+	g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(p));
+	g_autoptr(GVariant) power = owner ? prop(p, "PowerW") : NULL;
 
 	if (!power)
 		fprintf(stderr, "virtenergyctl: virtenergyd is not running on this bus (no %s)\n",
@@ -204,7 +200,7 @@ static gboolean daemon_there(GDBusProxy *p)
 	return power != NULL;
 }
 
-static void print_status(GDBusProxy *p)
+static void print_status(VeManager1 *p)
 {
 	g_autoptr(GVariant) power = prop(p, "PowerW"), energy = prop(p, "EnergyJ");
 	g_autoptr(GVariant) own = prop(p, "HostOwnEnergyJ"), un = prop(p, "UnattributedEnergyJ");
@@ -227,7 +223,7 @@ static void print_status(GDBusProxy *p)
 		printf("version:      virtenergyd %s\n", g_variant_get_string(version, NULL));
 }
 
-static int cmd_status(GDBusProxy *p)
+static int cmd_status(VeManager1 *p)
 {
 	if (!daemon_there(p))
 		return EXIT_DBUS;
@@ -257,11 +253,6 @@ static int by_power(gconstpointer a, gconstpointer b)
 	return (x->power_w < y->power_w) - (x->power_w > y->power_w);
 }
 
-static GVariant *call(GDBusProxy *p, const char *method, GVariant *args, GError **error)
-{
-	return g_dbus_proxy_call_sync(p, method, args, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, error);
-}
-
 static void print_rows(GArray *rows)
 {
 	printf("%-24s %-8s %12s %14s %12s %s\n", "VM", "STATE", "POWER", "ENERGY", "LIMIT", "LIMIT STATE");
@@ -279,17 +270,15 @@ static void print_rows(GArray *rows)
 }
 
 /* Each row's limit and its state, from GetVM (ListVMs has neither). */
-static void fill_limits(GDBusProxy *p, GArray *rows)
+static void fill_limits(VeManager1 *p, GArray *rows)
 {
 	for (guint i = 0; i < rows->len; i++) {
 		struct vm_row *r = &g_array_index(rows, struct vm_row, i);
-		g_autoptr(GVariant) ret = call(p, "GetVM", g_variant_new("(s)", r->uuid), NULL);
 		g_autoptr(GVariant) info = NULL;
 		const char *st = "none";
 
 		r->limit_w = 0;
-		if (ret) {
-			info = g_variant_get_child_value(ret, 0);
+		if (ve_manager1_call_get_vm_sync(p, r->uuid, &info, NULL, NULL)) {
 			g_variant_lookup(info, "LimitW", "d", &r->limit_w);
 			g_variant_lookup(info, "LimitState", "&s", &st);
 		}
@@ -298,18 +287,18 @@ static void fill_limits(GDBusProxy *p, GArray *rows)
 }
 
 /* Every VM, into @rows (their strings live as long as *@ret); EXIT_DBUS when the daemon cannot say. */
-static int get_rows(GDBusProxy *p, gboolean sort, GArray *rows, GVariant **ret)
+static int get_rows(VeManager1 *p, gboolean sort, GArray *rows, GVariant **ret)
 {
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GVariantIter) it = NULL;
 	struct vm_row r;
 
-	*ret = call(p, "ListVMs", NULL, &err);
-	if (!*ret) {
+	*ret = NULL;
+	if (!ve_manager1_call_list_vms_sync(p, ret, NULL, &err)) {
 		fprintf(stderr, "virtenergyctl: cannot list VMs: %s\n", err->message);
 		return EXIT_DBUS;
 	}
-	g_variant_get(*ret, "(a(ssbdd))", &it);
+	g_variant_get(*ret, "a(ssbdd)", &it);
 	while (g_variant_iter_next(it, "(&s&sbdd)", &r.uuid, &r.name, &r.running, &r.power_w,
 				   &r.energy_j))
 		g_array_append_val(rows, r);
@@ -348,7 +337,7 @@ static void build_rows(GArray *rows, JsonBuilder *b)
 	json_builder_end_array(b);
 }
 
-static int cmd_list(GDBusProxy *p)
+static int cmd_list(VeManager1 *p)
 {
 	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
 	g_autoptr(GVariant) ret = NULL;
@@ -367,11 +356,11 @@ static int cmd_list(GDBusProxy *p)
 	return 0;
 }
 
-static int cmd_show(GDBusProxy *p, const char *vm)
+static int cmd_show(VeManager1 *p, const char *vm)
 {
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GVariant) ret = call(p, "GetVM", g_variant_new("(s)", vm), &err);
 	g_autoptr(GVariant) info = NULL, comps = NULL;
+	gboolean ret = ve_manager1_call_get_vm_sync(p, vm, &info, NULL, &err);
 	GVariantIter it;
 	const char *key, *name;
 	double j;
@@ -387,7 +376,6 @@ static int cmd_show(GDBusProxy *p, const char *vm)
 		fprintf(stderr, "virtenergyctl: cannot ask about '%s': %s\n", vm, err->message);
 		return EXIT_DBUS;
 	}
-	info = g_variant_get_child_value(ret, 0);
 	comps = g_variant_lookup_value(info, "ComponentEnergyJ", G_VARIANT_TYPE("a{sd}"));
 	if (opt_json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -494,14 +482,32 @@ static void say_done(const char *vm, double w)
 		printf("host cap cleared\n");
 }
 
-/* A write method: its outcome said, errors explained, and the exit code scripts want. */
-static int write_call(GDBusProxy *p, const char *method, GVariant *args, const char *vm, double w)
-{
-	g_autoptr(GError) err = NULL;
-	g_autoptr(GVariant) ret = call(p, method, args, &err);
-	g_autofree char *remote = NULL;
+enum write { SET_VM_LIMIT, CLEAR_VM_LIMIT, SET_HOST_CAP, CLEAR_HOST_CAP };
 
-	if (ret) {
+/* A write method: its outcome said, errors explained, and the exit code scripts want. */
+static int write_call(VeManager1 *p, enum write what, const char *vm, double w)
+{
+	static const char *const method[] = { "SetVMLimit", "ClearVMLimit", "SetHostCap",
+					      "ClearHostCap" };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *remote = NULL;
+	gboolean ok = FALSE;
+
+	switch (what) {
+	case SET_VM_LIMIT:
+		ok = ve_manager1_call_set_vmlimit_sync(p, vm, w, NULL, &err);
+		break;
+	case CLEAR_VM_LIMIT:
+		ok = ve_manager1_call_clear_vmlimit_sync(p, vm, NULL, &err);
+		break;
+	case SET_HOST_CAP:
+		ok = ve_manager1_call_set_host_cap_sync(p, w, NULL, &err);
+		break;
+	case CLEAR_HOST_CAP:
+		ok = ve_manager1_call_clear_host_cap_sync(p, NULL, &err);
+		break;
+	}
+	if (ok) {
 		say_done(vm, w);
 		return 0;
 	}
@@ -516,7 +522,7 @@ static int write_call(GDBusProxy *p, const char *method, GVariant *args, const c
 		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root)\n", err->message);
 		return EXIT_DBUS;
 	}
-	fprintf(stderr, "virtenergyctl: %s failed: %s\n", method, err->message);
+	fprintf(stderr, "virtenergyctl: %s failed: %s\n", method[what], err->message);
 	return EXIT_DBUS;
 }
 
@@ -534,7 +540,7 @@ static int parse_watts(const char *text, double *ret_w)
 }
 
 /* One refresh of top: --json, one line {"host": status, "vms": [...]}. */
-static int top_once(GDBusProxy *p)
+static int top_once(VeManager1 *p)
 {
 	g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct vm_row));
 	g_autoptr(GVariant) ret = NULL;
@@ -563,7 +569,22 @@ static int top_once(GDBusProxy *p)
 	return 0;
 }
 
-static int cmd_top(GDBusProxy *p)
+static gboolean quit_loop(gpointer loop)
+{
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* A second with the main loop running: the proxy takes in the daemon's PropertiesChanged. */
+static void wait_second(void)
+{
+	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+
+	g_timeout_add(1000, quit_loop, loop);
+	g_main_loop_run(loop);
+}
+
+static int cmd_top(VeManager1 *p)
 {
 	gboolean refresh = isatty(STDOUT_FILENO) && !opt_json && !opt_once;
 
@@ -576,7 +597,7 @@ static int cmd_top(GDBusProxy *p)
 		fflush(stdout);
 		if (r || opt_once || (opt_iterations > 0 && n >= opt_iterations))
 			return r;
-		sleep(1);
+		wait_second();
 	}
 }
 
@@ -594,7 +615,7 @@ int main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
 		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none");
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GDBusProxy) p = NULL;
+	g_autoptr(VeManager1) p = NULL;
 	const char *cmd;
 
 	setlocale(LC_ALL, "C");   /* decimal points in JSON */
@@ -660,6 +681,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "virtenergyctl: cannot reach D-Bus: %s\n", err->message);
 		return EXIT_DBUS;
 	}
+	if (!daemon_there(p))
+		return EXIT_DBUS;
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(p);
 	if (strcmp(cmd, "list") == 0)
@@ -670,17 +693,17 @@ int main(int argc, char **argv)
 		double w = 0;
 
 		parse_watts(argv[3], &w);
-		return write_call(p, "SetVMLimit", g_variant_new("(sd)", argv[2], w), argv[2], w);
+		return write_call(p, SET_VM_LIMIT, argv[2], w);
 	}
 	if (strcmp(cmd, "clear-limit") == 0)
-		return write_call(p, "ClearVMLimit", g_variant_new("(s)", argv[2]), argv[2], 0);
+		return write_call(p, CLEAR_VM_LIMIT, argv[2], 0);
 	if (strcmp(cmd, "host-cap") == 0) {
 		double w = 0;
 
 		if (strcmp(argv[2], "none") == 0)
-			return write_call(p, "ClearHostCap", NULL, NULL, 0);
+			return write_call(p, CLEAR_HOST_CAP, NULL, 0);
 		parse_watts(argv[2], &w);
-		return write_call(p, "SetHostCap", g_variant_new("(d)", w), NULL, w);
+		return write_call(p, SET_HOST_CAP, NULL, w);
 	}
 	return cmd_top(p);
 }
