@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * limiter.c: power limits in a feedback loop (see limiter.h).
+ *
+ * About 620 lines: one loop over the VMs' struct limited, whose steps
+ * (measure, split the cap, the controller, frequency then bandwidth, disks,
+ * the limit's state) all read and write the same per-VM state; split, each
+ * part would need that struct exported.  The maths is in core/ (budget.h,
+ * powerctl.h, share.h).
  */
 #include <fcntl.h>
 #include <math.h>

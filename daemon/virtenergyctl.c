@@ -17,7 +17,6 @@
  * units scaled for people (mW, W, kW; J, kJ, MJ, or Wh with --wh).
  */
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "units.h"
+#include "virtenergyctl.h"
 #include "ve-vm1.h"
 
 #define BUS_NAME "org.virtenergy.Manager1"
@@ -33,121 +33,11 @@
 
 enum { EXIT_DBUS = 1, EXIT_USAGE = 2, EXIT_NO_VM = 3 };
 
-static gboolean opt_json, opt_once, opt_version;
+gboolean opt_json;
+static gboolean opt_once, opt_version;
 static int opt_iterations;
 static char *opt_bus;
 
-static void human(char *buf, size_t len, double v, const char *unit)
-{
-	const char *prefix = "";
-
-	if (v >= 1e6) {
-		v /= 1e6;
-		prefix = "M";
-	} else if (v >= 1e3) {
-		v /= 1e3;
-		prefix = "k";
-	} else if (v > 0 && v < 1) {
-		v *= 1e3;
-		prefix = "m";
-	}
-	snprintf(buf, len, "%.2f %s%s", v, prefix, unit);
-}
-
-/*
- * JSON comes from json-glib, one document a line (top prints one a
- * refresh: NDJSON).  Keys are the D-Bus names in snake case (PowerW:
- * power_w, HostOwnEnergyJ: host_own_energy_j, VCPUs: vcpus), and "none"
- * (no limit, no cap: 0 on the bus) is null.
- */
-static char *snake(const char *camel)
-{
-	GString *out = g_string_new("");
-
-	for (const char *p = camel; *p; p++) {
-		if (g_ascii_isupper(*p) && p > camel && g_ascii_islower(p[-1]))
-			g_string_append_c(out, '_');
-		g_string_append_c(out, g_ascii_tolower(*p));
-	}
-	return g_string_free(out, FALSE);
-}
-
-/* The bus's 0 W for "none" is null in JSON, for these. */
-static gboolean none_when_zero(const char *name)
-{
-	return strcmp(name, "LimitW") == 0 || strcmp(name, "HostCapW") == 0 ||
-	       strcmp(name, "AllocationW") == 0;
-}
-
-/* @v (a D-Bus value) as the value of the member being built. */
-static void add_value(JsonBuilder *b, const char *name, GVariant *v)
-{
-	if (!v) {
-		json_builder_add_null_value(b);
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE)) {
-		if (none_when_zero(name) && g_variant_get_double(v) == 0.0)
-			json_builder_add_null_value(b);
-		else
-			json_builder_add_double_value(b, g_variant_get_double(v));
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_BOOLEAN)) {
-		json_builder_add_boolean_value(b, g_variant_get_boolean(v));
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT64)) {
-		json_builder_add_int_value(b, (gint64)g_variant_get_uint64(v));
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_UINT32)) {
-		json_builder_add_int_value(b, g_variant_get_uint32(v));
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING)) {
-		json_builder_add_string_value(b, g_variant_get_string(v, NULL));
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a{ss}"))) {
-		GVariantIter it;
-		const char *k, *t;
-
-		json_builder_begin_object(b);
-		g_variant_iter_init(&it, v);
-		while (g_variant_iter_next(&it, "{&s&s}", &k, &t)) {
-			json_builder_set_member_name(b, k);
-			json_builder_add_string_value(b, t);
-		}
-		json_builder_end_object(b);
-	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a{sd}"))) {
-		GVariantIter it;
-		const char *k;
-		double d;
-
-		json_builder_begin_object(b);
-		g_variant_iter_init(&it, v);
-		while (g_variant_iter_next(&it, "{&sd}", &k, &d)) {
-			json_builder_set_member_name(b, k);
-			json_builder_add_double_value(b, d);
-		}
-		json_builder_end_object(b);
-	} else {
-		/* a type this client does not know: its text, rather than nothing */
-		g_autofree char *text = g_variant_print(v, FALSE);
-
-		json_builder_add_string_value(b, text);
-	}
-}
-
-/* Member @name (a D-Bus name, given in snake case) of the object being built. */
-static void add_member(JsonBuilder *b, const char *name, GVariant *v)
-{
-	g_autofree char *key = snake(name);
-
-	json_builder_set_member_name(b, key);
-	add_value(b, name, v);
-}
-
-/* Print the built document on one line. */
-static void print_json(JsonBuilder *b)
-{
-	g_autoptr(JsonNode) root = json_builder_get_root(b);
-	g_autoptr(JsonGenerator) gen = json_generator_new();
-	g_autofree char *text = NULL;
-
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	puts(text);
-}
 
 /* The daemon's object, through the proxy gdbus-codegen generates from its XML. */
 static VeManager1 *connect_daemon(GError **error)
@@ -183,7 +73,7 @@ static void build_status(VeManager1 *p, JsonBuilder *b)
 	for (size_t i = 0; i < G_N_ELEMENTS(status_props); i++) {
 		g_autoptr(GVariant) v = prop(p, status_props[i]);
 
-		add_member(b, status_props[i], v);
+		vc_json_member(b, status_props[i], v);
 	}
 	json_builder_end_object(b);
 }
@@ -210,10 +100,10 @@ static void print_status(VeManager1 *p)
 
 	if (!power || !energy || !own || !un || !est || !sensor || !sampler)
 		return;
-	human(pw, sizeof(pw), g_variant_get_double(power), "W");
-	human(en, sizeof(en), g_variant_get_double(energy), "J");
-	human(ow, sizeof(ow), g_variant_get_double(own), "J");
-	human(ua, sizeof(ua), g_variant_get_double(un), "J");
+	vc_human(pw, sizeof(pw), g_variant_get_double(power), "W");
+	vc_human(en, sizeof(en), g_variant_get_double(energy), "J");
+	vc_human(ow, sizeof(ow), g_variant_get_double(own), "J");
+	vc_human(ua, sizeof(ua), g_variant_get_double(un), "J");
 	printf("power:        %s%s\n", pw, g_variant_get_boolean(est) ? " (estimated)" : "");
 	printf("energy:       %s attributed (host's own work %s, unattributed %s)\n", en, ow, ua);
 	printf("sensor:       %s\n", g_variant_get_string(sensor, NULL));
@@ -231,7 +121,7 @@ static int cmd_status(VeManager1 *p)
 		g_autoptr(JsonBuilder) b = json_builder_new();
 
 		build_status(p, b);
-		print_json(b);
+		vc_json_print(b);
 	} else {
 		print_status(p);
 	}
@@ -260,10 +150,10 @@ static void print_rows(GArray *rows)
 		const struct vm_row *r = &g_array_index(rows, struct vm_row, i);
 		char pw[32], en[32], lim[32] = "-";
 
-		human(pw, sizeof(pw), r->power_w, "W");
-		human(en, sizeof(en), r->energy_j, "J");
+		vc_human(pw, sizeof(pw), r->power_w, "W");
+		vc_human(en, sizeof(en), r->energy_j, "J");
 		if (r->limit_w > 0)
-			human(lim, sizeof(lim), r->limit_w, "W");
+			vc_human(lim, sizeof(lim), r->limit_w, "W");
 		printf("%-24.24s %-8s %12s %14s %12s %s\n", r->name, r->running ? "running" : "stopped", pw,
 		       en, lim, strcmp(r->state, "none") ? r->state : "-");
 	}
@@ -349,7 +239,7 @@ static int cmd_list(VeManager1 *p)
 		g_autoptr(JsonBuilder) b = json_builder_new();
 
 		build_rows(rows, b);
-		print_json(b);
+		vc_json_print(b);
 	} else {
 		print_rows(rows);
 	}
@@ -384,11 +274,11 @@ static int cmd_show(VeManager1 *p, const char *vm)
 		json_builder_begin_object(b);
 		g_variant_iter_init(&it, info);
 		while (g_variant_iter_next(&it, "{&sv}", &key, &v)) {
-			add_member(b, key, v);
+			vc_json_member(b, key, v);
 			g_variant_unref(v);
 		}
 		json_builder_end_object(b);
-		print_json(b);
+		vc_json_print(b);
 		return 0;
 	}
 	{
@@ -404,9 +294,9 @@ static int cmd_show(VeManager1 *p, const char *vm)
 		g_variant_lookup(info, "PowerW", "d", &power);
 		g_variant_lookup(info, "EnergyJ", "d", &energy);
 		printf("%s (%s), %s, %u vCPUs\n", vname, uuid, running ? "running" : "stopped", vcpus);
-		human(buf, sizeof(buf), power, "W");
+		vc_human(buf, sizeof(buf), power, "W");
 		printf("  power     %s\n", buf);
-		human(buf, sizeof(buf), energy, "J");
+		vc_human(buf, sizeof(buf), energy, "J");
 		printf("  energy    %s\n", buf);
 		{
 			double limit = 0;
@@ -417,7 +307,7 @@ static int cmd_show(VeManager1 *p, const char *vm)
 			g_variant_lookup(info, "LimitState", "&s", &state);
 			g_variant_lookup(info, "LimitReason", "&s", &reason);
 			if (limit > 0) {
-				human(buf, sizeof(buf), limit, "W");
+				vc_human(buf, sizeof(buf), limit, "W");
 				printf("  limit     %s\n", buf);
 			}
 			if (state && strcmp(state, "none") != 0)
@@ -426,7 +316,7 @@ static int cmd_show(VeManager1 *p, const char *vm)
 		}
 		g_variant_iter_init(&it, comps);
 		while (g_variant_iter_next(&it, "{&sd}", &name, &j)) {
-			human(buf, sizeof(buf), j, "J");
+			vc_human(buf, sizeof(buf), j, "J");
 			printf("    %-9s %s\n", name, buf);
 		}
 		{
@@ -443,43 +333,6 @@ static int cmd_show(VeManager1 *p, const char *vm)
 		}
 	}
 	return 0;
-}
-
-/*
- * The outcome of a write, in words, or with --json an object: {"vm": VM,
- * "limit_w": W or null} for a VM's limit, {"host_cap_w": W or null} for
- * the cap.  @vm NULL: the host cap.  @w 0: none.
- */
-static void say_done(const char *vm, double w)
-{
-	char buf[32];
-
-	if (opt_json) {
-		g_autoptr(JsonBuilder) b = json_builder_new();
-
-		json_builder_begin_object(b);
-		if (vm) {
-			json_builder_set_member_name(b, "vm");
-			json_builder_add_string_value(b, vm);
-		}
-		json_builder_set_member_name(b, vm ? "limit_w" : "host_cap_w");
-		if (w > 0)
-			json_builder_add_double_value(b, w);
-		else
-			json_builder_add_null_value(b);
-		json_builder_end_object(b);
-		print_json(b);
-		return;
-	}
-	human(buf, sizeof(buf), w, "W");
-	if (vm && w > 0)
-		printf("VM '%s': power limit %s\n", vm, buf);
-	else if (vm)
-		printf("VM '%s': power limit cleared\n", vm);
-	else if (w > 0)
-		printf("host cap %s\n", buf);
-	else
-		printf("host cap cleared\n");
 }
 
 enum write { SET_VM_LIMIT, CLEAR_VM_LIMIT, SET_HOST_CAP, CLEAR_HOST_CAP };
@@ -508,7 +361,7 @@ static int write_call(VeManager1 *p, enum write what, const char *vm, double w)
 		break;
 	}
 	if (ok) {
-		say_done(vm, w);
+		vc_say_done(vm, w);
 		return 0;
 	}
 	remote = g_dbus_error_get_remote_error(err);
@@ -560,7 +413,7 @@ static int top_once(VeManager1 *p)
 		json_builder_set_member_name(b, "vms");
 		build_rows(rows, b);
 		json_builder_end_object(b);
-		print_json(b);
+		vc_json_print(b);
 		return 0;
 	}
 	print_status(p);

@@ -344,6 +344,30 @@ static void set_disk(struct world *w, uint64_t ios, uint64_t sectors, uint64_t t
 }
 
 /*
+ * A disk world: the VM "web" in blkio v1 cgroups, the SSD sda with a
+ * partition (and a loop device, which is no disk), one period primed.
+ */
+static struct ve_engine *disk_world(struct world *w)
+{
+	struct ve_engine *e;
+
+	world_make(w, false);
+	fx_write(&w->fx, "proc/4000/cgroup",
+		 "4:cpu,cpuacct:/machine/qemu-1-web.libvirt-qemu/emulator\n"
+		 "3:blkio:/machine/qemu-1-web.libvirt-qemu/emulator\n0::/\n");
+	fx_write(&w->fx, "sys/block/sda/dev", "8:0\n");
+	fx_write(&w->fx, "sys/block/sda/queue/rotational", "0\n");
+	fx_write(&w->fx, "sys/block/sda/sda1/dev", "8:1\n");
+	fx_write(&w->fx, "sys/block/sda/sda1/partition", "1\n");
+	fx_write(&w->fx, "sys/block/loop0/dev", "7:0\n");
+	set_disk(w, 1000, 8000, 10000, 400, 4000000);
+	e = engine(w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	return e;
+}
+
+/*
  * A disk: sda (an SSD: 0.6 W idle, 3 W active, 10 µJ per request, 4.528 pJ
  * per byte) with a partition sda1 that the VM's cgroup reports.  In one
  * second the disk was busy 500 ms: 0.6 J + 2.4 W × 0.5 s = 1.8 J.  The VM
@@ -359,19 +383,7 @@ static void test_disk(void **state)
 	struct ve_host_view h;
 
 	(void)state;
-	world_make(&w, false);
-	fx_write(&w.fx, "proc/4000/cgroup",
-		 "4:cpu,cpuacct:/machine/qemu-1-web.libvirt-qemu/emulator\n"
-		 "3:blkio:/machine/qemu-1-web.libvirt-qemu/emulator\n0::/\n");
-	fx_write(&w.fx, "sys/block/sda/dev", "8:0\n");
-	fx_write(&w.fx, "sys/block/sda/queue/rotational", "0\n");
-	fx_write(&w.fx, "sys/block/sda/sda1/dev", "8:1\n");
-	fx_write(&w.fx, "sys/block/sda/sda1/partition", "1\n");
-	fx_write(&w.fx, "sys/block/loop0/dev", "7:0\n");
-	set_disk(&w, 1000, 8000, 10000, 400, 4000000);
-	e = engine(&w);
-	ve_engine_vm_started(e, UUID, "web", 1);
-	period(e, 1000000);
+	e = disk_world(&w);
 	set_disk(&w, 1150, 8000 + 3072, 10500, 500, 4000000 + 1048576);
 	period(e, 2000000);
 
@@ -403,18 +415,7 @@ static void test_disk_remainder(void **state)
 	struct ve_host_view h;
 
 	(void)state;
-	world_make(&w, false);
-	fx_write(&w.fx, "proc/4000/cgroup",
-		 "4:cpu,cpuacct:/machine/qemu-1-web.libvirt-qemu/emulator\n"
-		 "3:blkio:/machine/qemu-1-web.libvirt-qemu/emulator\n0::/\n");
-	fx_write(&w.fx, "sys/block/sda/dev", "8:0\n");
-	fx_write(&w.fx, "sys/block/sda/queue/rotational", "0\n");
-	fx_write(&w.fx, "sys/block/sda/sda1/dev", "8:1\n");
-	fx_write(&w.fx, "sys/block/sda/sda1/partition", "1\n");
-	set_disk(&w, 1000, 8000, 10000, 400, 4000000);
-	e = engine(&w);
-	ve_engine_vm_started(e, UUID, "web", 1);
-	period(e, 1000000);
+	e = disk_world(&w);
 	/* 1 MiB on the disk, 1.5 MiB (in 3 bios, not 150) submitted by the VM */
 	set_disk(&w, 1100, 8000 + 2048, 10500, 403, 4000000 + 1572864);
 	period(e, 2000000);
