@@ -30,32 +30,98 @@ static gboolean set_error(GError **error, int err, const char *uuid, const char 
 	return FALSE;
 }
 
+/*
+ * What was last written to each small file of each export, so that a file
+ * whose content did not change is not replaced again: of a VM's files the
+ * energies change every period, but the names, the wrap ranges, the limit
+ * and its window seldom, and a rename per file per VM per second is what
+ * made exports the daemon's biggest cost on ext4 (issue 15).  Per UUID,
+ * with the inode of its directory: an export made anew (removed, or its
+ * directory replaced) is written whole again.  Larger files (msr) change
+ * every period and are always written.
+ */
+#define CACHED_MAX 64
+
+struct written {
+	ino_t dir_ino;
+	GHashTable *files;       /* rel -> GBytes, the content last written */
+};
+
+static GHashTable *exports;      /* uuid -> struct written */
+static uint64_t n_written, n_kept;
+
+static void written_free(gpointer p)
+{
+	struct written *w = p;
+
+	g_hash_table_destroy(w->files);
+	g_free(w);
+}
+
+/* The record of @uuid's export whose directory is @ino, emptied when the directory is another. */
+static struct written *written_for(const char *uuid, ino_t ino)
+{
+	struct written *w;
+
+	if (!exports)
+		exports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, written_free);
+	w = g_hash_table_lookup(exports, uuid);
+	if (!w) {
+		w = g_new0(struct written, 1);
+		w->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						 (GDestroyNotify)g_bytes_unref);
+		g_hash_table_insert(exports, g_strdup(uuid), w);
+	} else if (w->dir_ino != ino) {
+		g_hash_table_remove_all(w->files);
+	}
+	w->dir_ino = ino;
+	return w;
+}
+
+void ve_guest_export_counts(uint64_t *ret_written, uint64_t *ret_kept)
+{
+	*ret_written = n_written;
+	*ret_kept = n_kept;
+}
+
 /* Replace @rel under @dir_fd with @len bytes, atomically (not durably: rewritten every period). */
-static gboolean put(int dir_fd, const char *uuid, const char *rel, const void *data, size_t len,
-		    GError **error)
+static gboolean put(int dir_fd, struct written *w, const char *uuid, const char *rel,
+		    const void *data, size_t len, GError **error)
 {
 	g_autofree char *what = NULL;
+	GBytes *last = len <= CACHED_MAX ? g_hash_table_lookup(w->files, rel) : NULL;
 	const char *step;
-	int r = ve_write_file_atomic_at(dir_fd, rel, data, len, 0644, 0, &step);
+	int r;
 
-	if (r == 0)
+	if (last && g_bytes_get_size(last) == len && memcmp(g_bytes_get_data(last, NULL), data, len) == 0) {
+		n_kept++;
 		return TRUE;
+	}
+	r = ve_write_file_atomic_at(dir_fd, rel, data, len, 0644, 0, &step);
+	if (r == 0) {
+		n_written++;
+		if (len <= CACHED_MAX)
+			g_hash_table_insert(w->files, g_strdup(rel), g_bytes_new(data, len));
+		return TRUE;
+	}
+	g_hash_table_remove(w->files, rel);
 	what = g_strdup_printf("%s the temporary file failed", step);
 	return set_error(error, -r, uuid, rel, what);
 }
 
-static gboolean put_text(int dir_fd, const char *uuid, const char *rel, const char *text,
-			 GError **error)
+static gboolean put_text(int dir_fd, struct written *w, const char *uuid, const char *rel,
+			 const char *text, GError **error)
 {
-	return put(dir_fd, uuid, rel, text, strlen(text), error);
+	return put(dir_fd, w, uuid, rel, text, strlen(text), error);
 }
 
-static gboolean put_u64(int dir_fd, const char *uuid, const char *rel, uint64_t v, GError **error)
+static gboolean put_u64(int dir_fd, struct written *w, const char *uuid, const char *rel, uint64_t v,
+			GError **error)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)v);
-	return put_text(dir_fd, uuid, rel, buf, error);
+	return put_text(dir_fd, w, uuid, rel, buf, error);
 }
 
 static gboolean mkdirs(int dir_fd, const char *uuid, const char *rel, GError **error)
@@ -66,8 +132,8 @@ static gboolean mkdirs(int dir_fd, const char *uuid, const char *rel, GError **e
 }
 
 /* A zone: energy from a status register, and its wrap range. */
-static gboolean zone(int dir_fd, const char *uuid, const char *zdir, const char *name,
-		     const struct ve_vrapl *v, uint32_t msr, GError **error)
+static gboolean zone(int dir_fd, struct written *w, const char *uuid, const char *zdir,
+		     const char *name, const struct ve_vrapl *v, uint32_t msr, GError **error)
 {
 	g_autofree char *p_name = g_strdup_printf("%s/name", zdir);
 	g_autofree char *p_energy = g_strdup_printf("%s/energy_uj", zdir);
@@ -79,9 +145,9 @@ static gboolean zone(int dir_fd, const char *uuid, const char *zdir, const char 
 	/* as the intel_rapl driver: the raw counter times the energy unit */
 	energy_uj = (uint64_t)((status * UINT64_C(1000000)) >> v->esu);
 	range_uj = (uint64_t)((UINT64_C(0xffffffff) * UINT64_C(1000000)) >> v->esu);
-	return mkdirs(dir_fd, uuid, zdir, error) && put_text(dir_fd, uuid, p_name, name, error) &&
-	       put_u64(dir_fd, uuid, p_energy, energy_uj, error) &&
-	       put_u64(dir_fd, uuid, p_range, range_uj, error);
+	return mkdirs(dir_fd, uuid, zdir, error) && put_text(dir_fd, w, uuid, p_name, name, error) &&
+	       put_u64(dir_fd, w, uuid, p_energy, energy_uj, error) &&
+	       put_u64(dir_fd, w, uuid, p_range, range_uj, error);
 }
 
 gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_vrapl *v,
@@ -91,6 +157,8 @@ gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_
 					 VE_MSR_PKG_ENERGY_STATUS, VE_MSR_PKG_POWER_INFO,
 					 VE_MSR_DRAM_ENERGY_STATUS, VE_MSR_PP0_ENERGY_STATUS };
 	static uint8_t msr[MSR_FILE_SIZE];   /* 14.8 KiB: not on the stack */
+	struct written *w;
+	struct stat st;
 	gboolean ok;
 	int fd;
 
@@ -104,6 +172,12 @@ gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_
 	fd = openat(export_fd, uuid, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return set_error(error, errno, uuid, "", "cannot open directory");
+	if (fstat(fd, &st) < 0) {
+		set_error(error, errno, uuid, "", "cannot stat directory");
+		close(fd);
+		return FALSE;
+	}
+	w = written_for(uuid, st.st_ino);
 
 	memset(msr, 0, sizeof(msr));
 	for (size_t i = 0; i < G_N_ELEMENTS(regs); i++) {
@@ -114,15 +188,17 @@ gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_
 			val = 0;
 		memcpy(&msr[8 * regs[i]], &val, sizeof(val));   /* native endian, as /dev/cpu/N/msr */
 	}
-	ok = put(fd, uuid, "msr", msr, sizeof(msr), error) &&
-	     zone(fd, uuid, "intel-rapl:0", "package-0", v, VE_MSR_PKG_ENERGY_STATUS, error) &&
-	     put_text(fd, uuid, "intel-rapl:0/enabled", v->limit_uw ? "1\n" : "0\n", error) &&
-	     put_text(fd, uuid, "intel-rapl:0/constraint_0_name", "long_term\n", error) &&
-	     put_u64(fd, uuid, "intel-rapl:0/constraint_0_power_limit_uw", v->limit_uw, error) &&
-	     put_u64(fd, uuid, "intel-rapl:0/constraint_0_time_window_us", v->window_us, error) &&
-	     zone(fd, uuid, "intel-rapl:0/intel-rapl:0:0", "core", v, VE_MSR_PP0_ENERGY_STATUS, error) &&
+	ok = put(fd, w, uuid, "msr", msr, sizeof(msr), error) &&
+	     zone(fd, w, uuid, "intel-rapl:0", "package-0", v, VE_MSR_PKG_ENERGY_STATUS, error) &&
+	     put_text(fd, w, uuid, "intel-rapl:0/enabled", v->limit_uw ? "1\n" : "0\n", error) &&
+	     put_text(fd, w, uuid, "intel-rapl:0/constraint_0_name", "long_term\n", error) &&
+	     put_u64(fd, w, uuid, "intel-rapl:0/constraint_0_power_limit_uw", v->limit_uw, error) &&
+	     put_u64(fd, w, uuid, "intel-rapl:0/constraint_0_time_window_us", v->window_us, error) &&
+	     zone(fd, w, uuid, "intel-rapl:0/intel-rapl:0:0", "core", v, VE_MSR_PP0_ENERGY_STATUS,
+		  error) &&
 	     (!v->has_dram ||
-	      zone(fd, uuid, "intel-rapl:0/intel-rapl:0:1", "dram", v, VE_MSR_DRAM_ENERGY_STATUS, error));
+	      zone(fd, w, uuid, "intel-rapl:0/intel-rapl:0:1", "dram", v, VE_MSR_DRAM_ENERGY_STATUS,
+		   error));
 	close(fd);
 	return ok;
 }
@@ -159,6 +235,8 @@ gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error)
 			    "guest export: '%s' is not a UUID", uuid);
 		return FALSE;
 	}
+	if (exports)
+		g_hash_table_remove(exports, uuid);
 	if (remove_tree(export_fd, uuid) < 0 && errno != ENOENT)
 		return set_error(error, errno, uuid, "", "cannot remove");
 	return TRUE;

@@ -19,6 +19,10 @@
  *                                              8 × MSR index returns that
  *                                              register (native endian)
  *
+ * A file whose content is what was last written there is not replaced
+ * again (the names, ranges and limit seldom change; the energies every
+ * period): an export made anew is written whole.
+ *
  * The values come from the register file (vrapl.h), so energy_uj is the
  * energy-status counter times its unit, exactly what the guest's own RAPL
  * driver would report from the same registers.  Every file is replaced
@@ -36,12 +40,16 @@
 #pragma once
 
 #include <glib.h>
+#include <stdint.h>
 
 #include "vrapl.h"
 
 /* Create or update EXPORT/<uuid>/ under the directory @export_fd. */
 gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_vrapl *v,
 			       GError **error);
+
+/* Files replaced, and files left as they were because unchanged, since the start. */
+void ve_guest_export_counts(uint64_t *ret_written, uint64_t *ret_kept);
 
 /* Remove EXPORT/<uuid>/ (the VM is gone).  Missing is fine. */
 gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error);

@@ -39,6 +39,15 @@ static uint64_t read_msr(const struct fx *fx, uint32_t msr)
 	return v;
 }
 
+static ino_t ino(struct fx *fx, const char *rel)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fx->path, UUID, rel);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
 static void test_export(void **state)
 {
 	struct fx fx;
@@ -78,6 +87,29 @@ static void test_export(void **state)
 	}
 	check_u64(read_msr(&fx, VE_MSR_PKG_ENERGY_STATUS), 81920, "5 J in energy units");
 
+	/*
+	 * The same figures again but a new energy: only the files that changed
+	 * are replaced (a new inode), the others are left as they were.
+	 */
+	{
+		uint64_t w0, k0, w1, k1;
+		ino_t name0 = ino(&fx, "intel-rapl:0/name"), limit0 = ino(&fx, "intel-rapl:0/constraint_0_power_limit_uw");
+		ino_t energy0 = ino(&fx, "intel-rapl:0/energy_uj");
+
+		ve_guest_export_counts(&w0, &k0);
+		v.pkg_uj += 1000000;
+		check(ve_guest_export_write(dir, UUID, &v, &err), "same figures, more energy");
+		ve_guest_export_counts(&w1, &k1);
+		check(ino(&fx, "intel-rapl:0/name") == name0 &&
+		      ino(&fx, "intel-rapl:0/constraint_0_power_limit_uw") == limit0,
+		      "the name and the limit left as they were");
+		check(ino(&fx, "intel-rapl:0/energy_uj") != energy0, "the energy replaced");
+		check_u64(read_u64(&fx, "intel-rapl:0/energy_uj"), 6000000, "and right");
+		printf("# files written in a second period: %llu of %llu (the others unchanged)\n",
+		       (unsigned long long)(w1 - w0), (unsigned long long)(w1 - w0 + k1 - k0));
+		check(w1 - w0 == 2 && k1 - k0 == 9, "msr and the package energy written; 9 kept");
+	}
+
 	/* an update replaces values whole and leaves no temporary files */
 	v.pkg_uj = 262144000000ull + 1000000;   /* past one wrap: the counter shows 1 J */
 	v.limit_uw = 0;
@@ -104,6 +136,11 @@ static void test_export(void **state)
 		check(access(path, F_OK) != 0, "removed");
 	}
 	check(ve_guest_export_remove(dir, UUID, &err), "removing again is fine");
+	/* an export made anew after its removal is written whole */
+	check(ve_guest_export_write(dir, UUID, &v, &err), "written again");
+	check_u64(read_u64(&fx, "intel-rapl:0/constraint_0_time_window_us"), 1000000,
+		  "every file back, the unchanged ones too");
+	check(ve_guest_export_remove(dir, UUID, &err), "removed");
 	close(dir);
 	fx_remove(&fx);
 }
