@@ -68,6 +68,9 @@ void ve_config_clear(struct ve_config *c)
 	g_clear_pointer(&c->guest_source, g_free);
 	g_clear_pointer(&c->guest_cgroup_parent, g_free);
 	g_clear_pointer(&c->guest_limits, g_strfreev);
+	ve_service_confs_free(c->services, c->n_services);
+	c->services = NULL;
+	c->n_services = 0;
 }
 
 /* An optional unsigned key in [lo, hi]; missing keys leave *ret alone. */
@@ -128,6 +131,8 @@ static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
 		size_t k;
 		g_auto(GStrv) keys = NULL;
 
+		if (ve_config_is_service_group(groups[g]))
+			continue;   /* config_services.c checks its own */
 		for (k = 0; k < G_N_ELEMENTS(known); k++)
 			if (strcmp(groups[g], known[k][0]) == 0)
 				break;
@@ -249,6 +254,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL, *bus = NULL;
 	g_autofree char *vmsr_group = NULL;
 	uint64_t window = c->calib_window_periods;
+	struct ve_service_conf *services = NULL;
+	size_t n_services = 0;
 
 	if (!check_duplicates(data, len, origin, error))
 		return FALSE;
@@ -259,6 +266,8 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	}
 	if (!check_known(kf, origin, error))
 		return FALSE;
+	if (!ve_config_load_services(kf, &services, &n_services, error))
+		goto bad;
 	if (!get_uint(kf, "daemon", "period-ms", 10, 60000, &period_ms, error) ||
 	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
 	    !get_uint(kf, "daemon", "thread-scan-ms", 10, 60000, &scan_ms, error) ||
@@ -429,9 +438,14 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 		n.guest_limits = g_steal_pointer(&guest_limits);
 		g_strfreev(c->guest_limits);
 	}
+	/* the file's services replace the previous ones, none included */
+	ve_service_confs_free(c->services, c->n_services);
+	n.services = g_steal_pointer(&services);
+	n.n_services = n_services;
 	*c = n;
 	return TRUE;
 bad:
+	ve_service_confs_free(services, n_services);
 	g_prefix_error(error, "%s: ", origin);
 	return FALSE;
 }

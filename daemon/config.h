@@ -48,6 +48,26 @@ struct ve_config {
 	char *guest_source;             /* the VM's export, shared in (holds intel-rapl:0/) */
 	char *guest_cgroup_parent;      /* accounts: its child cgroups */
 	char **guest_limits;            /* "CGROUP=POWER", NULL-terminated, NULL: none */
+	/* the host's shared services ([service NAME] groups; config_services.c) */
+	struct ve_service_conf *services;
+	size_t n_services;
+};
+
+/* How a shared service's processes are found: the key of its [service NAME] group. */
+enum ve_service_by {
+	VE_SERVICE_BY_UNIT,      /* a systemd service unit: its cgroup system.slice/UNIT */
+	VE_SERVICE_BY_CGROUP,    /* every process of a cgroup (below the hierarchy's root) */
+	VE_SERVICE_BY_EXE,       /* every process running that executable */
+	VE_SERVICE_BY_PIDFILE,   /* the process whose pid the file holds */
+};
+
+#define VE_MAX_SERVICES 64
+
+struct ve_service_conf {
+	char *name;
+	enum ve_service_by by;
+	char *where;             /* the unit, cgroup, executable or pid file */
+	char **uses;             /* services it uses itself (declared names), NULL: none */
 };
 
 void ve_config_defaults(struct ve_config *c);
@@ -61,6 +81,13 @@ void ve_config_clear(struct ve_config *c);
  * FALSE with @error naming the text and what is wrong, nothing set.
  */
 gboolean ve_guest_limit_parse(const char *text, char **ret_name, uint64_t *ret_uw, GError **error);
+
+/* config_services.c: the [service NAME] groups of @kf, replacing nothing on error. */
+gboolean ve_config_load_services(GKeyFile *kf, struct ve_service_conf **ret, size_t *ret_n,
+				 GError **error);
+bool ve_config_is_service_group(const char *group);
+void ve_service_confs_free(struct ve_service_conf *s, size_t n);
+const char *ve_service_by_name(enum ve_service_by by);
 
 gboolean ve_config_load(struct ve_config *c, const char *path, GError **error);
 

@@ -122,6 +122,7 @@ static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, 
 	e->io_bios = g_array_new(FALSE, FALSE, sizeof(guint));
 	e->accounts = ve_account_table_new();
 	e->attrib = ve_attrib_new();
+	engine_services_init(e);
 	e->clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
 	ve_result_init(&e->result);
 	ve_ledger_init(&e->ledger);
@@ -171,7 +172,7 @@ struct ve_engine *ve_engine_new(int root_fd, const struct ve_config *cfg, int st
 		e->pc = NULL;   /* no RAPL: the host power model stands in */
 	engine_setup_devices(e);
 	engine_setup_disks(e);
-	if (!engine_start(e, warning, error))
+	if (!engine_services_setup(e, error) || !engine_start(e, warning, error))
 		goto fail;
 	return e;
 fail:
@@ -232,6 +233,7 @@ void ve_engine_free(struct ve_engine *e)
 	}
 	for (guint i = 0; e->vms && i < e->vms->len; i++)
 		engine_io_unwatch(e, g_ptr_array_index(e->vms, i));
+	engine_services_free(e);
 	ve_sampler_free(e->sampler);
 	ve_powercap_free(e->pc);
 	g_free(e->cg_parent);
@@ -401,6 +403,8 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 	struct ve_error err = { 0 };
 	bool prime = e->last_us == 0;
 	uint64_t period_us = prime ? 0 : now_us - e->last_us;
+	const struct ve_service_use *uses;
+	size_t n_uses;
 	int r;
 
 	g_array_set_size(e->samples, 0);
@@ -409,6 +413,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 			return FALSE;
 	} else {
 		engine_sample_vm_threads(e, now_us, run_ns);
+		engine_sample_services(e, now_us, run_ns);
 	}
 
 	r = ve_read_proc_stat(e->root_fd, e->socket_of_cpu, e->n_cpu_map, &st);
@@ -448,13 +453,15 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 		return TRUE;
 
 	retire_idle_stopped(e);
+	engine_service_uses(e, &uses, &n_uses);
 	r = ve_attrib_run(e->attrib, e->accounts, e->cfg->idle_policy,
 			  &(struct ve_period){ .period_us = period_us,
 					       .devices = e->dev, .n_devices = e->n_dev,
 					       .threads = (struct ve_thread_sample *)(void *)e->samples->data,
 					       .n_threads = e->samples->len,
 					       .io = (struct ve_io_sample *)(void *)e->io->data,
-					       .n_io = e->io->len },
+					       .n_io = e->io->len,
+					       .uses = uses, .n_uses = n_uses },
 			  &e->result, &err);
 	if (r < 0) {
 		g_set_error(error, VE_ERROR, ve_error_from_errno(-r),
@@ -498,6 +505,7 @@ void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us)
 				       ? ve_power_uw(total - vm->report_total_uj, dt) : 0;
 		vm->report_total_uj = total;
 	}
+	engine_services_report_tick(e, dt);
 	e->host_power_uw = e->report_us ? ve_power_uw(e->ledger.energy_uj - e->report_energy_uj, dt) : 0;
 	e->report_energy_uj = e->ledger.energy_uj;
 	e->report_us = now_us;

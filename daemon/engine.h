@@ -64,6 +64,17 @@ struct ve_host_view {
 	unsigned int calibrations;  /* weight fits applied so far */
 };
 
+/* A shared service ([service NAME] of the configuration; engine_services.c). */
+struct ve_service_view {
+	const char *name;
+	const char *found_by;       /* "unit", "cgroup", "exe" or "pidfile" */
+	unsigned int n_processes;   /* found at the last listing */
+	unsigned int n_threads;     /* watched */
+	const char *problem;        /* why none was found, NULL when found */
+	const struct ve_ledger_entry *ledger;   /* passed_on_uj: what it spent for its clients */
+	uint64_t power_uw;          /* passed on, over the last report interval */
+};
+
 /*
  * Create an engine over @root_fd (borrowed) with @cfg (borrowed, must
  * outlive it).  Opens the sampler and looks for RAPL.  Restores the ledger
@@ -158,6 +169,26 @@ bool ve_engine_vm_find(struct ve_engine *e, const char *uuid, struct ve_vm_view 
 
 /* The running VM whose QEMU process is @pid: its index, or -1. */
 ssize_t ve_engine_vm_by_pid(struct ve_engine *e, pid_t pid);
+
+/* Shared services (host mode; none in guest mode). */
+size_t ve_engine_n_services(struct ve_engine *e);
+void ve_engine_service(struct ve_engine *e, size_t i, struct ve_service_view *ret);
+
+/*
+ * The service that listens on the unix socket @path (an absolute path:
+ * proc/net/unix under the root, and the services' file descriptors), or
+ * -1.  Costs a read of proc/net/unix and of the services' fd directories:
+ * ask when a VM starts, not every period.
+ */
+ssize_t ve_engine_service_by_socket(struct ve_engine *e, const char *path);
+
+/*
+ * Service @service did @work (bytes) for the running VM @uuid since the
+ * last period: counted in the next.  FALSE (nothing counted) for an
+ * unknown service or VM, a VM not running, or no work.
+ */
+gboolean ve_engine_service_use(struct ve_engine *e, size_t service, const char *uuid,
+			       uint64_t work);
 
 /* The registry of VMs (registry.h), made and freed by the engine; others borrow it. */
 struct ve_registry *ve_engine_registry(struct ve_engine *e);

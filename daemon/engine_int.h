@@ -128,6 +128,10 @@ struct ve_engine {
 	char *sensor_path;             /* where the zones are, for messages */
 	ve_engine_retired_fn on_retired;
 	void *retired_ud;
+	/* engine_services.c */
+	GPtrArray *services;           /* struct service*, in configuration order */
+	GArray *pending_uses;          /* uses told since the last period */
+	GArray *uses;                  /* struct ve_service_use: the period's */
 };
 
 /* engine.c: the VM @uuid, added (inactive, with a fresh account) when new; NULL when no account is left */
@@ -155,6 +159,21 @@ gboolean engine_guest_setup(struct ve_engine *e, const char *source, const char 
 gboolean engine_guest_sample(struct ve_engine *e, uint64_t *run_ns_by_socket, GError **error);
 /* Whether powercap zone @zone is one of the engine's devices. */
 bool engine_zone_used(const struct ve_engine *e, const struct ve_powercap_zone *zone);
+
+/* engine_services.c */
+struct ve_state;
+void engine_services_init(struct ve_engine *e);
+/* The configuration's services as accounts (host mode). */
+gboolean engine_services_setup(struct ve_engine *e, GError **error);
+void engine_services_free(struct ve_engine *e);
+/* List the services' threads (every thread-scan-ms), read every watched one into e->samples. */
+void engine_sample_services(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns_by_socket);
+/* The period's uses: those told, and each using service's work for what it uses; clears the told. */
+void engine_service_uses(struct ve_engine *e, const struct ve_service_use **ret, size_t *ret_n);
+void engine_services_report_tick(struct ve_engine *e, uint64_t dt_us);
+/* The state file's "service:NAME" entry onto the configured service; false when there is none. */
+bool engine_services_restore(struct ve_engine *e, const char *name, const struct ve_ledger_entry *le);
+gboolean engine_services_save(struct ve_engine *e, struct ve_state *st, GError **error);
 
 /* engine_state.c */
 gboolean engine_restore(struct ve_engine *e, char **warning, GError **error);

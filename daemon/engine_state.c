@@ -56,7 +56,9 @@ gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
 				continue;
 			slot = vm->slot;
 		} else {
-			continue;   /* services come with their configuration */
+			if (!e->guest && g_str_has_prefix(a->key, "service:"))
+				engine_services_restore(e, a->key + strlen("service:"), &a->e);
+			continue;
 		}
 		ve_ledger_restore(&e->ledger, slot, &a->e);
 	}
@@ -101,7 +103,8 @@ gboolean ve_engine_save(struct ve_engine *e, GError **error)
 		if (!ve_state_add(st, key, vm->name, le, error))
 			return FALSE;
 	}
-	if (!ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
+	if (!engine_services_save(e, st, error) ||
+	    !ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
 		return FALSE;
 	e->state_seq = st->seq;
 	return TRUE;

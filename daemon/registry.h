@@ -27,6 +27,7 @@ enum ve_reg_slot {
 	VE_REG_LIMITER,     /* limiter.c: struct limited */
 	VE_REG_DAEMON,      /* virtenergyd: char *, the last metadata error reported */
 	VE_REG_IDENTITY,    /* virtenergyd: struct ve_vm_identity (identity.h) */
+	VE_REG_BACKING,     /* virtenergyd-services.c: its disks served by a shared service */
 	VE_REG__MAX,
 };
 

@@ -69,6 +69,7 @@ static char *render_host(struct daemon *d)
 {
 	g_autofree struct ve_prom_vm *vms = NULL;
 	g_autofree const char **pairs = NULL;
+	g_autofree struct ve_prom_service *svcs = NULL;
 	struct ve_host_view h;
 	struct ve_prom_host ph;
 	size_t n = ve_engine_n_vms(d->engine);
@@ -95,8 +96,19 @@ static char *render_host(struct daemon *d)
 		}
 	}
 	ve_engine_host(d->engine, &h);
-	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated,
-				    d->cfg.host_cap_uw };
+	ph = (struct ve_prom_host){ .energy_uj = h.energy_uj, .power_uw = h.power_uw,
+				    .ledger = h.ledger, .reason_uj = h.reason_uj,
+				    .estimated = h.estimated, .host_cap_uw = d->cfg.host_cap_uw };
+	ph.n_services = ve_engine_n_services(d->engine);
+	svcs = g_new0(struct ve_prom_service, ph.n_services ? ph.n_services : 1);
+	for (size_t i = 0; i < ph.n_services; i++) {
+		struct ve_service_view sv;
+
+		ve_engine_service(d->engine, i, &sv);
+		svcs[i] = (struct ve_prom_service){ sv.name, sv.ledger->passed_on_uj, sv.power_uw,
+						    sv.n_threads };
+	}
+	ph.services = svcs;
 	return ve_prom_render(&ph, vms, n);
 }
 
@@ -142,8 +154,10 @@ void vd_notify_status(struct daemon *d)
 
 gboolean vd_step(struct daemon *d, uint64_t now_us, GError **error)
 {
-	return d->guest ? ve_guest_period(d->guest, now_us, error)
-			: ve_engine_period(d->engine, now_us, error);
+	if (d->guest)
+		return ve_guest_period(d->guest, now_us, error);
+	vd_services_step(d, now_us);
+	return ve_engine_period(d->engine, now_us, error);
 }
 
 void vd_print_table(struct daemon *d)

@@ -18,12 +18,29 @@ static void describe_power(GString *s, const char *what, uint64_t old_uw, uint64
 		g_string_append(s, "none");
 }
 
+/* Whether two configurations declare the same shared services. */
+static bool services_same(const struct ve_config *a, const struct ve_config *b)
+{
+	if (a->n_services != b->n_services)
+		return false;
+	for (size_t i = 0; i < a->n_services; i++) {
+		const struct ve_service_conf *x = &a->services[i], *y = &b->services[i];
+
+		if (strcmp(x->name, y->name) || x->by != y->by || strcmp(x->where, y->where) ||
+		    !(x->uses ? y->uses && g_strv_equal((const char *const *)x->uses,
+							(const char *const *)y->uses) : !y->uses))
+			return false;
+	}
+	return true;
+}
+
 /*
  * SIGHUP (systemctl reload): read the configuration file again and every
  * VM's limits from its metadata.  All or nothing: a file that no longer
  * loads is refused and the configuration in force stays.  Keys read every
  * period take effect at once; the others (the libvirt URI, the period,
- * the sampler and events, directories, sockets, the bus, the host model)
+ * the sampler and events, directories, sockets, the bus, the host model,
+ * the shared services)
  * are named in the log as waiting for a restart, and keep their values.
  * Counters are not touched.
  */
@@ -112,6 +129,8 @@ void vd_reload(struct daemon *d)
 		d->prom_on = dir && g_file_test(dir, G_FILE_TEST_IS_DIR);
 		g_clear_pointer(&d->prom_error, g_free);
 	}
+	if (!services_same(&d->cfg, &nc))
+		ve_log("reload: the [service] groups changed; they take effect when virtenergyd restarts");
 	d->cfg.state_interval_us = nc.state_interval_us;
 	d->cfg.export_interval_us = nc.export_interval_us;
 	d->cfg.thread_scan_us = nc.thread_scan_us;

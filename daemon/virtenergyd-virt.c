@@ -221,6 +221,7 @@ static void on_connection(void *ud, bool up, const char *why)
 		if (report->len)
 			ve_log("%s", report->str);
 	}
+	vd_services_forget(d);
 	if (up)
 		ve_log("connected to %s", why);
 	else

@@ -163,6 +163,7 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 	}
 	d->reg = ve_engine_registry(d->engine);
 	ve_registry_set_free(d->reg, VE_REG_IDENTITY, ve_vm_identity_free);
+	ve_registry_set_free(d->reg, VE_REG_BACKING, vd_backed_free);
 	if (warning)
 		ve_log("%s", warning);
 	{

@@ -3,7 +3,8 @@
  * virtenergyd.h: the daemon's state, host or guest mode, shared by its files and nothing
  * else: virtenergyd.c (options, configuration and wiring),
  * virtenergyd-virt.c (libvirt's events: VMs and their limits),
- * virtenergyd-dbus.c (the D-Bus methods), virtenergyd-period.c (the period
+ * virtenergyd-dbus.c (the D-Bus methods), virtenergyd-services.c (shared
+ * services' work for each VM), virtenergyd-period.c (the period
  * and what it publishes: state file, guest exports, textfile, systemd
  * status) and virtenergyd-reload.c (SIGHUP).
  */
@@ -129,6 +130,12 @@ gboolean vd_step(struct daemon *d, uint64_t now_us, GError **error);
 void vd_print_table(struct daemon *d);
 /* One period and its outputs; it schedules the next itself (a one-shot timer). */
 gboolean vd_on_period(gpointer data);
+
+/* virtenergyd-services.c: each service's work for each VM, told to the engine before its period */
+void vd_services_step(struct daemon *d, uint64_t now_us);
+/* The connection went: every VM's served disks are looked up again. */
+void vd_services_forget(struct daemon *d);
+void vd_backed_free(gpointer p);
 
 /* virtenergyd-reload.c */
 void vd_reload(struct daemon *d);

@@ -42,6 +42,34 @@ static void vm_labels(GString *out, const struct ve_prom_vm *vm)
 	g_string_append_c(out, '"');
 }
 
+/* Shared services: each one's energy, all passed on to its clients (or to the host, with a reason). */
+static void render_services(GString *out, const struct ve_prom_host *h)
+{
+	static const char *const m[][3] = {
+		{ "virtenergy_service_energy_joules_total", "counter",
+		  "Energy a shared service spent, passed on to its clients (the VMs' service "
+		  "component) or to the host with a reason." },
+		{ "virtenergy_service_power_watts", "gauge", "A shared service's power over the last second." },
+		{ "virtenergy_service_threads", "gauge", "Threads of a shared service being sampled." },
+	};
+
+	for (size_t k = 0; k < G_N_ELEMENTS(m) && h->n_services; k++) {
+		ve_prom_head(out, m[k][0], m[k][1], m[k][2]);
+		for (size_t i = 0; i < h->n_services; i++) {
+			const struct ve_prom_service *s = &h->services[i];
+
+			g_string_append_printf(out, "%s{service=\"", m[k][0]);
+			ve_prom_label(out, s->name);
+			g_string_append(out, "\"} ");
+			if (k == 2)
+				g_string_append_printf(out, "%u", s->n_threads);
+			else
+				ve_prom_micro(out, k == 0 ? s->passed_on_uj : s->power_uw);
+			g_string_append_c(out, '\n');
+		}
+	}
+}
+
 char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms, size_t n)
 {
 	GString *out = g_string_new(NULL);
@@ -137,6 +165,7 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		ve_prom_micro(out, h->host_cap_uw);
 		g_string_append_c(out, '\n');
 	}
+	render_services(out, h);
 	ve_prom_head(out, "virtenergy_host_energy_joules_total", "counter",
 	     "All energy attributed: VMs and the host.");
 	g_string_append(out, "virtenergy_host_energy_joules_total ");

@@ -50,6 +50,14 @@ struct ve_prom_vm {
 	uint64_t budget_left_uj;
 };
 
+/* A shared service: what it spent for its clients (passed on to them). */
+struct ve_prom_service {
+	const char *name;
+	uint64_t passed_on_uj;
+	uint64_t power_uw;
+	unsigned int n_threads;
+};
+
 struct ve_prom_host {
 	uint64_t energy_uj;
 	uint64_t power_uw;
@@ -57,6 +65,8 @@ struct ve_prom_host {
 	const uint64_t *reason_uj;              /* VE_REASON__MAX entries */
 	bool estimated;
 	uint64_t host_cap_uw;                   /* 0: none */
+	const struct ve_prom_service *services;
+	size_t n_services;
 };
 
 /* The exposition text; caller frees. */

@@ -19,7 +19,10 @@ static void test_render(void **state)
 		{ .uuid = "11111111-2222-3333-4444-555555555555", .name = "we\"ird\\name\nx",
 		  .ledger = &vm },
 	};
-	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true, 100000000 };
+	static const struct ve_prom_service svcs[] = { { "storage", 2500000, 1250000, 3 } };
+	struct ve_prom_host h = { .energy_uj = 123456789, .power_uw = 40000001, .ledger = &host,
+				  .reason_uj = reasons, .estimated = true, .host_cap_uw = 100000000,
+				  .services = svcs, .n_services = 1 };
 	g_autofree char *text = NULL;
 
 	(void)state;
@@ -66,11 +69,19 @@ static void test_render(void **state)
 	check(strstr(text, "\nvirtenergy_vm_budget_left_joules{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
 			   "name=\"web1\"} 3600.000000\n"), "the budget left");
 	check(strstr(text, "\nvirtenergy_host_cap_watts 100.000000\n"), "the host cap");
+	check(strstr(text, "# TYPE virtenergy_service_energy_joules_total counter\n"
+			   "virtenergy_service_energy_joules_total{service=\"storage\"} 2.500000\n"),
+	      "a service's energy, under its own TYPE line");
+	check(strstr(text, "# TYPE virtenergy_service_power_watts gauge\n"
+			   "virtenergy_service_power_watts{service=\"storage\"} 1.250000\n"), "its power");
+	check(strstr(text, "\nvirtenergy_service_threads{service=\"storage\"} 3\n"), "its threads");
 	h.host_cap_uw = 0;
+	h.n_services = 0;
 	g_free(text);
 	text = ve_prom_render(&h, vms, 2);
 	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{"),
 	      "no cap, no cap lines");
+	check(!strstr(text, "virtenergy_service_"), "no services, no service lines");
 }
 
 int main(void)

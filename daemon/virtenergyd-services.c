@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * virtenergyd-services.c: what each shared service does for each VM (see
+ * virtenergyd.h).  A VM's disks served over a unix socket (backing.h) are
+ * matched, when the VM is first seen running and again every
+ * thread-scan-ms while some are not, to the service listening on the
+ * socket (ve_engine_service_by_socket).  Every period, the bytes each
+ * such disk read and wrote since the last (libvirt's block statistics:
+ * what QEMU asked of the backend) are the service's work for that VM.
+ * Nothing of this runs without a [service] in the configuration.
+ */
+#include <libvirt/libvirt.h>
+
+#include "backing.h"
+#include "virtenergyd.h"
+
+struct backed {
+	virDomainPtr dom;
+	GArray *disks;          /* struct ve_backing */
+	struct disk_use {
+		ssize_t service;    /* -1: no declared service listens on it (yet) */
+		bool primed;
+		uint64_t bytes;     /* rd_bytes + wr_bytes at the last read */
+	} *use;
+	uint64_t next_resolve_us;
+};
+
+void vd_backed_free(gpointer p)
+{
+	struct backed *b = p;
+
+	if (!b)
+		return;
+	if (b->dom)
+		virDomainFree(b->dom);
+	ve_backings_free(b->disks);
+	g_free(b->use);
+	g_free(b);
+}
+
+static struct backed *backed_load(struct daemon *d, virConnectPtr conn, const char *uuid)
+{
+	struct backed *b = g_new0(struct backed, 1);
+	char *xml;
+
+	b->dom = virDomainLookupByUUIDString(conn, uuid);
+	xml = b->dom ? virDomainGetXMLDesc(b->dom, 0) : NULL;
+	b->disks = xml ? ve_backings_parse(xml) : NULL;
+	free(xml);
+	if (!b->disks)
+		b->disks = g_array_new(FALSE, TRUE, sizeof(struct ve_backing));
+	b->use = g_new0(struct disk_use, b->disks->len ? b->disks->len : 1);
+	for (guint k = 0; k < b->disks->len; k++)
+		b->use[k].service = -1;
+	return b;
+}
+
+static void resolve(struct daemon *d, const struct ve_vm_view *v, struct backed *b, uint64_t now_us)
+{
+	for (guint k = 0; k < b->disks->len; k++) {
+		const struct ve_backing *disk = &g_array_index(b->disks, struct ve_backing, k);
+		struct ve_service_view sv;
+
+		if (b->use[k].service >= 0)
+			continue;
+		b->use[k].service = ve_engine_service_by_socket(d->engine, disk->socket);
+		if (b->use[k].service < 0)
+			continue;
+		ve_engine_service(d->engine, (size_t)b->use[k].service, &sv);
+		ve_log_vm(v->uuid, v->name, "VM '%s': disk %s (%s, %s) is served by service '%s'",
+			  v->name, disk->target, disk->kind, disk->socket, sv.name);
+	}
+	b->next_resolve_us = now_us + d->cfg.thread_scan_us;
+}
+
+void vd_services_step(struct daemon *d, uint64_t now_us)
+{
+	virConnectPtr conn = d->virt ? ve_virt_conn(d->virt) : NULL;
+	size_t n = d->engine ? ve_engine_n_vms(d->engine) : 0;
+
+	if (d->guest || !d->engine || !ve_engine_n_services(d->engine))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+		struct backed *b;
+		bool unresolved = false;
+
+		ve_engine_vm(d->engine, i, &v);
+		b = ve_registry_get(d->reg, v.uuid, VE_REG_BACKING);
+		if (!v.running || !conn) {
+			if (b)
+				ve_registry_set(d->reg, v.uuid, VE_REG_BACKING, NULL);
+			continue;
+		}
+		if (!b) {
+			b = backed_load(d, conn, v.uuid);
+			ve_registry_set(d->reg, v.uuid, VE_REG_BACKING, b);
+		}
+		for (guint k = 0; k < b->disks->len; k++)
+			unresolved = unresolved || b->use[k].service < 0;
+		if (unresolved && now_us >= b->next_resolve_us)
+			resolve(d, &v, b, now_us);
+		for (guint k = 0; k < b->disks->len && b->dom; k++) {
+			const struct ve_backing *disk = &g_array_index(b->disks, struct ve_backing, k);
+			struct disk_use *u = &b->use[k];
+			virDomainBlockStatsStruct st;
+			uint64_t bytes;
+
+			if (u->service < 0 ||
+			    virDomainBlockStats(b->dom, disk->target, &st, sizeof(st)) < 0)
+				continue;
+			bytes = (uint64_t)(st.rd_bytes > 0 ? st.rd_bytes : 0) +
+				(uint64_t)(st.wr_bytes > 0 ? st.wr_bytes : 0);
+			/* a QEMU restarted under the same domain starts again from 0 */
+			if (u->primed && bytes > u->bytes)
+				ve_engine_service_use(d->engine, (size_t)u->service, v.uuid, bytes - u->bytes);
+			u->bytes = bytes;
+			u->primed = true;
+		}
+	}
+}
+
+void vd_services_forget(struct daemon *d)
+{
+	if (d->reg)
+		ve_registry_clear_slot(d->reg, VE_REG_BACKING);
+}
