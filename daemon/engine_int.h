@@ -132,7 +132,13 @@ struct ve_engine {
 	GPtrArray *services;           /* struct service*, in configuration order */
 	GArray *pending_uses;          /* uses told since the last period */
 	GArray *uses;                  /* struct ve_service_use: the period's */
+	GArray *window_uses;           /* the told uses of the window, summed per service and client */
+	GArray *use_ring[64];          /* the told uses of each of the window's periods */
+	guint use_len, use_pos;
 };
+
+/* Services' energy is split by their clients' work over this long (engine_services.c). */
+#define VE_USE_WINDOW_US 1000000u
 
 /* engine.c: the VM @uuid, added (inactive, with a fresh account) when new; NULL when no account is left */
 struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name,

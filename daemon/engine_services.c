@@ -15,6 +15,15 @@
  * requests on.  The core (redist.h) then passes each service's energy on
  * to its clients, through chains and cycles, with what reaches no VM on
  * the host with its reason.
+ *
+ * A period's energy is split by the work of the last second
+ * (VE_USE_WINDOW_US), not of the period alone: what a client's request
+ * costs the service and when its disk counts the bytes fall into
+ * different 100 ms periods often enough (a burst of one client's requests
+ * against another's steady stream) to skew the split by a fifth; over a
+ * second, what each client asked for is what the service worked on.
+ * When no client did any work in the window, the service's energy goes to
+ * the host (service-no-clients).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -93,6 +102,11 @@ void engine_services_init(struct ve_engine *e)
 	e->services = g_ptr_array_new();
 	e->pending_uses = g_array_new(FALSE, FALSE, sizeof(struct pending_use));
 	e->uses = g_array_new(FALSE, FALSE, sizeof(struct ve_service_use));
+	e->window_uses = g_array_new(FALSE, FALSE, sizeof(struct pending_use));
+	e->use_len = (guint)CLAMP((VE_USE_WINDOW_US + e->cfg->period_us - 1) / e->cfg->period_us, 1,
+				  G_N_ELEMENTS(e->use_ring));
+	for (guint r = 0; r < e->use_len; r++)
+		e->use_ring[r] = g_array_new(FALSE, FALSE, sizeof(struct pending_use));
 }
 
 gboolean engine_services_setup(struct ve_engine *e, GError **error)
@@ -126,6 +140,10 @@ void engine_services_free(struct ve_engine *e)
 		g_array_free(e->pending_uses, TRUE);
 	if (e->uses)
 		g_array_free(e->uses, TRUE);
+	if (e->window_uses)
+		g_array_free(e->window_uses, TRUE);
+	for (guint r = 0; r < e->use_len; r++)
+		g_array_free(e->use_ring[r], TRUE);
 }
 
 /* ---- finding a service's processes ------------------------------------- */
@@ -370,8 +388,8 @@ static uint64_t service_work(struct ve_engine *e, guint i)
 	if (s->visiting)
 		return s->visiting == 2 ? s->work : 0;
 	s->visiting = 1;
-	for (guint k = 0; k < e->pending_uses->len; k++) {
-		const struct pending_use *u = &g_array_index(e->pending_uses, struct pending_use, k);
+	for (guint k = 0; k < e->window_uses->len; k++) {
+		const struct pending_use *u = &g_array_index(e->window_uses, struct pending_use, k);
 
 		if (u->service == i)
 			w = w + u->work < w ? UINT64_MAX / 2 : w + u->work;
@@ -387,17 +405,58 @@ static uint64_t service_work(struct ve_engine *e, guint i)
 	return w;
 }
 
+/*
+ * The window's uses: the told ones of this period and of the periods
+ * before it, VE_USE_WINDOW_US in all, summed per service and client.
+ */
+static void window_add(struct ve_engine *e)
+{
+	GArray *slot = e->use_ring[e->use_pos];
+	GHashTable *at = g_hash_table_new(g_int64_hash, g_int64_equal);
+	g_autofree gint64 *keys = NULL;
+	guint n = 0;
+
+	g_array_set_size(slot, 0);
+	g_array_append_vals(slot, e->pending_uses->data, e->pending_uses->len);
+	g_array_set_size(e->pending_uses, 0);
+	e->use_pos = (e->use_pos + 1) % e->use_len;
+	g_array_set_size(e->window_uses, 0);
+	for (guint r = 0; r < e->use_len; r++)
+		n += e->use_ring[r]->len;
+	keys = g_new(gint64, n ? n : 1);
+	n = 0;
+	for (guint r = 0; r < e->use_len; r++)
+		for (guint k = 0; k < e->use_ring[r]->len; k++) {
+			const struct pending_use *u = &g_array_index(e->use_ring[r], struct pending_use, k);
+			gpointer idx;
+
+			keys[n] = ((gint64)u->service << 32) | u->client;
+			if (g_hash_table_lookup_extended(at, &keys[n], NULL, &idx)) {
+				struct pending_use *w = &g_array_index(e->window_uses, struct pending_use,
+								       GPOINTER_TO_UINT(idx));
+
+				w->work = MIN(w->work + u->work, UINT64_MAX / 4);
+			} else {
+				g_hash_table_insert(at, &keys[n], GUINT_TO_POINTER(e->window_uses->len));
+				g_array_append_val(e->window_uses, *u);
+			}
+			n++;
+		}
+	g_hash_table_destroy(at);
+}
+
 void engine_service_uses(struct ve_engine *e, const struct ve_service_use **ret, size_t *ret_n)
 {
 	g_array_set_size(e->uses, 0);
+	window_add(e);
 	for (guint i = 0; i < e->services->len; i++)
 		((struct service *)g_ptr_array_index(e->services, i))->visiting = 0;
-	for (guint k = 0; k < e->pending_uses->len; k++) {
-		const struct pending_use *p = &g_array_index(e->pending_uses, struct pending_use, k);
+	for (guint k = 0; k < e->window_uses->len; k++) {
+		const struct pending_use *p = &g_array_index(e->window_uses, struct pending_use, k);
 		struct ve_service_use u = { ((struct service *)g_ptr_array_index(e->services, p->service))->slot,
 					    p->client, p->work };
 
-		/* a client that left the accounts this period (stopped, not sampled) is skipped */
+		/* a client that left the accounts (stopped, not sampled) is skipped */
 		if (ve_account_is_active(e->accounts, p->client))
 			g_array_append_val(e->uses, u);
 	}
@@ -420,7 +479,6 @@ void engine_service_uses(struct ve_engine *e, const struct ve_service_use **ret,
 			}
 		}
 	}
-	g_array_set_size(e->pending_uses, 0);
 	*ret = (const struct ve_service_use *)(void *)e->uses->data;
 	*ret_n = e->uses->len;
 }

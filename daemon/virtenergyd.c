@@ -173,6 +173,14 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 		ve_log("energy from %s; threads sampled by %s; block I/O from %s; idle policy %s%s",
 		       h.sensor, h.sampler, h.io_source, ve_idle_policy_name(d->cfg.idle_policy),
 		       dry_run ? "; dry run" : "");
+		for (size_t k = 0; k < d->cfg.n_services; k++) {
+			const struct ve_service_conf *sc = &d->cfg.services[k];
+			g_autofree char *uses = sc->uses ? g_strjoinv(", ", sc->uses) : NULL;
+
+			ve_log("shared service '%s': found by %s %s%s%s", sc->name,
+			       ve_service_by_name(sc->by), sc->where, uses ? "; uses " : "",
+			       uses ? uses : "");
+		}
 	}
 	if (d->cfg.vmsr_socket && d->cfg.vmsr_socket[0] && !d->once) {
 		g_autoptr(GError) verr = NULL;

@@ -6,11 +6,16 @@
 #   guests_up                 start virtlogd and libvirtd unless they run
 #   guests_initramfs DIR      build a busybox initramfs (cached in DIR)
 #   guests_define NAME MODE [VCPUS] [EXPORT_DIR]
-#                             define a persistent TCG guest, MODE busy, idle or
+#                             define a persistent TCG guest, MODE busy, idle, io
+#                             (GUESTS_CMDLINE="ve.io=N ve.secs=S [ve.gap=T]": S times
+#                             N 64 KiB direct writes to vda, then T s of sleep, 1 s
+#                             by default) or
 #                             export (busy, and prints the energy_uj it reads from
 #                             EXPORT_DIR/<uuid>, shared over 9p, every second)
 #   guests_add_disk NAME [MIB]  give a defined guest a sparse raw disk image as
 #                             virtio disk vda (MIB, default 16; before it starts)
+#   guests_add_nbd_disk NAME SOCKET EXPORT  give it virtio disk vda from the NBD
+#                             server on unix socket SOCKET, export EXPORT
 #   guests_start NAME         start it and wait until it runs
 #   guests_wait_booted NAME [S]  wait (up to S s, 60) for the guest's init to have started
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
@@ -70,7 +75,7 @@ guests_initramfs() {
 	# virtio and 9p drivers of the kernel the guests boot, for the "export" mode
 	local kver m f
 	kver=$(basename "$(guests_kernel)" | sed 's/^vmlinuz-//')
-	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p virtio_blk; do
 		f=$(find "/lib/modules/$kver" -name "$m.ko*" 2>/dev/null | head -n 1)
 		[ -n "$f" ] && cp "$f" "$root/modules/"
 	done
@@ -97,6 +102,24 @@ if [ "$mode" = export ]; then
 		echo "VE-EXPORT energy_uj=$(cat /mnt/intel-rapl:0/energy_uj) limit_uw=$(cat /mnt/intel-rapl:0/constraint_0_power_limit_uw)"
 		sleep 1
 	done
+fi
+if [ "$mode" = io ]; then
+	# ve.io=N ve.secs=S [ve.gap=T]: S times, write N 64 KiB blocks to vda (O_DIRECT), then sleep T s (1)
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+		for f in /modules/$m.ko*; do [ -e "$f" ] && insmod "$f"; done
+	done
+	n=$(sed -n 's/.*ve\.io=\([0-9]*\).*/\1/p' /proc/cmdline)
+	secs=$(sed -n 's/.*ve\.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
+	gap=$(sed -n 's/.*ve\.gap=\([0-9.]*\).*/\1/p' /proc/cmdline)
+	for _ in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.2; done
+	echo "VE-IO start"
+	i=0
+	while [ "$i" -lt "$secs" ]; do
+		dd if=/dev/zero of=/dev/vda bs=65536 count="$n" oflag=direct 2>/dev/null || echo "VE-IO dd failed"
+		i=$((i + 1))
+		sleep "${gap:-1}"
+	done
+	echo "VE-IO done"
 fi
 while :; do sleep 3600; done
 INIT
@@ -129,7 +152,7 @@ guests_define() { # NAME MODE [VCPUS] [EXPORT_DIR: share EXPORT_DIR/<uuid> as 9p
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$kernel</kernel>
     <initrd>$GUESTS_DIR/initramfs.cpio.gz</initrd>
-    <cmdline>console=ttyS0 quiet ve.mode=$mode</cmdline>
+    <cmdline>console=ttyS0 quiet ve.mode=$mode ${GUESTS_CMDLINE:-}</cmdline>
   </os>
   <on_crash>destroy</on_crash>
   <devices>
@@ -151,6 +174,18 @@ guests_add_disk() { # NAME [MIB]: the guest never reads it; QEMU opens it, which
 	chmod 644 "$img"
 	guests__virsh attach-disk "$name" "$img" vda --config --driver qemu --subdriver raw \
 		--targetbus virtio >/dev/null
+}
+
+guests_add_nbd_disk() { # NAME SOCKET EXPORT: virtio disk vda from an NBD server on a unix socket
+	local xml="$GUESTS_DIR/$1-nbd.xml"
+	cat >"$xml" <<XML
+<disk type='network' device='disk'>
+  <driver name='qemu' type='raw' cache='none'/>
+  <source protocol='nbd' name='$3'><host transport='unix' socket='$2'/></source>
+  <target dev='vda' bus='virtio'/>
+</disk>
+XML
+	guests__virsh attach-device "$1" "$xml" --config >/dev/null
 }
 
 guests_start() {

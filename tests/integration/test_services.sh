@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Shared services in the running daemon, for real: two TCG guests whose
+# virtio disks are NBD exports of one qemu-storage-daemon ("front"), which
+# serves them from exports of a second one ("back") — a chain of two
+# services — and a third declared service with no clients that burns a
+# little CPU ("spinner").  The guests write 64 KiB blocks with O_DIRECT,
+# 12 and 4 at a time with 0.2 s between: 3:1 in bytes, then stop.  Checked:
+#   - the daemon finds each guest's disk served by "front" over its socket;
+#   - Σ accounts = measured energy in every state file written meanwhile;
+#   - the services' energy reaches the guests in the ratio of their bytes,
+#     within 10 % of 3, and of what libvirt counted;
+#   - the chain: "back"'s energy reaches the guests through "front";
+#   - idle services: their energy goes to the host as service-no-clients,
+#     none to the guests;
+#   - a restart keeps the service counters;
+#   - bad service configuration stops the daemon with the key named;
+#   - the service metrics in the Prometheus textfile.
+#
+# usage: test_services.sh BUILD_DIR     (meson test --suite integration; root)
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+daemon=$build/daemon/virtenergyd
+vestate="python3 $here/vestate.py"
+qsd=/usr/bin/qemu-storage-daemon
+g1="vetest-$$-svc1"
+g2="vetest-$$-svc2"
+pids=()
+
+# shellcheck source=tests/integration/guests.sh
+source "$here/guests.sh"
+# shellcheck source=tests/integration/tap.sh
+source "$here/tap.sh"
+guests_test_env services || exit 1
+# guests_test_env's trap, and our own processes
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; guests__test_cleanup' EXIT
+
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
+[ -x "$qsd" ] || { echo "not ok - no $qsd (qemu-system-common)"; exit 1; }
+guests_up || { echo "SKIP: libvirtd cannot be started here"; exit 77; }
+
+st() { $vestate "$tmp/state/state" get "$@"; }
+wait_file() { # PATH SECONDS
+	local i
+	for i in $(seq 1 $(($2 * 5))); do [ -e "$1" ] && return 0; sleep 0.2; done
+	echo "# $1 did not appear within $2 s"
+	return 1
+}
+wait_console() { # NAME TEXT SECONDS
+	local i
+	for i in $(seq 1 $(($3 * 5))); do
+		grep -q "$2" "$tmp/$1.console" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "# $1 did not print '$2' within $3 s"
+	return 1
+}
+start_daemon() {
+	"$daemon" --config "$tmp/ve.conf" --foreground >>"$tmp/daemon.log" 2>&1 &
+	dpid=$!
+}
+# counters at one moment, as shell assignments (one state file read)
+snapshot() { # PREFIX
+	python3 - "$tmp/state/state" "$1" "$u1" "$u2" <<'PY'
+import configparser, sys
+cp = configparser.ConfigParser(interpolation=None, strict=True)
+cp.optionxform = str
+cp.read(sys.argv[1])
+p, u1, u2 = sys.argv[2:5]
+g = lambda s, k: int(cp[s][k]) if cp.has_option(s, k) else 0
+print(f"{p}_v1={g('vm:' + u1, 'comp.service')} {p}_v2={g('vm:' + u2, 'comp.service')}",
+      f"{p}_front={g('service:front', 'passed_on_uj')} {p}_back={g('service:back', 'passed_on_uj')}",
+      f"{p}_spin={g('service:spinner', 'passed_on_uj')}",
+      f"{p}_nocl={g('virtenergy', 'reason.service-no-clients')}")
+PY
+}
+bytes_of() { # GUEST: bytes libvirt counted on its vda
+	virsh -q domblkstat "$1" vda | awk '/rd_bytes|wr_bytes/ {s += $3} END {print s + 0}'
+}
+ratio_within() { # A B WANT TOLERANCE: A/B within TOLERANCE (fraction) of WANT
+	python3 -c "import sys; a, b, w, t = map(float, sys.argv[1:]); sys.exit(0 if b > 0 and abs(a / b - w) <= t * w else 1)" "$@"
+}
+
+# ---- the services -------------------------------------------------------
+truncate -s 64M "$tmp/b1.raw" "$tmp/b2.raw"
+"$qsd" --blockdev "driver=file,node-name=f1,filename=$tmp/b1.raw" \
+	--blockdev "driver=file,node-name=f2,filename=$tmp/b2.raw" \
+	--nbd-server "addr.type=unix,addr.path=$tmp/back.sock" \
+	--export type=nbd,id=x1,node-name=f1,name=b1,writable=on \
+	--export type=nbd,id=x2,node-name=f2,name=b2,writable=on \
+	--pidfile "$tmp/back.pid" 2>>"$tmp/qsd.log" &
+pids+=($!)
+wait_file "$tmp/back.sock" 10 || not_ok "qemu-storage-daemon (back) listens"
+"$qsd" --blockdev "driver=nbd,node-name=n1,server.type=unix,server.path=$tmp/back.sock,export=b1" \
+	--blockdev "driver=nbd,node-name=n2,server.type=unix,server.path=$tmp/back.sock,export=b2" \
+	--nbd-server "addr.type=unix,addr.path=$tmp/front.sock" \
+	--export type=nbd,id=y1,node-name=n1,name=g1,writable=on \
+	--export type=nbd,id=y2,node-name=n2,name=g2,writable=on \
+	--pidfile "$tmp/front.pid" 2>>"$tmp/qsd.log" &
+pids+=($!)
+wait_file "$tmp/front.sock" 10 || not_ok "qemu-storage-daemon (front) listens"
+chmod 777 "$tmp/front.sock"   # QEMU runs as libvirt-qemu
+# a service nobody uses, busy a little
+sh -c 'while :; do i=0; while [ $i -lt 3000 ]; do i=$((i + 1)); done; sleep 0.2; done' &
+pids+=($!)
+echo $! >"$tmp/spin.pid"
+
+cat >"$tmp/ve.conf" <<EOF
+[daemon]
+period-ms=100
+state-dir=$tmp/state
+state-interval-ms=100
+[guests]
+export-dir=
+vmsr-socket=
+[prometheus]
+textfile=$tmp/prom/virtenergy.prom
+[dbus]
+bus=none
+[service front]
+pidfile=$tmp/front.pid
+uses=back
+[service back]
+pidfile=$tmp/back.pid
+[service spinner]
+pidfile=$tmp/spin.pid
+EOF
+mkdir -p "$tmp/prom"
+
+# ---- bad configuration: refused, the key named --------------------------
+printf '[dbus]\nbus=none\n[service broken]\nexe=/usr/bin/x\npidfile=/run/x.pid\n' >"$tmp/bad.conf"
+out=$("$daemon" --config "$tmp/bad.conf" --foreground 2>&1 </dev/null & bp=$!; sleep 3; kill "$bp" 2>/dev/null; wait "$bp"; echo "rc=$?")
+echo "$out" | sed 's/^/# /' | tail -n 3
+expect "two ways to find a service: the daemon does not start, and says which keys" \
+	sh -c 'echo "$1" | grep -q "\[service broken\] exe and pidfile" && ! echo "$1" | grep -q "rc=143"' _ "$out"
+printf '[dbus]\nbus=none\n[service a]\nexe=/usr/bin/x\nuses=nobody\n' >"$tmp/bad.conf"
+out=$("$daemon" --config "$tmp/bad.conf" --foreground 2>&1 </dev/null & bp=$!; sleep 3; kill "$bp" 2>/dev/null; wait "$bp"; echo "rc=$?")
+expect "a use of an undeclared service is refused, naming it" \
+	sh -c 'echo "$1" | grep -q "\[service a\] uses: .nobody. is not a service declared" && ! echo "$1" | grep -q "rc=143"' _ "$out"
+
+# ---- the guests ----------------------------------------------------------
+GUESTS_CMDLINE="ve.io=12 ve.secs=100 ve.gap=0.2" guests_define "$g1" io || not_ok "define $g1"
+GUESTS_CMDLINE="ve.io=4 ve.secs=100 ve.gap=0.2" guests_define "$g2" io || not_ok "define $g2"
+guests_add_nbd_disk "$g1" "$tmp/front.sock" g1 || not_ok "$g1's NBD disk"
+guests_add_nbd_disk "$g2" "$tmp/front.sock" g2 || not_ok "$g2's NBD disk"
+start_daemon
+expect "start $g1 (NBD disk from front)" guests_start "$g1"
+expect "start $g2 (NBD disk from front)" guests_start "$g2"
+u1=$(guests_uuid "$g1")
+u2=$(guests_uuid "$g2")
+expect "$g1 starts writing" wait_console "$g1" "VE-IO start" 90
+expect "$g2 starts writing" wait_console "$g2" "VE-IO start" 90
+b1_0=$(bytes_of "$g1"); b2_0=$(bytes_of "$g2")
+sleep 1
+eval "$(snapshot a)"
+expect "the daemon says front serves $g1's disk" \
+	grep -q "VM '$g1': disk vda (nbd, $tmp/front.sock) is served by service 'front'" "$tmp/daemon.log"
+expect "and $g2's" grep -q "VM '$g2': disk vda (nbd, $tmp/front.sock) is served by service 'front'" "$tmp/daemon.log"
+
+# Σ accounts = energy in every state file written while they write
+bad=0 seen=0
+while ! grep -q "VE-IO done" "$tmp/$g1.console" || ! grep -q "VE-IO done" "$tmp/$g2.console"; do
+	cp "$tmp/state/state" "$tmp/state.copy" 2>/dev/null || continue
+	why=$($vestate "$tmp/state.copy" conserved) || { bad=$((bad + 1)); echo "# $why"; }
+	seen=$((seen + 1))
+	[ "$seen" -lt 400 ] || break
+	sleep 0.3
+done
+echo "# $seen state files read while the guests wrote, $bad not adding up"
+expect "Σ accounts = measured energy in each of them" test "$seen" -gt 10 -a "$bad" -eq 0
+sleep 2
+eval "$(snapshot b)"
+b1=$(($(bytes_of "$g1") - b1_0)); b2=$(($(bytes_of "$g2") - b2_0))
+d1=$((b_v1 - a_v1)); d2=$((b_v2 - a_v2))
+df=$((b_front - a_front)); db=$((b_back - a_back)); ds=$((b_spin - a_spin)); dn=$((b_nocl - a_nocl))
+echo "# while writing: $g1 $b1 bytes, service $d1 uJ; $g2 $b2 bytes, service $d2 uJ"
+echo "# services: front $df uJ, back $db uJ, spinner $ds uJ; to the host as service-no-clients $dn uJ"
+expect "the guests wrote 3:1 in bytes as libvirt counts them (within 10 %)" ratio_within "$b1" "$b2" 3 0.10
+expect "the services' energy reached them 3:1 (within 10 %)" ratio_within "$d1" "$d2" 3 0.10
+expect "and in the ratio of their bytes (within 10 %)" ratio_within "$d1" "$d2" "$(python3 -c "print($b1 / max($b2, 1))")" 0.10
+# what front and back spent: to the guests, or to the host when a period had no client bytes
+lost=$((dn - ds))
+expect "the chain: back's energy reaches the guests through front (guests got more than front spent)" \
+	test "$db" -gt 0 -a "$((d1 + d2))" -gt "$df"
+expect "every µJ the services spent went to a guest or to the host (±1 µJ a period)" \
+	python3 -c "import sys; a, b = $((d1 + d2 + dn)), $((df + db + ds)); sys.exit(0 if abs(a - b) <= 3 * 400 else 1)"
+echo "# front and back lost $lost uJ to periods without client bytes"
+
+# ---- idle: every service's energy to the host, with its reason ----------
+sleep 2
+eval "$(snapshot c)"
+sleep 5
+eval "$(snapshot d)"
+echo "# idle 5 s: guests +$((d_v1 - c_v1)) / +$((d_v2 - c_v2)) uJ; services +$((d_front - c_front + d_back - c_back + d_spin - c_spin)) uJ; service-no-clients +$((d_nocl - c_nocl)) uJ"
+expect "idle services charge the guests nothing" test "$((d_v1 - c_v1 + d_v2 - c_v2))" -eq 0
+expect "their energy goes to the host as service-no-clients (±1 µJ a period)" \
+	python3 -c "import sys; a, b = $((d_nocl - c_nocl)), $((d_front - c_front + d_back - c_back + d_spin - c_spin)); sys.exit(0 if b > 0 and abs(a - b) <= 3 * 100 else 1)"
+
+# ---- Prometheus ----------------------------------------------------------
+prom=$tmp/prom/virtenergy.prom
+expect "the textfile has each service's energy" \
+	grep -q '^virtenergy_service_energy_joules_total{service="back"} ' "$prom"
+expect "and the guests' service component" \
+	grep -q "^virtenergy_vm_energy_joules_total{uuid=\"$u1\",name=\"$g1\",component=\"service\"} " "$prom"
+if command -v promtool >/dev/null; then
+	expect "promtool check metrics accepts it" sh -c "promtool check metrics <'$prom' >/dev/null 2>&1 || promtool check metrics <'$prom' 2>&1 | grep -qv error"
+fi
+
+# ---- restart -------------------------------------------------------------
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+before=$(st service:front passed_on_uj)
+start_daemon
+sleep 3
+after=$(st service:front passed_on_uj)
+echo "# front passed on $before uJ before the restart, $after after"
+expect "a restarted daemon keeps the service counters" test "$after" -ge "$before" -a "$before" -gt 0
+
+kill -TERM "$dpid"; wait "$dpid"; dpid=
+echo "# daemon log:"; grep -E "service|error" "$tmp/daemon.log" | sed 's/^/#   /' | tail -n 12
+if [ "$failures" -ne 0 ]; then
+	sed 's/^/#   /' "$tmp/daemon.log" | grep -v '^#   *[0-9a-f-]\{36\}' | tail -20
+	exit 1
+fi
+exit 0
