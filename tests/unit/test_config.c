@@ -216,6 +216,20 @@ static void test_refusals(void **state)
 		/* GKeyFile would keep the last value without a word */
 		{ "[limits]\nhost-cap=100W\n# a comment\nhost-cap=50W\n", "set twice, on lines 2 and 4" },
 		{ "[daemon]\nperiod-ms=100\n[limits]\n[daemon]\nperiod-ms = 200\n", "lines 2 and 5" },
+		/* shared services */
+		{ "[service store]\n", "[service store]: say how to find the service" },
+		{ "[service store]\nexe=/usr/bin/qsd\npidfile=/run/q.pid\n", "[service store] exe and pidfile" },
+		{ "[service store]\nexe=usr/bin/qsd\n", "[service store] exe 'usr/bin/qsd' is not an absolute path" },
+		{ "[service store]\npidfile=q.pid\n", "pidfile 'q.pid' is not an absolute path" },
+		{ "[service store]\nunit=qsd\n", "unit 'qsd' is not a systemd service unit" },
+		{ "[service store]\nunit=a/b.service\n", "not a systemd service unit" },
+		{ "[service store]\ncgroup=../x\n", "cgroup '../x' is not a cgroup path" },
+		{ "[service store]\nexe=/usr/bin/qsd\nsocket=/run/x\n", "unknown key 'socket' in [service store]" },
+		{ "[service st/ore]\nexe=/usr/bin/qsd\n", "a service's name is 1 to 64" },
+		{ "[service ]\nexe=/usr/bin/qsd\n", "a service's name is 1 to 64" },
+		{ "[service a]\nexe=/usr/bin/qsd\nuses=b\n", "[service a] uses: 'b' is not a service declared" },
+		{ "[service a]\nexe=/usr/bin/qsd\nuses=a\n", "[service a] uses: 'a' is the service itself" },
+		{ "[service a]\nexe=/usr/bin/a\n[service a]\nexe=/usr/bin/b\n", "set twice" },
 	};
 
 	(void)state;
@@ -234,6 +248,39 @@ static void test_refusals(void **state)
 		      "nothing changed by '%s'", cases[i].text);
 		ve_config_clear(&c);
 	}
+}
+
+/* [service NAME] groups: every way to find one, uses, and a reload's replacement */
+static void test_services(void **state)
+{
+	static const char text[] =
+		"[service storage]\nexe = /usr/bin/qemu-storage-daemon\nuses = backup; vswitch\n"
+		"[service backup]\npidfile=/run/backup.pid\n"
+		"[service vswitch]\nunit=ovs-vswitchd.service\n"
+		"[service nbd.1]\ncgroup=/system.slice/nbd.service\n";
+	struct ve_config c;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	ve_config_defaults(&c);
+	check_u64(c.n_services, 0, "none by default");
+	check(ve_config_load_data(&c, text, sizeof(text) - 1, "test", &err), "%s",
+	      err ? err->message : "");
+	check_u64(c.n_services, 4, "four services");
+	check(strcmp(c.services[0].name, "storage") == 0 && c.services[0].by == VE_SERVICE_BY_EXE &&
+	      strcmp(c.services[0].where, "/usr/bin/qemu-storage-daemon") == 0, "found by exe");
+	check(c.services[0].uses && g_strv_length(c.services[0].uses) == 2 &&
+	      strcmp(c.services[0].uses[1], "vswitch") == 0, "uses two, blanks stripped");
+	check(c.services[1].by == VE_SERVICE_BY_PIDFILE && !c.services[1].uses, "pidfile, no uses");
+	check(c.services[2].by == VE_SERVICE_BY_UNIT, "unit");
+	check(c.services[3].by == VE_SERVICE_BY_CGROUP &&
+	      strcmp(c.services[3].where, "/system.slice/nbd.service") == 0, "cgroup");
+	/* a bad file changes nothing; a good one without services has none */
+	check(!ve_config_load_data(&c, "[service x]\n", 12, "test", NULL), "refused");
+	check_u64(c.n_services, 4, "kept after a refusal");
+	check(ve_config_load_data(&c, "[dbus]\nbus=none\n", 16, "test", NULL), "loads");
+	check_u64(c.n_services, 0, "a file without services has none");
+	ve_config_clear(&c);
 }
 
 /* one rule for a guest limit, from the file and from --guest-limit alike */
@@ -279,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_file_kinds),
 		cmocka_unit_test(test_guest_limit),
+		cmocka_unit_test(test_services),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
