@@ -36,6 +36,15 @@ void ve_outputs_table(struct ve_engine *engine, FILE *out)
 	}
 	fprintf(out, "%-20s %-9s %5s %4s %9s %12.3f   (own work; unattributed %.3f J)\n", "(host)", "", "",
 	       "", "", (double)h.ledger->total_uj / 1e6, (double)h.unattributed_uj / 1e6);
+	for (size_t i = 0; i < ve_engine_n_services(engine); i++) {
+		struct ve_service_view sv;
+
+		ve_engine_service(engine, i, &sv);
+		fprintf(out, "%-20.20s %-9s %5s %4u %9.2f %12.3f   (service: passed on%s%s)\n", sv.name,
+			"service", "", sv.n_threads, (double)sv.power_uw / 1e6,
+			(double)sv.ledger->passed_on_uj / 1e6, sv.problem ? "; " : "",
+			sv.problem ? sv.problem : "");
+	}
 	fflush(out);
 }
 

@@ -70,6 +70,33 @@ static void add_value(JsonBuilder *b, const char *name, GVariant *v)
 			json_builder_add_double_value(b, d);
 		}
 		json_builder_end_object(b);
+	} else if (g_variant_is_of_type(v, G_VARIANT_TYPE("a(sddus)"))) {
+		/* Services: name, power, energy passed on, threads, why not found */
+		GVariantIter it;
+		const char *n, *problem;
+		double w, j;
+		guint32 threads;
+
+		json_builder_begin_array(b);
+		g_variant_iter_init(&it, v);
+		while (g_variant_iter_next(&it, "(&sddu&s)", &n, &w, &j, &threads, &problem)) {
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "name");
+			json_builder_add_string_value(b, n);
+			json_builder_set_member_name(b, "power_w");
+			json_builder_add_double_value(b, w);
+			json_builder_set_member_name(b, "energy_j");
+			json_builder_add_double_value(b, j);
+			json_builder_set_member_name(b, "threads");
+			json_builder_add_int_value(b, threads);
+			json_builder_set_member_name(b, "problem");
+			if (problem[0])
+				json_builder_add_string_value(b, problem);
+			else
+				json_builder_add_null_value(b);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
 	} else {
 		/* a type this client does not know: its text, rather than nothing */
 		g_autofree char *text = g_variant_print(v, FALSE);

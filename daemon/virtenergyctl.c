@@ -64,7 +64,7 @@ static GVariant *prop(VeManager1 *p, const char *name)
 
 static const char *const status_props[] = { "PowerW", "EnergyJ", "HostOwnEnergyJ",
 					     "UnattributedEnergyJ", "HostCapW", "Estimated", "Sensor",
-					     "Sampler", "Periods", "Version" };
+					     "Sampler", "Periods", "Version", "Services" };
 
 /* The host's properties as a JSON object. */
 static void build_status(VeManager1 *p, JsonBuilder *b)
@@ -90,6 +90,30 @@ static gboolean daemon_there(VeManager1 *p)
 	return power != NULL;
 }
 
+/* One line per shared service: what it spends for its clients. */
+static void print_services(VeManager1 *p)
+{
+	g_autoptr(GVariant) svcs = prop(p, "Services");
+	GVariantIter it;
+	const char *n, *problem;
+	double w, j;
+	guint32 threads;
+
+	if (!svcs || !g_variant_is_of_type(svcs, G_VARIANT_TYPE("a(sddus)")))
+		return;
+	g_variant_iter_init(&it, svcs);
+	while (g_variant_iter_next(&it, "(&sddu&s)", &n, &w, &j, &threads, &problem)) {
+		char pw[32], en[32];
+
+		vc_human(pw, sizeof(pw), w, "W");
+		vc_human(en, sizeof(en), j, "J");
+		if (problem[0])
+			printf("service:      %s: %s\n", n, problem);
+		else
+			printf("service:      %s %s, %s for its clients, %u threads\n", n, pw, en, threads);
+	}
+}
+
 static void print_status(VeManager1 *p)
 {
 	g_autoptr(GVariant) power = prop(p, "PowerW"), energy = prop(p, "EnergyJ");
@@ -111,6 +135,7 @@ static void print_status(VeManager1 *p)
 	/* a daemon older than the property has none: say nothing rather than guess */
 	if (version)
 		printf("version:      virtenergyd %s\n", g_variant_get_string(version, NULL));
+	print_services(p);
 }
 
 static int cmd_status(VeManager1 *p)

@@ -43,6 +43,23 @@ static double watts(uint64_t uw)
 	return (double)uw / 1e6;
 }
 
+/* The shared services, a(sddus). */
+static GVariant *services(struct ve_dbus *d)
+{
+	GVariantBuilder b;
+
+	g_variant_builder_init(&b, G_VARIANT_TYPE("a(sddus)"));
+	for (size_t i = 0; i < ve_engine_n_services(d->engine); i++) {
+		struct ve_service_view sv;
+
+		ve_engine_service(d->engine, i, &sv);
+		g_variant_builder_add(&b, "(sddus)", sv.name, watts(sv.power_uw),
+				      joules(sv.ledger->passed_on_uj), sv.n_threads,
+				      sv.problem ? sv.problem : "");
+	}
+	return g_variant_builder_end(&b);
+}
+
 /* The host's properties now: the skeleton sends those that changed. */
 static void update_manager(struct ve_dbus *d)
 {
@@ -59,6 +76,7 @@ static void update_manager(struct ve_dbus *d)
 	ve_manager1_set_periods(d->mgr, h.periods);
 	ve_manager1_set_host_cap_w(d->mgr, watts(d->ops ? d->ops->host_cap(d->ud) : 0));
 	ve_manager1_set_version(d->mgr, VE_VERSION);
+	ve_manager1_set_services(d->mgr, services(d));
 }
 
 /* A VM's energy by component, a{sd}. */

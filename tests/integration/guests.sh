@@ -7,9 +7,10 @@
 #   guests_initramfs DIR      build a busybox initramfs (cached in DIR)
 #   guests_define NAME MODE [VCPUS] [EXPORT_DIR]
 #                             define a persistent TCG guest, MODE busy, idle, io
-#                             (GUESTS_CMDLINE="ve.io=N ve.secs=S [ve.gap=T]": S times
-#                             N 64 KiB direct writes to vda, then T s of sleep, 1 s
-#                             by default) or
+#                             (GUESTS_CMDLINE="ve.io=N ve.secs=S [ve.gap=T] [ve.at=E]":
+#                             S times N 64 KiB direct writes to vda, then T s of sleep,
+#                             1 s by default; with ve.at, not before the time E, in
+#                             seconds since the epoch) or
 #                             export (busy, and prints the energy_uj it reads from
 #                             EXPORT_DIR/<uuid>, shared over 9p, every second)
 #   guests_add_disk NAME [MIB]  give a defined guest a sparse raw disk image as
@@ -112,6 +113,15 @@ if [ "$mode" = io ]; then
 	secs=$(sed -n 's/.*ve\.secs=\([0-9]*\).*/\1/p' /proc/cmdline)
 	gap=$(sed -n 's/.*ve\.gap=\([0-9.]*\).*/\1/p' /proc/cmdline)
 	for _ in $(seq 1 50); do [ -b /dev/vda ] && break; sleep 0.2; done
+	# held open so that no dd is the device's last close: that would flush its cache each time
+	exec 3<>/dev/vda
+	# with ve.at=EPOCH: wait until then (the RTC is the host's clock), so that guests
+	# booted at different times write at the same time
+	at=$(sed -n 's/.*ve\.at=\([0-9]*\).*/\1/p' /proc/cmdline)
+	if [ -n "$at" ]; then
+		echo "VE-IO wait $(($at - $(date +%s))) s"
+		while [ "$(date +%s)" -lt "$at" ]; do sleep 0.2; done
+	fi
 	echo "VE-IO start"
 	i=0
 	while [ "$i" -lt "$secs" ]; do
