@@ -372,7 +372,9 @@ static int write_call(VeManager1 *p, enum write what, const char *vm, double w)
 	}
 	if (g_strcmp0(remote, IFACE ".Error.NotAuthorized") == 0 ||
 	    g_strcmp0(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0) {
-		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root)\n", err->message);
+		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root, or have polkit "
+			"authorize you: org.virtenergy.set-limit, org.virtenergy.set-host-cap)\n",
+			err->message);
 		return EXIT_DBUS;
 	}
 	fprintf(stderr, "virtenergyctl: %s failed: %s\n", method[what], err->message);
