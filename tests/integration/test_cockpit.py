@@ -13,8 +13,9 @@ Headless Chromium (chromium-driver, selenium) checks, as root: the menu has
 and graphs update; a limit set in the page lands in the domain's metadata
 (virsh metadata) and comes back into the page; the host cap is set and
 cleared; a bad number is refused in the page; the limit is cleared.  As
-nobody: the page reads, and setting a limit is refused by polkit, said in
-the page, and leaves the metadata alone.  Screenshots go to
+nobody: the page reads, setting a limit is refused by polkit, said in the
+page, and leaves the metadata alone, and the host cap wants a password
+that the page let polkit ask for (no agent answers).  Screenshots go to
 BUILD/cockpit-virtenergy.png and BUILD/cockpit-virtenergy-refused.png.
 
 virtenergyd runs with --dry-run: other engineers' guests share this libvirtd,
@@ -43,8 +44,10 @@ URI = "qemu:///system"
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
 RULES = """
 polkit.addRule(function(action, subject) {
-    if (action.id.indexOf("org.virtenergy.") == 0 && subject.user == "nobody")
+    if (action.id == "org.virtenergy.set-limit" && subject.user == "nobody")
         return polkit.Result.NO;
+    if (action.id == "org.virtenergy.set-host-cap" && subject.user == "nobody")
+        return polkit.Result.AUTH_ADMIN;
     return polkit.Result.NOT_HANDLED;
 });
 """
@@ -101,19 +104,30 @@ def wait_for(what, probe, seconds=10, every=0.2):
     return ok, seen
 
 
-def start_guests(tmp, names):
-    """Define and start the guests (guests.sh); returns '' or what failed."""
+def start_guests(tmp, names, started):
+    """Define and start the guests (guests.sh); returns '' or what failed.
+
+    The daemons guests_up had to start (virtlogd, libvirtd) are added to
+    STARTED, for stop_guests() to stop."""
     script = (f'source "{here}/guests.sh" && GUESTS_DIR="{tmp}" && guests_up && '
+              'echo "started: ${GUESTS_STARTED_DAEMONS[*]}" && '
               f'guests_define "{names[0]}" busy 1 && guests_define "{names[1]}" idle 1 && '
               f'guests_start "{names[0]}" && guests_start "{names[1]}"')
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    m = re.search(r"^started: (.*)$", r.stdout, re.M)
+    if m:
+        started.extend(m.group(1).split())
     return "" if r.returncode == 0 else (r.stdout + r.stderr).strip()
 
 
-def stop_guests(names):
+def stop_guests(names, started):
+    """Destroy and undefine our guests only, then stop what guests_up started (guests_down)."""
     for n in names:
         virsh("destroy", n)
         virsh("undefine", n)
+    if started:
+        subprocess.run(["bash", "-c", f'source "{here}/guests.sh" && '
+                        f'GUESTS_STARTED_DAEMONS=({" ".join(started)}) && guests_down'], timeout=60)
 
 
 def cockpit_ws(port, env, user=None, log=None):
@@ -147,6 +161,7 @@ def main(build, source):
     os.chmod(tmp, 0o755)   # QEMU reads the guests' initramfs from here
     procs = []
     drivers = []
+    started = []
     bus = polkitd = None
     shot = os.path.join(build, "cockpit-virtenergy.png")
     shot_refused = os.path.join(build, "cockpit-virtenergy-refused.png")
@@ -159,7 +174,7 @@ def main(build, source):
         polkitd, why = privbus.start_polkitd(tmp, env, [os.path.join(source, "conf", "org.virtenergy.policy")],
                                              RULES)
         expect(polkitd is not None, f"polkitd on the private bus ({why or 'it owns its name'})")
-        why = start_guests(tmp, names)
+        why = start_guests(tmp, names, started)
         if why:
             expect(False, f"two TCG guests start on {URI}: {why}")
             return 1
@@ -327,6 +342,21 @@ def main(build, source):
         time.sleep(1)
         ok, seen = metadata(None)()
         expect(ok, f"and the metadata has no limit ({seen})")
+        # an administrator's password would do for the host cap: the page lets polkit ask for
+        # it (ALLOW_INTERACTIVE_AUTHORIZATION), and no agent answers in this session
+        fill(drv, "#ve-host-cap-input", "30")
+        drv.find_element(By.ID, "ve-set-host-cap").click()
+        ok, seen = wait_for("the host cap's refusal", lambda: (
+            "set-host-cap" in drv.find_element(By.ID, "ve-error").text,
+            drv.find_element(By.ID, "ve-error").text), 15)
+        expect(ok and "no authentication agent answered" in seen
+               and drv.find_element(By.ID, "ve-host-cap").text == "none",
+               f"nobody's host cap wants a password the page allowed polkit to ask for ({seen})")
+        drv.find_element(By.ID, "ve-error-close").click()
+        fill(row(busy), ".ve-limit-input", "2")
+        row(busy).find_element(By.CSS_SELECTOR, ".ve-set-limit").click()
+        wait_for("the limit's refusal again", lambda: ("set-limit" in drv.find_element(By.ID, "ve-error").text,
+                                                      drv.find_element(By.ID, "ve-error").text), 15)
         drv.save_screenshot(shot_refused)
         expect(os.path.getsize(shot_refused) > 5000, f"screenshot of the refusal: {shot_refused}")
         expect(daemon.poll() is None, "virtenergyd ran throughout")
@@ -338,7 +368,7 @@ def main(build, source):
                 pass
         for p in reversed(procs):
             privbus.stop(p)
-        stop_guests(names)
+        stop_guests(names, started)
         privbus.stop(polkitd)
         if bus is not None:
             bus.terminate()
