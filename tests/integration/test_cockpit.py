@@ -15,7 +15,8 @@ and graphs update; a limit set in the page lands in the domain's metadata
 cleared; a bad number is refused in the page; the limit is cleared.  As
 nobody: the page reads, setting a limit is refused by polkit, said in the
 page, and leaves the metadata alone, and the host cap wants a password
-that the page let polkit ask for (no agent answers).  Screenshots go to
+that the page let polkit ask for (no agent answers).  Last, virtenergyd
+stops and the page says it is not on the bus.  Screenshots go to
 BUILD/cockpit-virtenergy.png and BUILD/cockpit-virtenergy-refused.png.
 
 virtenergyd runs with --dry-run: other engineers' guests share this libvirtd,
@@ -360,6 +361,15 @@ def main(build, source):
         drv.save_screenshot(shot_refused)
         expect(os.path.getsize(shot_refused) > 5000, f"screenshot of the refusal: {shot_refused}")
         expect(daemon.poll() is None, "virtenergyd ran throughout")
+
+        # the daemon goes away: the page says so
+        drv.find_element(By.ID, "ve-error-close").click()
+        privbus.stop(daemon)
+        ok, seen = wait_for("the page to notice", lambda: (
+            drv.find_element(By.ID, "ve-error").is_displayed()
+            and "virtenergyd" in drv.find_element(By.ID, "ve-error").text,
+            drv.find_element(By.ID, "ve-error").text + " | " + drv.find_element(By.ID, "ve-daemon").text), 15)
+        expect(ok, f"with virtenergyd stopped the page says so ({seen})")
     finally:
         for d in drivers:
             try:
