@@ -34,8 +34,9 @@ from tap import expect  # noqa: E402
 
 
 # The polkit rules of the test: GRANTED may do every write, PER_VM may set
-# and clear the limit of the VM "test" only, and nobody is refused outright.
-GRANTED, PER_VM = "daemon", "bin"
+# and clear the limit of the VM "test" only, PASSWORD needs an administrator's
+# password, and nobody is refused outright.
+GRANTED, PER_VM, PASSWORD = "daemon", "bin", "sys"
 RULES = """
 polkit.addRule(function(action, subject) {
     if (action.id.indexOf("org.virtenergy.") != 0)
@@ -46,9 +47,11 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.YES;
     if (subject.user == "nobody")
         return polkit.Result.NO;
+    if (subject.user == "%s")
+        return polkit.Result.AUTH_ADMIN;
     return polkit.Result.NOT_HANDLED;
 });
-""" % (GRANTED, PER_VM)
+""" % (GRANTED, PER_VM, PASSWORD)
 
 
 def run(args, env, as_nobody=False, user=None):
@@ -242,6 +245,13 @@ def main(build, source):
             run([ctl, "clear-limit", "test"], env)
             ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
             expect(ok, f"root may clear it ({seen})")
+            # a password: gdbus does not let polkit ask for one, virtenergyctl does (no agent here)
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetHostCap", "40.0"], env, user=PASSWORD)
+            expect(r.returncode != 0 and "did not allow interactive authorization" in r.stderr,
+                   f"{PASSWORD}, who needs a password, is refused a plain call ({r.stderr.strip()})")
+            r = run([ctl, "host-cap", "40W"], env, user=PASSWORD)
+            expect(r.returncode == 1 and "no authentication agent answered" in r.stderr and "<0.0>" in host_cap(),
+                   f"virtenergyctl lets polkit ask {PASSWORD}'s agent, and there is none ({r.stderr.strip()})")
             r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "--", "test", "-5.0"], env)
             expect(r.returncode != 0 and "InvalidArgs" in r.stderr, "a negative limit is refused")
             r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "nosuch", "30.0"], env)
