@@ -23,7 +23,7 @@
 /*
  * Ask whether the caller of @inv may do @action.  @details (a{ss}, may be
  * NULL; a floating reference is sunk) are passed to polkit, for rules to
- * read (action.lookup("vm")).  @cb runs once with the answer, which
+ * read (action.lookup("vm_uuid")).  @cb runs once with the answer, which
  * ve_authz_check_finish() gives; cancelling @cancel makes it
  * G_IO_ERROR_CANCELLED.  @inv is not completed here.
  */

@@ -208,9 +208,32 @@ static void on_authorized(GObject *src, GAsyncResult *res, gpointer data)
 }
 
 /*
+ * The VM for polkit's rules: its name as "vm" and its UUID as "vm_uuid"
+ * whichever of the two the caller named it by, so a rule on one cannot be
+ * side-stepped with the other; a VM the daemon does not know is "vm" as
+ * given (the write will find no such VM, or find it in libvirt first).
+ */
+static void vm_details(struct ve_dbus *d, const char *vm, GVariantBuilder *b)
+{
+	size_t n = ve_engine_n_vms(d->engine);
+
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		if (strcmp(v.uuid, vm) == 0 || strcmp(v.name, vm) == 0) {
+			g_variant_builder_add(b, "{ss}", "vm", v.name);
+			g_variant_builder_add(b, "{ss}", "vm_uuid", v.uuid);
+			return;
+		}
+	}
+	g_variant_builder_add(b, "{ss}", "vm", vm);
+}
+
+/*
  * Writes are for root and for whom polkit authorizes (authz.h): a VM's
- * limit is org.virtenergy.set-limit, with the VM as the detail "vm" for
- * rules to read; the host cap is org.virtenergy.set-host-cap.  Asked
+ * limit is org.virtenergy.set-limit, with the VM's details for rules to
+ * read (vm_details); the host cap is org.virtenergy.set-host-cap.  Asked
  * without blocking the main loop, whose periods go on meanwhile.
  */
 static gboolean write_call(struct ve_dbus *d, GDBusMethodInvocation *inv, const char *action,
@@ -220,7 +243,7 @@ static gboolean write_call(struct ve_dbus *d, GDBusMethodInvocation *inv, const 
 
 	g_variant_builder_init(&details, G_VARIANT_TYPE("a{ss}"));
 	if (vm)
-		g_variant_builder_add(&details, "{ss}", "vm", vm);
+		vm_details(d, vm, &details);
 	g_object_set_data(G_OBJECT(inv), "ve-dbus", d);
 	ve_authz_check(inv, action, g_variant_builder_end(&details), d->cancel, on_authorized,
 		       g_object_ref(inv));

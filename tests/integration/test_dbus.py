@@ -34,7 +34,8 @@ from tap import expect  # noqa: E402
 
 
 # The polkit rules of the test: GRANTED may do every write, PER_VM may set
-# and clear the limit of the VM "test" only, PASSWORD needs an administrator's
+# and clear the limit of the VM "test" only (named by name or by UUID, the
+# daemon gives polkit both), PASSWORD needs an administrator's
 # password, and nobody is refused outright.
 GRANTED, PER_VM, PASSWORD = "daemon", "bin", "sys"
 RULES = """
@@ -43,7 +44,8 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.NOT_HANDLED;
     if (subject.user == "%s")
         return polkit.Result.YES;
-    if (subject.user == "%s" && action.id == "org.virtenergy.set-limit" && action.lookup("vm") == "test")
+    if (subject.user == "%s" && action.id == "org.virtenergy.set-limit" && action.lookup("vm") == "test"
+        && action.lookup("vm_uuid") == "%s")
         return polkit.Result.YES;
     if (subject.user == "nobody")
         return polkit.Result.NO;
@@ -51,7 +53,7 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.AUTH_ADMIN;
     return polkit.Result.NOT_HANDLED;
 });
-""" % (GRANTED, PER_VM, PASSWORD)
+""" % (GRANTED, PER_VM, UUID, PASSWORD)
 
 
 def run(args, env, as_nobody=False, user=None):
@@ -216,7 +218,8 @@ def main(build, source):
                                                                      "for org.virtenergy.set-limit"),
                     ("nobody", ["SetHostCap", "40.0"], False, "org.virtenergy.set-host-cap"),
                     (PER_VM, ["SetHostCap", "40.0"], False, "org.virtenergy.set-host-cap"),
-                    (PER_VM, ["SetVMLimit", UUID, "30.0"], False, "org.virtenergy.set-limit"),
+                    (PER_VM, ["SetVMLimit", "nosuch", "30.0"], False, "org.virtenergy.set-limit"),
+                    (PER_VM, ["SetVMLimit", UUID, "33.0"], True, ""),
                     (PER_VM, ["SetVMLimit", "test", "31.0"], True, ""),
                     (PER_VM, ["ClearVMLimit", "test"], True, ""),
                     (GRANTED, ["SetVMLimit", UUID, "32.0"], True, ""),
