@@ -369,23 +369,30 @@ static int write_call(VeManager1 *p, enum write what, const char *vm, double w)
 					      "ClearHostCap" };
 	g_autoptr(GError) err = NULL;
 	g_autofree char *remote = NULL;
-	gboolean ok = FALSE;
+	g_autoptr(GVariant) r = NULL;
+	GVariant *args = NULL;
 
 	switch (what) {
 	case SET_VM_LIMIT:
-		ok = ve_manager1_call_set_vmlimit_sync(p, vm, w, NULL, &err);
+		args = g_variant_new("(sd)", vm, w);
 		break;
 	case CLEAR_VM_LIMIT:
-		ok = ve_manager1_call_clear_vmlimit_sync(p, vm, NULL, &err);
+		args = g_variant_new("(s)", vm);
 		break;
 	case SET_HOST_CAP:
-		ok = ve_manager1_call_set_host_cap_sync(p, w, NULL, &err);
+		args = g_variant_new("(d)", w);
 		break;
 	case CLEAR_HOST_CAP:
-		ok = ve_manager1_call_clear_host_cap_sync(p, NULL, &err);
 		break;
 	}
-	if (ok) {
+	/*
+	 * On the generated proxy, but not through its typed calls, which send
+	 * no flags: a user polkit wants a password from is asked by their agent
+	 * (pkttyagent, a desktop's), for as long as they take to type it.
+	 */
+	r = g_dbus_proxy_call_sync(G_DBUS_PROXY(p), method[what], args,
+				   G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION, G_MAXINT, NULL, &err);
+	if (r) {
 		vc_say_done(vm, w);
 		return 0;
 	}
@@ -397,7 +404,9 @@ static int write_call(VeManager1 *p, enum write what, const char *vm, double w)
 	}
 	if (g_strcmp0(remote, IFACE ".Error.NotAuthorized") == 0 ||
 	    g_strcmp0(remote, "org.freedesktop.DBus.Error.AccessDenied") == 0) {
-		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root)\n", err->message);
+		fprintf(stderr, "virtenergyctl: not allowed: %s (run as root, or have polkit "
+			"authorize you: org.virtenergy.set-limit, org.virtenergy.set-host-cap)\n",
+			err->message);
 		return EXIT_DBUS;
 	}
 	fprintf(stderr, "virtenergyctl: %s failed: %s\n", method[what], err->message);

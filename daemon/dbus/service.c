@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "authz.h"
 #include "error.h"
 #include "ve-vm1.h"
 #include "service.h"
@@ -28,7 +29,7 @@ struct ve_dbus {
 	GDBusConnection *conn;       /* while the name is ours */
 	guint owner_id;
 	VeManager1 *mgr;             /* the host's object, OBJECT_PATH */
-	GCancellable *cancel;        /* the callers' uids being asked for; cancelled at free */
+	GCancellable *cancel;        /* the authorizations being asked for; cancelled at free */
 	GDBusObjectManagerServer *om;   /* /org/virtenergy: one object per VM */
 	GHashTable *vm_objs;         /* uuid -> VeObjectSkeleton, those exported */
 };
@@ -158,7 +159,7 @@ static gboolean watts_arg(GDBusMethodInvocation *inv, double w, double max_w, ui
 	return TRUE;
 }
 
-/* A write method from a caller known to be root. */
+/* A write method from a caller root or polkit has authorized. */
 static void do_write(struct ve_dbus *d, GDBusMethodInvocation *inv)
 {
 	g_autoptr(GError) err = NULL;
@@ -207,44 +208,63 @@ static void do_write(struct ve_dbus *d, GDBusMethodInvocation *inv)
 	g_dbus_method_invocation_return_value(inv, NULL);
 }
 
-/* The bus's answer to who the caller is: root goes on, anyone else is refused. */
-static void on_caller_uid(GObject *src, GAsyncResult *res, gpointer data)
+/* polkit's (or the bus's, for root) answer: the write goes on, or is refused saying why. */
+static void on_authorized(GObject *src, GAsyncResult *res, gpointer data)
 {
 	GDBusMethodInvocation *inv = data;
 	g_autoptr(GError) err = NULL;
-	g_autoptr(GVariant) r = g_dbus_connection_call_finish(G_DBUS_CONNECTION(src), res, &err);
-	guint32 uid = 1;
 
-	if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+	if (ve_authz_check_finish(res, &err))
+		do_write(g_object_get_data(G_OBJECT(inv), "ve-dbus"), inv);
+	else if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		/* the daemon is going away: d is no more */
 		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_FAILED,
 						      "virtenergyd is stopping");
-		g_object_unref(inv);
-		return;
-	}
-	if (r)
-		g_variant_get(r, "(u)", &uid);
-	if (uid != 0)
-		g_dbus_method_invocation_return_dbus_error(inv, ERR_NOT_AUTHORIZED,
-							   "only root may change limits");
 	else
-		do_write(g_object_get_data(G_OBJECT(inv), "ve-dbus"), inv);
+		g_dbus_method_invocation_return_dbus_error(inv, ERR_NOT_AUTHORIZED, err->message);
 	g_object_unref(inv);
 }
 
 /*
- * Writes are for root: the bus says who the caller is (GetConnectionUnixUser),
- * asked without blocking the main loop, whose periods go on meanwhile.
+ * The VM for polkit's rules: its name as "vm" and its UUID as "vm_uuid"
+ * whichever of the two the caller named it by, so a rule on one cannot be
+ * side-stepped with the other; a VM the daemon does not know is "vm" as
+ * given (the write will find no such VM, or find it in libvirt first).
  */
-static gboolean write_call(struct ve_dbus *d, GDBusMethodInvocation *inv)
+static void vm_details(struct ve_dbus *d, const char *vm, GVariantBuilder *b)
 {
+	size_t n = ve_engine_n_vms(d->engine);
+
+	for (size_t i = 0; i < n; i++) {
+		struct ve_vm_view v;
+
+		ve_engine_vm(d->engine, i, &v);
+		if (strcmp(v.uuid, vm) == 0 || strcmp(v.name, vm) == 0) {
+			g_variant_builder_add(b, "{ss}", "vm", v.name);
+			g_variant_builder_add(b, "{ss}", "vm_uuid", v.uuid);
+			return;
+		}
+	}
+	g_variant_builder_add(b, "{ss}", "vm", vm);
+}
+
+/*
+ * Writes are for root and for whom polkit authorizes (authz.h): a VM's
+ * limit is org.virtenergy.set-limit, with the VM's details for rules to
+ * read (vm_details); the host cap is org.virtenergy.set-host-cap.  Asked
+ * without blocking the main loop, whose periods go on meanwhile.
+ */
+static gboolean write_call(struct ve_dbus *d, GDBusMethodInvocation *inv, const char *action,
+			   const char *vm)
+{
+	GVariantBuilder details;
+
+	g_variant_builder_init(&details, G_VARIANT_TYPE("a{ss}"));
+	if (vm)
+		vm_details(d, vm, &details);
 	g_object_set_data(G_OBJECT(inv), "ve-dbus", d);
-	g_dbus_connection_call(g_dbus_method_invocation_get_connection(inv), "org.freedesktop.DBus",
-			       "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
-			       g_variant_new("(s)", g_dbus_method_invocation_get_sender(inv)),
-			       G_VARIANT_TYPE("(u)"),
-			       G_DBUS_CALL_FLAGS_NONE, 5000, d->cancel, on_caller_uid,
-			       g_object_ref(inv));
+	ve_authz_check(inv, action, g_variant_builder_end(&details), d->cancel, on_authorized,
+		       g_object_ref(inv));
 	return TRUE;
 }
 
@@ -289,23 +309,23 @@ static gboolean on_get_vm(VeManager1 *m, GDBusMethodInvocation *inv, const char 
 static gboolean on_set_vm_limit(VeManager1 *m, GDBusMethodInvocation *inv, const char *vm,
 				double w, gpointer data)
 {
-	return write_call(data, inv);
+	return write_call(data, inv, VE_AUTHZ_SET_LIMIT, vm);
 }
 
 static gboolean on_clear_vm_limit(VeManager1 *m, GDBusMethodInvocation *inv, const char *vm,
 				  gpointer data)
 {
-	return write_call(data, inv);
+	return write_call(data, inv, VE_AUTHZ_SET_LIMIT, vm);
 }
 
 static gboolean on_set_host_cap(VeManager1 *m, GDBusMethodInvocation *inv, double w, gpointer data)
 {
-	return write_call(data, inv);
+	return write_call(data, inv, VE_AUTHZ_SET_HOST_CAP, NULL);
 }
 
 static gboolean on_clear_host_cap(VeManager1 *m, GDBusMethodInvocation *inv, gpointer data)
 {
-	return write_call(data, inv);
+	return write_call(data, inv, VE_AUTHZ_SET_HOST_CAP, NULL);
 }
 
 static void say(struct ve_dbus *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

@@ -2,8 +2,8 @@
 /*
  * service.h: org.virtenergy.Manager1 on D-Bus (conf/org.virtenergy.Manager1.xml).
  *
- * Read side only for now: host properties, ListVMs, GetVM and a Changed
- * signal at most once a second.  Values are converted to joules and watts
+ * The host's properties, ListVMs, GetVM, a Changed signal at most once a
+ * second, one org.virtenergy.VM1 object per VM, and the write methods.  Values are converted to joules and watts
  * here, at the edge.  Runs on GLib's default main context.
  */
 #pragma once
@@ -44,8 +44,10 @@ struct ve_dbus_ops {
 /*
  * Own org.virtenergy.Manager1 on @bus.  Failure to reach the bus or to own
  * the name is reported through @log; the daemon goes on without D-Bus.
- * Write methods are refused unless the caller's uid is 0 (the bus policy
- * says so too; this does not rely on it).
+ * Write methods are allowed for uid 0 and for callers polkit authorizes
+ * (org.virtenergy.set-limit, org.virtenergy.set-host-cap: authz.h); others
+ * get org.virtenergy.Manager1.Error.NotAuthorized saying why.  The bus
+ * policy lets anyone send them, for the daemon to decide.
  */
 struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct ve_dbus_ops *ops,
 			    ve_dbus_log_fn log, void *ud);

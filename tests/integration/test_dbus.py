@@ -8,12 +8,17 @@ virtenergyd runs on a fixture root against libvirt's test driver (one VM,
 "test").  Checked with gdbus, busctl and virtenergyctl: introspection, every
 property and method, the Changed signal rate, an unprivileged caller (nobody)
 reading but not owning the name, and virtenergyctl's commands, --json and
-errors.  Prints one line per check.
+errors.  polkitd runs on the bus too (privbus.py) with conf/org.virtenergy.policy
+and a rules file: the write methods are refused for nobody, allowed for the
+user the rules grant, for another only on the VM they name, and for root;
+with polkitd stopped, root still may and nobody still may not.  Prints one
+line per check.
 
 usage: test_dbus.py BUILD_DIR SOURCE_DIR
 """
 import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -23,27 +28,40 @@ import time
 
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import privbus  # noqa: E402
 import tap  # noqa: E402
 from tap import expect  # noqa: E402
 
 
-def bus_config(path, policy):
-    """This machine's system bus policy, on our socket, with our policy added."""
-    with open("/usr/share/dbus-1/system.conf", encoding="utf-8") as f:
-        text = f.read()
-    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
-    for tag in ("user", "pidfile", "servicehelper", "includedir"):
-        text = re.sub(rf"<{tag}>.*?</{tag}>", "", text, flags=re.S)
-    for tag in ("fork", "syslog", "standard_system_servicedirs"):
-        text = text.replace(f"<{tag}/>", "")
-    text = re.sub(r"<include[^>]*>.*?</include>", "", text, flags=re.S)
-    text = re.sub(r"<listen>.*?</listen>", f"<listen>unix:path={path}</listen>", text)
-    return text.replace("</busconfig>", f"<include>{policy}</include>\n</busconfig>")
+# The polkit rules of the test: GRANTED may do every write, PER_VM may set
+# and clear the limit of the VM "test" only (named by name or by UUID, the
+# daemon gives polkit both), PASSWORD needs an administrator's
+# password, and nobody is refused outright.
+GRANTED, PER_VM, PASSWORD = "daemon", "bin", "sys"
+RULES = """
+polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.virtenergy.") != 0)
+        return polkit.Result.NOT_HANDLED;
+    if (subject.user == "%s")
+        return polkit.Result.YES;
+    if (subject.user == "%s" && action.id == "org.virtenergy.set-limit" && action.lookup("vm") == "test"
+        && action.lookup("vm_uuid") == "%s")
+        return polkit.Result.YES;
+    if (subject.user == "nobody")
+        return polkit.Result.NO;
+    if (subject.user == "%s")
+        return polkit.Result.AUTH_ADMIN;
+    return polkit.Result.NOT_HANDLED;
+});
+""" % (GRANTED, PER_VM, UUID, PASSWORD)
 
 
-def run(args, env, as_nobody=False):
+def run(args, env, as_nobody=False, user=None):
     if as_nobody:
-        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + args
+        user = "nobody"
+    if user:
+        pw = pwd.getpwnam(user)
+        args = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"] + args
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=20)
 
 
@@ -67,21 +85,15 @@ def main(build, source):
     ctl = os.path.join(build, "daemon", "virtenergyctl")
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
-        sock = os.path.join(tmp, "bus")
-        conf = os.path.join(tmp, "bus.conf")
-        with open(conf, "w", encoding="utf-8") as f:
-            f.write(bus_config(sock, os.path.abspath(os.path.join(source, "conf", "org.virtenergy.Manager1.conf"))))
-        bus = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={sock}")
-        for _ in range(50):
-            if os.path.exists(sock) or bus.poll() is not None:
-                break
-            time.sleep(0.1)
-        if not os.path.exists(sock):
-            print("not ok - the private bus did not start: " + bus.communicate()[1])
+        bus, env = privbus.start_bus(
+            tmp, os.path.abspath(os.path.join(source, "conf", "org.virtenergy.Manager1.conf")),
+            privbus.POLKIT_BUS_POLICY)
+        if bus is None:
+            print("not ok - " + env)
             return 1
-        os.chmod(sock, 0o777)
+        polkitd, why = privbus.start_polkitd(
+            tmp, env, [os.path.join(source, "conf", "org.virtenergy.policy")], RULES)
+        expect(polkitd is not None, f"polkitd runs on the private bus ({why or 'it owns its name'})")
         root = os.path.join(tmp, "root")
         os.makedirs(os.path.join(root, "proc"))
         with open(os.path.join(root, "proc", "stat"), "w", encoding="ascii") as f:
@@ -188,14 +200,7 @@ def main(build, source):
                    "nobody may not own org.virtenergy.Manager1")
 
             # the write methods: root only, validated, and they take effect
-            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "test", "30.0"], env,
-                    as_nobody=True)
-            expect(r.returncode != 0 and "AccessDenied" in r.stderr,
-                   "nobody may not set a limit (the bus policy refuses)")
-            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "--", "test", "-5.0"], env)
-            expect(r.returncode != 0 and "InvalidArgs" in r.stderr, "a negative limit is refused")
-            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "nosuch", "30.0"], env)
-            expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "a limit for an unknown VM is refused")
+            # the write methods: the bus lets them through, polkit decides for all but root
             def limit_is(text):
                 def probe():
                     r = run(gd + ["--method", "org.virtenergy.Manager1.GetVM", "test"], env)
@@ -203,6 +208,57 @@ def main(build, source):
                     return text in r.stdout, m.group(0) if m else (r.stdout.strip() or r.stderr.strip())
                 return probe
 
+            def host_cap():
+                r = run(gd + ["--method", "org.freedesktop.DBus.Properties.Get", "org.virtenergy.Manager1",
+                              "HostCapW"], env)
+                return r.stdout.strip()
+
+            for user, args, allowed, says in (
+                    ("nobody", ["SetVMLimit", "test", "30.0"], False, "polkit does not authorize uid 65534 "
+                                                                     "for org.virtenergy.set-limit"),
+                    ("nobody", ["SetHostCap", "40.0"], False, "org.virtenergy.set-host-cap"),
+                    (PER_VM, ["SetHostCap", "40.0"], False, "org.virtenergy.set-host-cap"),
+                    (PER_VM, ["SetVMLimit", "nosuch", "30.0"], False, "org.virtenergy.set-limit"),
+                    (PER_VM, ["SetVMLimit", UUID, "33.0"], True, ""),
+                    (PER_VM, ["SetVMLimit", "test", "31.0"], True, ""),
+                    (PER_VM, ["ClearVMLimit", "test"], True, ""),
+                    (GRANTED, ["SetVMLimit", UUID, "32.0"], True, ""),
+                    (GRANTED, ["ClearVMLimit", UUID], True, ""),
+                    (GRANTED, ["SetHostCap", "40.0"], True, ""),
+                    (GRANTED, ["ClearHostCap"], True, "")):
+                r = run(gd + ["--method", "org.virtenergy.Manager1." + args[0]] + args[1:], env, user=user)
+                if allowed:
+                    ok = r.returncode == 0
+                else:
+                    ok = r.returncode != 0 and "Error.NotAuthorized" in r.stderr and says in r.stderr
+                expect(ok, f"{user} {'may' if allowed else 'may not'} call {' '.join(args)} "
+                           f"({(r.stdout + r.stderr).strip()})")
+                if args[0] == "SetVMLimit" and allowed:
+                    ok, seen = wait_for(f"LimitW {args[2]}", limit_is(f"'LimitW': <{args[2]}>"), 5)
+                    expect(ok, f"  and the limit reached the VM ({seen})")
+                if args[0] == "ClearVMLimit":
+                    ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
+                    expect(ok, f"  and the limit is gone ({seen})")
+                if args[0] == "SetHostCap":
+                    seen = host_cap()
+                    expect(("<40.0>" in seen) == allowed, f"  and HostCapW is {seen}")
+            r = run([ctl, "set-limit", "test", "30W"], env, user=GRANTED)
+            expect(r.returncode == 0, f"virtenergyctl set-limit as {GRANTED}, whom polkit authorizes "
+                                      f"({r.stdout.strip()}{r.stderr.strip()})")
+            run([ctl, "clear-limit", "test"], env)
+            ok, seen = wait_for("LimitW 0.0", limit_is("'LimitW': <0.0>"), 5)
+            expect(ok, f"root may clear it ({seen})")
+            # a password: gdbus does not let polkit ask for one, virtenergyctl does (no agent here)
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetHostCap", "40.0"], env, user=PASSWORD)
+            expect(r.returncode != 0 and "did not allow interactive authorization" in r.stderr,
+                   f"{PASSWORD}, who needs a password, is refused a plain call ({r.stderr.strip()})")
+            r = run([ctl, "host-cap", "40W"], env, user=PASSWORD)
+            expect(r.returncode == 1 and "no authentication agent answered" in r.stderr and "<0.0>" in host_cap(),
+                   f"virtenergyctl lets polkit ask {PASSWORD}'s agent, and there is none ({r.stderr.strip()})")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "--", "test", "-5.0"], env)
+            expect(r.returncode != 0 and "InvalidArgs" in r.stderr, "a negative limit is refused")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetVMLimit", "nosuch", "30.0"], env)
+            expect(r.returncode != 0 and "NoSuchVM" in r.stderr, "a limit for an unknown VM is refused")
             r = run([ctl, "set-limit", "test", "30W"], env)
             expect(r.returncode == 0 and r.stdout.strip() == "VM 'test': power limit 30.00 W",
                    f"virtenergyctl set-limit test 30W says so ({r.stdout.strip()}{r.stderr.strip()})")
@@ -333,12 +389,24 @@ def main(build, source):
             expect(r.returncode == 2, "show without a VM: exit 2")
             r = run([ctl, "status"], dict(env, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp}/none"))
             expect(r.returncode == 1 and "virtenergyctl:" in r.stderr, "no bus: exit 1 with a message")
+
+            # without polkitd: root is allowed all the same, nobody is told there is no polkit
+            privbus.stop(polkitd)
+            r = run(gd + ["--method", "org.virtenergy.Manager1.SetHostCap", "45.0"], env)
+            seen = host_cap()
+            expect(r.returncode == 0 and "<45.0>" in seen,
+                   f"with no polkitd on the bus root may still set the host cap ({seen}{r.stderr.strip()})")
+            r = run(gd + ["--method", "org.virtenergy.Manager1.ClearHostCap"], env, user=GRANTED)
+            expect(r.returncode != 0 and "no polkit daemon is on the bus" in r.stderr and "<45.0>" in host_cap(),
+                   f"and {GRANTED} may not: {r.stderr.strip()}")
+            run(gd + ["--method", "org.virtenergy.Manager1.ClearHostCap"], env)
         finally:
             proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            privbus.stop(polkitd)
             bus.terminate()
             bus.wait(timeout=10)
         expect(proc.returncode == 0, f"the daemon exits 0 (rc {proc.returncode})")
