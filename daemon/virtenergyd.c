@@ -350,8 +350,9 @@ int main(int argc, char **argv)
 	}
 	{
 		/*
-		 * The perf sampler holds one fd per counter per thread: a host with
-		 * a thousand VMs needs tens of thousands.  Take what the hard limit
+		 * The perf sampler holds one fd per counter per thread, the
+		 * schedstat sampler one per thread (sampler.c): a host with a
+		 * thousand VMs needs tens of thousands.  Take what the hard limit
 		 * allows.
 		 */
 		struct rlimit rl;
