@@ -96,6 +96,24 @@ int ve_cgroup_read_tids(int root_fd, const char *cgroup_dir_rel, pid_t **ret, si
 	return r;
 }
 
+int ve_cgroup_read_tids_v(int root_fd, const char *cgroup_dir_rel, bool v2, pid_t **ret,
+			  size_t *ret_n)
+{
+	char path[PATH_MAX];
+	char *text;
+	int n, r;
+
+	n = snprintf(path, sizeof(path), "%s/%s", cgroup_dir_rel, v2 ? "cgroup.threads" : "tasks");
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = vanished(ve_read_file_alloc_at(root_fd, path, TIDS_MAX_LEN, &text, NULL));
+	if (r < 0)
+		return r;
+	r = ve_parse_tid_list(text, ret, ret_n);
+	free(text);
+	return r;
+}
+
 enum blk_field {
 	BLK_RBYTES,
 	BLK_WBYTES,
