@@ -24,7 +24,7 @@
 #include "sampler.h"
 #include "threadmap.h"
 
-#define STATE_FILE "state"
+#define STATE_FILE VE_ENGINE_STATE_FILE
 #define MAX_DISKS 64
 #define MAX_DEV (2 * VE_MAX_SOCKETS + MAX_DISKS)
 
