@@ -13,8 +13,9 @@
 #
 # Prints per size and sampler: CPU ms per wall second, user and system, min
 # and median over the runs; periods per second (from the state file's
-# period count); RSS; open fds; and the marginal cost of one more VM, in µs
-# of CPU per VM per period, against the next smaller size.
+# period count); CPU ms per period (the median over periods/s: a loop that
+# falls behind runs fewer periods); RSS; open fds; and the marginal cost of
+# one more VM, in µs of CPU per VM per period, against the next smaller size.
 #
 # usage: bench_scale.sh BUILD_DIR [VMS...]        (default: 10 100 1000)
 # environment: VE_BENCH_RUNS (3), VE_BENCH_WINDOW_S (20), VE_BENCH_WARMUP_S (5),
@@ -120,7 +121,7 @@ for n, s, u, y, w, p, rss, fds in rows:
     by.setdefault((s, int(n)), []).append((int(u) / hz / float(w) * 1e3, int(y) / hz / float(w) * 1e3,
                                            int(p) / float(w), int(rss), int(fds)))
 print(f"{'VMs':>5} {'sampler':<9} {'CPU ms/s min/med':>17} {'user':>6} {'sys':>6} {'periods/s':>9}"
-      f" {'RSS MiB':>7} {'fds':>5} {'per-VM us/period':>16}")
+      f" {'ms/period':>9} {'RSS MiB':>7} {'fds':>5} {'per-VM us/period':>16}")
 prev = {}
 for (s, n) in sorted(by, key=lambda k: (k[0] != "schedstat", k[0], k[1])):
     v = by[(s, n)]
@@ -134,6 +135,7 @@ for (s, n) in sorted(by, key=lambda k: (k[0] != "schedstat", k[0], k[1])):
         marg = f"{(med / pps - pmed[0] / pmed[1]) * 1e3 / (n - pn):.1f}"
     prev[s] = (n, (med, pps))
     print(f"{n:>5} {s:<9} {min(tot):>8.1f} /{med:>7.1f} {st.median(x[0] for x in v):>6.1f}"
-          f" {st.median(x[1] for x in v):>6.1f} {pps:>9.2f} {max(x[3] for x in v) / 1024:>7.1f}"
+          f" {st.median(x[1] for x in v):>6.1f} {pps:>9.2f} {med / pps if pps else 0:>9.2f}"
+          f" {max(x[3] for x in v) / 1024:>7.1f}"
           f" {max(x[4] for x in v):>5} {marg:>16}")
 PY
