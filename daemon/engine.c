@@ -32,6 +32,7 @@ static void vm_free(gpointer p)
 	struct vm *vm = p;
 
 	ve_domain_threads_clear(&vm->dt);
+	ve_blkio_files_close(&vm->io_files);
 	g_array_free(vm->blkio, TRUE);
 	g_free(vm->cg_dir);
 	g_free(vm->uuid);
@@ -47,6 +48,7 @@ struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name
 	if (!vm) {
 		vm = g_new0(struct vm, 1);
 		vm->uuid = g_strdup(uuid);
+		vm->io_files = (struct ve_blkio_files)VE_BLKIO_FILES_INIT;
 		vm->blkio = g_array_new(FALSE, TRUE, sizeof(struct blkio_prev));
 		if (ve_account_add(e->accounts, VE_KIND_VM, vcpus, &vm->slot) < 0) {
 			vm_free(vm);

@@ -154,7 +154,19 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error);
 uint64_t ve_engine_next_period_us(struct ve_engine *e, uint64_t now_us);
 
 /* Write the state file now (nothing without a state directory).  FALSE with @error (the old file is kept). */
+/* The state file's name in the state directory. */
+#define VE_ENGINE_STATE_FILE "state"
+
+struct ve_state;
 gboolean ve_engine_save(struct ve_engine *e, GError **error);
+
+/*
+ * The state ve_engine_save() would write, for a writer that saves it
+ * elsewhere (diskwriter.h): its seq is one past the last one handed out, so
+ * that the files it becomes go up even where some are never written.  NULL
+ * without a state directory, or with @error.  The caller owns it.
+ */
+struct ve_state *ve_engine_state_next(struct ve_engine *e, GError **error);
 
 /* Recompute per-VM power over the time since the last call. */
 void ve_engine_report_tick(struct ve_engine *e, uint64_t now_us);

@@ -174,6 +174,7 @@ void engine_io_watch(struct ve_engine *e, struct vm *vm)
 
 void engine_io_unwatch(struct ve_engine *e, struct vm *vm)
 {
+	ve_blkio_files_close(&vm->io_files);
 	if (!vm->io_cg_id)
 		return;
 	if (e->sampler && e->sampler->ops->unwatch_cgroup)
@@ -262,8 +263,8 @@ static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm
 	if (engine_sample_vm_io_module(e, vm, vm_ios, vm_bytes))
 		return;
 	if (!vm->located || !vm->dt.blkio_rel[0] ||
-	    ve_cgroup_read_blkio(e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
-				 vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
+	    ve_blkio_files_read(&vm->io_files, e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
+				vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		int disk = ve_disks_find(&e->disks, dev[i].major, dev[i].minor);

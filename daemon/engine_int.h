@@ -15,6 +15,7 @@
 
 #include "blockdev.h"
 #include "calib.h"
+#include "cgroup.h"
 #include "cpustat.h"
 #include "diskstats.h"
 #include "engine.h"
@@ -23,7 +24,7 @@
 #include "sampler.h"
 #include "threadmap.h"
 
-#define STATE_FILE "state"
+#define STATE_FILE VE_ENGINE_STATE_FILE
 #define MAX_DISKS 64
 #define MAX_DEV (2 * VE_MAX_SOCKETS + MAX_DISKS)
 
@@ -63,6 +64,7 @@ struct vm {
 	unsigned int n_threads;        /* threads watched for it */
 	GArray *blkio;                 /* struct blkio_prev */
 	uint64_t io_cg_id;             /* its cgroup, watched in the sampler (the module), or 0 */
+	struct ve_blkio_files io_files;   /* its cgroup's block I/O statistics, held open */
 	uint64_t gen;                  /* bumped by every listing of its threads */
 	uint64_t next_scan_us;
 	bool scanned;                  /* listed this period */

@@ -70,20 +70,18 @@ gboolean engine_restore(struct ve_engine *e, char **warning, GError **error)
 	return TRUE;
 }
 
-gboolean ve_engine_save(struct ve_engine *e, GError **error)
+/* The counters as a state to save, seq as ve_state_save() takes it; NULL with @error. */
+static struct ve_state *engine_state(struct ve_engine *e, GError **error)
 {
-	g_autoptr(ve_state) st = NULL;
+	g_autoptr(ve_state) st = ve_state_new();
 
-	if (e->state_dir_fd < 0)
-		return TRUE;
-	st = ve_state_new();
 	st->seq = e->state_seq;   /* the save writes seq + 1 */
 	st->periods = e->ledger.periods;
 	st->energy_uj = e->ledger.energy_uj;
 	st->retired_uj = e->retired_uj;
 	memcpy(st->host_reason_uj, e->ledger.host_reason_uj, sizeof(st->host_reason_uj));
 	if (e->ledger.n && !ve_state_add(st, "host", NULL, &e->ledger.e[VE_ACCOUNT_HOST], error))
-		return FALSE;
+		return NULL;
 	for (guint i = 0; i < e->vms->len; i++) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
 		g_autofree char *key = g_strdup_printf("%s:%s", e->guest ? "cgroup" : "vm", vm->uuid);
@@ -101,11 +99,34 @@ gboolean ve_engine_save(struct ve_engine *e, GError **error)
 			continue;
 		}
 		if (!ve_state_add(st, key, vm->name, le, error))
-			return FALSE;
+			return NULL;
 	}
-	if (!engine_services_save(e, st, error) ||
-	    !ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
+	if (!engine_services_save(e, st, error))
+		return NULL;
+	return g_steal_pointer(&st);
+}
+
+gboolean ve_engine_save(struct ve_engine *e, GError **error)
+{
+	g_autoptr(ve_state) st = NULL;
+
+	if (e->state_dir_fd < 0)
+		return TRUE;
+	st = engine_state(e, error);
+	if (!st || !ve_state_save(e->state_dir_fd, STATE_FILE, st, error))
 		return FALSE;
 	e->state_seq = st->seq;
 	return TRUE;
+}
+
+struct ve_state *ve_engine_state_next(struct ve_engine *e, GError **error)
+{
+	struct ve_state *st;
+
+	if (e->state_dir_fd < 0)
+		return NULL;
+	st = engine_state(e, error);
+	if (st)
+		e->state_seq++;   /* handed out: the next one is newer, saved or not */
+	return st;
 }

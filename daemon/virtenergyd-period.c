@@ -8,8 +8,43 @@ void vd_save_state(struct daemon *d)
 {
 	g_autoptr(GError) err = NULL;
 
+	if (d->writer) {
+		struct ve_state *st = ve_engine_state_next(d->engine, &err);
+
+		if (st)
+			ve_disk_writer_state(d->writer, st);
+		else if (err)
+			ve_log("%s", err->message);
+		vd_writer_errors(d);
+		return;
+	}
 	if (!ve_engine_save(d->engine, &err))
 		ve_log("%s", err->message);
+}
+
+/* Log an export failure once per kind, with the VM it hit. */
+static void export_failed(struct daemon *d, const char *uuid, const char *name, const GError *err)
+{
+	if (g_strcmp0(d->export_error, err->message) == 0)
+		return;
+	ve_log_vm(uuid, name, "%s; the guest of VM '%s' sees stale figures", err->message, name);
+	g_free(d->export_error);
+	d->export_error = g_strdup(err->message);
+}
+
+/* What the disk writer could not write since the last call. */
+void vd_writer_errors(struct daemon *d)
+{
+	g_autoptr(GError) xerr = NULL;
+	g_autoptr(GError) serr = NULL;
+	g_autofree char *uuid = NULL;
+	g_autofree char *name = NULL;
+
+	ve_disk_writer_take_errors(d->writer, &xerr, &uuid, &name, &serr);
+	if (xerr)
+		export_failed(d, uuid, name, xerr);
+	if (serr)
+		ve_log("%s", serr->message);
 }
 
 int vd_vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why)
@@ -45,6 +80,25 @@ void vd_export_guests(struct daemon *d)
 	if (d->export_fd < 0)
 		return;
 	ve_engine_host(d->engine, &h);
+	if (d->writer) {
+		GArray *items = ve_export_items_new((guint)n);
+
+		for (size_t i = 0; i < n; i++) {
+			struct ve_export_item it = { 0 };
+			struct ve_vm_view v;
+
+			ve_engine_vm(d->engine, i, &v);
+			if (!v.running)
+				continue;
+			ve_outputs_vrapl(d->limiter, &v, h.has_dram, &it.regs);
+			g_strlcpy(it.uuid, v.uuid, sizeof(it.uuid));
+			it.name = g_strdup(v.name);
+			g_array_append_val(items, it);
+		}
+		ve_disk_writer_exports(d->writer, items);
+		vd_writer_errors(d);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		g_autoptr(GError) err = NULL;
 		struct ve_vm_view v;
@@ -54,13 +108,8 @@ void vd_export_guests(struct daemon *d)
 		if (!v.running)
 			continue;
 		ve_outputs_vrapl(d->limiter, &v, h.has_dram, &r);
-		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err) &&
-		    g_strcmp0(d->export_error, err->message) != 0) {
-			ve_log_vm(v.uuid, v.name, "%s; the guest of VM '%s' sees stale figures", err->message,
-			      v.name);
-			g_free(d->export_error);
-			d->export_error = g_strdup(err->message);
-		}
+		if (!ve_guest_export_write(d->export_fd, v.uuid, &r, &err))
+			export_failed(d, v.uuid, v.name, err);
 	}
 }
 

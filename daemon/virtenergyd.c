@@ -161,6 +161,8 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 		ve_log("%s; not starting", err->message);
 		return 1;
 	}
+	/* state saves and guest exports leave the loop (diskwriter.h) */
+	d->writer = ve_disk_writer_new(d->export_fd, d->state_fd, VE_ENGINE_STATE_FILE);
 	d->reg = ve_engine_registry(d->engine);
 	ve_registry_set_free(d->reg, VE_REG_IDENTITY, ve_vm_identity_free);
 	ve_registry_set_free(d->reg, VE_REG_BACKING, vd_backed_free);
@@ -266,6 +268,12 @@ static void shut_down(struct daemon *d)
 		vd_export_guests(d);
 		vd_write_prom(d);
 	}
+	if (d->writer) {
+		/* everything handed over is on disk before the fds close */
+		ve_disk_writer_flush(d->writer);
+		vd_writer_errors(d);
+		g_clear_pointer(&d->writer, ve_disk_writer_free);
+	}
 	ve_vmsr_free(d->vmsr);
 	ve_dbus_free(d->dbus);
 	if (d->limiter) {
@@ -359,8 +367,9 @@ int main(int argc, char **argv)
 	}
 	{
 		/*
-		 * The perf sampler holds one fd per counter per thread: a host with
-		 * a thousand VMs needs tens of thousands.  Take what the hard limit
+		 * The perf sampler holds one fd per counter per thread, the
+		 * schedstat sampler one per thread (sampler.c): a host with a
+		 * thousand VMs needs tens of thousands.  Take what the hard limit
 		 * allows.
 		 */
 		struct rlimit rl;

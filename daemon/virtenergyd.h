@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "guestmode.h"
 #include "energylimits.h"
+#include "diskwriter.h"
 #include "guestexport.h"
 #include "identity.h"
 #include "limiter.h"
@@ -78,6 +79,7 @@ struct daemon {
 	struct ve_vmsr *vmsr;
 	struct ve_dbus *dbus;
 	struct ve_limiter *limiter;
+	struct ve_disk_writer *writer;   /* host mode: state saves and exports, off the loop */
 	struct ve_registry *reg;     /* the engine's; the VE_REG_DAEMON slot: the last metadata error reported */
 	bool reconciled;
 	bool dry_run;
@@ -122,6 +124,7 @@ int vd_vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, 
 		   uint64_t *ret, const char **why);
 void vd_vmsr_refused(void *ud, pid_t peer, const char *why);
 void vd_export_guests(struct daemon *d);
+void vd_writer_errors(struct daemon *d);
 void vd_write_prom(struct daemon *d);
 void vd_notify_status(struct daemon *d);
 /* One period: the engine's, and in guest mode the guest's controller after it. */

@@ -96,6 +96,24 @@ int ve_cgroup_read_tids(int root_fd, const char *cgroup_dir_rel, pid_t **ret, si
 	return r;
 }
 
+int ve_cgroup_read_tids_v(int root_fd, const char *cgroup_dir_rel, bool v2, pid_t **ret,
+			  size_t *ret_n)
+{
+	char path[PATH_MAX];
+	char *text;
+	int n, r;
+
+	n = snprintf(path, sizeof(path), "%s/%s", cgroup_dir_rel, v2 ? "cgroup.threads" : "tasks");
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	r = vanished(ve_read_file_alloc_at(root_fd, path, TIDS_MAX_LEN, &text, NULL));
+	if (r < 0)
+		return r;
+	r = ve_parse_tid_list(text, ret, ret_n);
+	free(text);
+	return r;
+}
+
 enum blk_field {
 	BLK_RBYTES,
 	BLK_WBYTES,
@@ -389,6 +407,98 @@ int ve_cgroup_read_blkio(int root_fd, const char *v1_blkio_dir_rel, const char *
 		r = read_v2(root_fd, v2_dir_rel, ret, ret_n);
 	if (r == -ENOENT && v1_blkio_dir_rel)
 		r = read_v1(root_fd, v1_blkio_dir_rel, ret, ret_n);
+	return r;
+}
+
+void ve_blkio_files_close(struct ve_blkio_files *f)
+{
+	for (int i = 0; i < 2; i++) {
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+		f->fd[i] = -1;
+		free(f->buf[i]);
+		f->buf[i] = NULL;
+		f->buf_len[i] = 0;
+	}
+}
+
+static int open_in(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* The files ve_cgroup_read_blkio() would read, in the same order of preference. */
+static int blkio_open(struct ve_blkio_files *f, int root_fd, const char *v1, const char *v2)
+{
+	int dir_fd, r = -ENOENT;
+
+	if (v2 && (dir_fd = openat(root_fd, v2, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		r = open_in(dir_fd, "io.stat");
+		close(dir_fd);
+		if (r >= 0) {
+			f->fd[0] = r;
+			return 0;
+		}
+	}
+	if (r != -ENOENT || !v1)
+		return r;
+	dir_fd = openat(root_fd, v1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return -errno;
+	r = open_in(dir_fd, "blkio.throttle.io_service_bytes_recursive");
+	if (r >= 0) {
+		f->fd[0] = r;
+		r = open_in(dir_fd, "blkio.throttle.io_serviced_recursive");
+	} else if (r == -ENOENT && (r = open_in(dir_fd, "blkio.throttle.io_service_bytes")) >= 0) {
+		f->fd[0] = r;
+		r = open_in(dir_fd, "blkio.throttle.io_serviced");
+	}
+	close(dir_fd);
+	if (r < 0)
+		return r;
+	f->fd[1] = r;
+	return 0;
+}
+
+/* All of file @i at offset 0 into its buffer, growing it as far as BLKIO_MAX_LEN. */
+static int blkio_pread(struct ve_blkio_files *f, int i)
+{
+	for (;;) {
+		int r;
+
+		if (!f->buf[i]) {
+			f->buf_len[i] = f->buf_len[i] ? f->buf_len[i] : 4096;
+			f->buf[i] = malloc(f->buf_len[i]);
+			if (!f->buf[i])
+				return -ENOMEM;
+		}
+		r = vanished(ve_pread_all(f->fd[i], f->buf[i], f->buf_len[i], NULL));
+		if (r != -EFBIG || f->buf_len[i] >= BLKIO_MAX_LEN)
+			return r;
+		free(f->buf[i]);
+		f->buf[i] = NULL;
+		f->buf_len[i] *= 2;
+	}
+}
+
+int ve_blkio_files_read(struct ve_blkio_files *f, int root_fd, const char *v1_blkio_dir_rel,
+			const char *v2_dir_rel, struct ve_blkio_dev **ret, size_t *ret_n)
+{
+	int r = 0;
+
+	if (f->fd[0] < 0)
+		r = blkio_open(f, root_fd, v1_blkio_dir_rel, v2_dir_rel);
+	if (r == 0)
+		r = blkio_pread(f, 0);
+	if (r == 0 && f->fd[1] >= 0)
+		r = blkio_pread(f, 1);
+	if (r == 0)
+		r = f->fd[1] >= 0 ? ve_parse_blkio_v1(f->buf[0], f->buf[1], ret, ret_n)
+				  : ve_parse_io_stat(f->buf[0], ret, ret_n);
+	if (r < 0)
+		ve_blkio_files_close(f);
 	return r;
 }
 

@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,14 @@ int ve_parse_tid_list(const char *text, pid_t **ret, size_t *ret_n);
  * file).
  */
 int ve_cgroup_read_tids(int root_fd, const char *cgroup_dir_rel, pid_t **ret, size_t *ret_n);
+
+/*
+ * The same where the hierarchy is known: cgroup.threads when @v2, tasks
+ * otherwise, with one open(2) of the file's path and no probing for the
+ * other (a listing of every VM every second was a sixth failed opens).
+ */
+int ve_cgroup_read_tids_v(int root_fd, const char *cgroup_dir_rel, bool v2, pid_t **ret,
+			  size_t *ret_n);
 
 /* Block I/O of a cgroup on one device, cumulative since the cgroup was made. */
 struct ve_blkio_dev {
@@ -86,6 +95,28 @@ int ve_parse_io_stat(const char *text, struct ve_blkio_dev **ret, size_t *ret_n)
  */
 int ve_cgroup_read_blkio(int root_fd, const char *v1_blkio_dir_rel, const char *v2_dir_rel,
 			 struct ve_blkio_dev **ret, size_t *ret_n);
+
+/*
+ * The same files as ve_cgroup_read_blkio() chooses, opened once and re-read
+ * every period with one pread(2) each: io.stat (v2) or the throttle pair
+ * (v1).  Start with VE_BLKIO_FILES_INIT; ve_blkio_files_read() opens them
+ * on first use, and closes them again on any failure, so that the next call
+ * finds the cgroup anew (a restarted VM's cgroup is a new directory under
+ * the old name; the removed one's files read -ENODEV).  Returns what
+ * ve_cgroup_read_blkio() returns.  ve_blkio_files_close() accepts closed
+ * files.  One owner; not thread-safe.
+ */
+struct ve_blkio_files {
+	int fd[2];        /* v2: io.stat, -1; v1: bytes, ios; -1 when not open */
+	char *buf[2];     /* each file's text; grows to the largest read so far */
+	size_t buf_len[2];
+};
+
+#define VE_BLKIO_FILES_INIT { .fd = { -1, -1 } }
+
+int ve_blkio_files_read(struct ve_blkio_files *f, int root_fd, const char *v1_blkio_dir_rel,
+			const char *v2_dir_rel, struct ve_blkio_dev **ret, size_t *ret_n);
+void ve_blkio_files_close(struct ve_blkio_files *f);
 
 /*
  * Parse a cgroup v2 cpu.stat: the CPU time of its "usage_usec N" line, in

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -204,6 +207,47 @@ int ve_proc_task_schedstat(int root_fd, pid_t pid, pid_t tid, uint64_t *ret_run_
 	r = read_task_file(root_fd, pid, tid, "schedstat", buf, sizeof(buf));
 	if (r < 0)
 		return r;
+	return ve_parse_schedstat(buf, ret_run_ns, NULL, NULL);
+}
+
+int ve_proc_task_open(int root_fd, pid_t pid, pid_t tid, const char *file, bool *ret_live)
+{
+	char path[PATH_LEN];
+	struct statfs sfs;
+	int fd, r;
+
+	r = task_path(path, pid, tid, file);
+	if (r < 0)
+		return r;
+	fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vanished(-errno);
+	if (fstatfs(fd, &sfs) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_live = sfs.f_type == PROC_SUPER_MAGIC;
+	return fd;
+}
+
+int ve_proc_fd_schedstat(int fd, bool live, uint64_t *ret_run_ns)
+{
+	char buf[SMALL_LEN];
+	int r;
+
+	/* procfs answers ESRCH for an exited thread's open file */
+	r = vanished(ve_pread_all(fd, buf, sizeof(buf), NULL));
+	if (r < 0)
+		return r;
+	if (!live) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (st.st_nlink == 0)
+			return -ENOENT;
+	}
 	return ve_parse_schedstat(buf, ret_run_ns, NULL, NULL);
 }
 

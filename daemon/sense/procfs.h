@@ -17,6 +17,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,6 +55,23 @@ int ve_parse_schedstat(const char *text, uint64_t *ret_run_ns, uint64_t *ret_wai
  * -ENOENT also when the kernel lacks CONFIG_SCHED_INFO (no such file).
  */
 int ve_proc_task_schedstat(int root_fd, pid_t pid, pid_t tid, uint64_t *ret_run_ns);
+
+/*
+ * Open proc/<pid>/task/<tid>/@file once, to be re-read every period with
+ * ve_proc_fd_schedstat() and closed by the caller: a path walk and an
+ * open(2) per read cost more than the read itself.  The fd stays bound to
+ * the thread, so a recycled tid never reads as the old thread.  *@ret_live
+ * says whether it is the kernel's procfs; a fixture tree's regular file
+ * outlives its thread and is judged gone when it has been unlinked.
+ * Returns the fd, or a negative errno (-ENOENT for a thread that is gone).
+ */
+int ve_proc_task_open(int root_fd, pid_t pid, pid_t tid, const char *file, bool *ret_live);
+
+/*
+ * Run time in ns from a schedstat @fd of ve_proc_task_open() (with its
+ * @live), one pread(2) at offset 0.  -ENOENT once the thread has exited.
+ */
+int ve_proc_fd_schedstat(int fd, bool live, uint64_t *ret_run_ns);
 
 /* The fields of proc/<pid>/task/<tid>/stat that the daemon uses. */
 struct ve_task_stat {

@@ -131,7 +131,7 @@ static int add_cgroup(int root_fd, struct ve_domain_threads *d, const char *rel,
 {
 	pid_t *tids;
 	size_t n;
-	int r = ve_cgroup_read_tids(root_fd, rel, &tids, &n);
+	int r = ve_cgroup_read_tids_v(root_fd, rel, d->cgroup_v2, &tids, &n);
 
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * bench_calib.c: time of one ve_calib_fit() in the typical case, a
- * 60-period window with 3 events plus idle power.
+ * bench_calib.c: time of one ve_calib_fit() with 3 events plus idle power,
+ * for the daemon's default window of 600 periods ([calibration]
+ * window-periods) and a short one of 60; usage: bench_calib [ROWS...].
  *
  * Each fit is timed on its own and the median reported: a fit takes
  * microseconds, so a single preemption or page fault would dominate a
@@ -18,7 +19,6 @@
 
 #include "calib.h"
 
-#define ROWS 60
 #define EVENTS 3
 #define RUNS 2000
 #define WARMUP 100
@@ -75,14 +75,13 @@ static void cpu_model(char *buf, size_t len)
 	fclose(f);
 }
 
-int main(void)
+/* Fit a window of @rows periods RUNS times; print the median.  0, or 1 on failure. */
+static int bench(size_t rows)
 {
 	static const double weight_pj[EVENTS] = { 300.0, 150.0, 15000.0 };
 	static double t_us[RUNS];
-	struct ve_calib_window *w = ve_calib_window_new(EVENTS, ROWS);
+	struct ve_calib_window *w = ve_calib_window_new(EVENTS, rows);
 	struct ve_calib_result res;
-	struct utsname uts;
-	char model[256];
 	volatile double sink = 0.0;
 	int err;
 
@@ -91,7 +90,7 @@ int main(void)
 		return 1;
 	}
 	/* Same host as test_calib.c: 16 cores at 3 GHz, 100 ms, ±1% noise. */
-	for (size_t i = 0; i < ROWS; i++) {
+	for (size_t i = 0; i < rows; i++) {
 		double period_us = floor(rng_uniform(98000.0, 102000.0));
 		double cycles = rng_uniform(0.0, 1.0) * 16.0 * 3e9 * period_us / 1e6;
 		double instructions = cycles * rng_uniform(0.2, 3.0);
@@ -124,14 +123,37 @@ int main(void)
 	(void)sink;
 	qsort(t_us, RUNS, sizeof(t_us[0]), cmp_double);
 
+	printf("calibration solve, %zu-period window, %d events + idle: %.1f us (median of %d)\n",
+	       rows, EVENTS, (t_us[RUNS / 2 - 1] + t_us[RUNS / 2]) / 2.0, RUNS);
+	printf("  fit: %.2f %.2f %.2f pJ, idle %.3f W, condition %.1f\n", res.weight_pj[0],
+	       res.weight_pj[1], res.weight_pj[2], res.idle_power_uw / 1e6, res.condition);
+	ve_calib_window_free(w);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct utsname uts;
+	char model[256];
+
 	if (uname(&uts) != 0)
 		snprintf(uts.machine, sizeof(uts.machine), "unknown");
 	cpu_model(model, sizeof(model));
 	printf("machine: %s, %s\n", uts.machine, model);
-	printf("calibration solve, %d-period window, %d events + idle: %.1f us (median of %d)\n",
-	       ROWS, EVENTS, (t_us[RUNS / 2 - 1] + t_us[RUNS / 2]) / 2.0, RUNS);
-	printf("  fit: %.2f %.2f %.2f pJ, idle %.3f W, condition %.1f\n", res.weight_pj[0],
-	       res.weight_pj[1], res.weight_pj[2], res.idle_power_uw / 1e6, res.condition);
-	ve_calib_window_free(w);
+	if (argc < 2)
+		return bench(600) || bench(60);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		unsigned long rows;
+
+		errno = 0;
+		rows = strtoul(argv[i], &end, 10);
+		if (errno || *end || rows < 8 || rows > 100000) {
+			fprintf(stderr, "bench_calib: '%s' is not a window of 8 .. 100000 periods\n", argv[i]);
+			return 2;
+		}
+		if (bench(rows))
+			return 1;
+	}
 	return 0;
 }

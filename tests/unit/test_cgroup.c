@@ -86,6 +86,12 @@ static void test_read_tids(void **state)
 	check(ve_cgroup_read_tids(fx.fd, VM_V2 "/vcpu0", &tids, &n) == 0, "v2 threads");
 	check(n == 1 && tids[0] == 1240, "v2 vcpu0");
 	free(tids);
+	/* the hierarchy known: only its file is read */
+	check(ve_cgroup_read_tids_v(fx.fd, VM_V1 "/emulator", false, &tids, &n) == 0 && n == 3, "v1 known");
+	free(tids);
+	check(ve_cgroup_read_tids_v(fx.fd, VM_V2 "/vcpu0", true, &tids, &n) == 0 && n == 1, "v2 known");
+	free(tids);
+	check(ve_cgroup_read_tids_v(fx.fd, VM_V1 "/vcpu0", true, &tids, &n) == -ENOENT, "v1 read as v2");
 
 	tids = &sentinel;
 	n = 99;
