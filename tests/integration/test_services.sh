@@ -118,6 +118,7 @@ echo $! >"$tmp/spin.pid"
 cat >"$tmp/ve.conf" <<EOF
 [daemon]
 period-ms=100
+retain-undefined-hours=0
 state-dir=$tmp/state
 state-interval-ms=100
 [guests]
@@ -159,6 +160,9 @@ GUESTS_CMDLINE="ve.io=16 ve.secs=20 ve.gap=0 ve.at=$at" guests_define "$g2" io |
 guests_add_nbd_disk "$g1" "$tmp/front.sock" g1 || not_ok "$g1's NBD disk"
 guests_add_nbd_disk "$g2" "$tmp/front.sock" g2 || not_ok "$g2's NBD disk"
 start_daemon
+# the ObjectManager's signals while the guests come and one goes
+gdbus monitor --session --dest org.virtenergy.Manager1 --object-path /org/virtenergy >"$tmp/monitor.log" 2>&1 &
+pids+=($!)
 expect "start $g1 (NBD disk from front)" guests_start "$g1"
 expect "start $g2 (NBD disk from front)" guests_start "$g2"
 u1=$(guests_uuid "$g1")
@@ -255,6 +259,20 @@ sleep 3
 after=$(st service:front passed_on_uj)
 echo "# front passed on $before uJ before the restart, $after after"
 expect "a restarted daemon keeps the service counters" test "$after" -ge "$before" -a "$before" -gt 0
+
+# ---- VM objects on D-Bus: one per VM, added and removed --------------------
+path2=/org/virtenergy/vm/${u2//-/_}
+objects() { gdbus call --session -d org.virtenergy.Manager1 -o /org/virtenergy \
+	-m org.freedesktop.DBus.ObjectManager.GetManagedObjects; }
+expect "GetManagedObjects has an object for each guest" \
+	sh -c "out=\$(gdbus call --session -d org.virtenergy.Manager1 -o /org/virtenergy -m org.freedesktop.DBus.ObjectManager.GetManagedObjects) && echo \"\$out\" | grep -q '${path2}' && echo \"\$out\" | grep -q '/org/virtenergy/vm/${u1//-/_}'"
+expect "InterfacesAdded was signalled for $g2" sh -c 'grep InterfacesAdded "$1" | grep -q "$2"' _ "$tmp/monitor.log" "$path2"
+virsh -q destroy "$g2" >/dev/null 2>&1
+virsh -q undefine "$g2" >/dev/null 2>&1
+gone=1
+for _ in $(seq 1 50); do objects | grep -q "$path2" || { gone=0; break; }; sleep 0.2; done
+expect "$g2 destroyed and undefined (retain-undefined-hours=0): its object is gone" test "$gone" -eq 0
+expect "with InterfacesRemoved" sh -c 'grep InterfacesRemoved "$1" | grep -q "$2"' _ "$tmp/monitor.log" "$path2"
 
 kill -TERM "$dpid"; wait "$dpid"; dpid=
 echo "# daemon log:"; grep -E "service|error" "$tmp/daemon.log" | sed 's/^/#   /' | tail -n 12
