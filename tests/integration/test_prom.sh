@@ -37,7 +37,7 @@ exported = {"virtenergy_vm_energy_joules_total", "virtenergy_vm_power_watts", "v
             "virtenergy_vm_power_limit_watts", "virtenergy_host_energy_joules_total",
             "virtenergy_host_own_energy_joules_total", "virtenergy_host_unattributed_joules_total",
             "virtenergy_host_power_watts", "virtenergy_estimated", "virtenergy_build_info",
-            "virtenergy_vm_info"}
+            "virtenergy_vm_info", "virtenergy_service_energy_joules_total"}
 used = set()
 for p in dash["panels"]:
     for t in p["targets"]:
