@@ -96,7 +96,8 @@ static char *render_host(struct daemon *d)
 	}
 	ve_engine_host(d->engine, &h);
 	ph = (struct ve_prom_host){ h.energy_uj, h.power_uw, h.ledger, h.reason_uj, h.estimated,
-				    d->cfg.host_cap_uw };
+				    d->cfg.host_cap_uw, d->fleet_cap_uw,
+				    ve_fleet_source_name(d->fleet_source) };
 	return ve_prom_render(&ph, vms, n);
 }
 
@@ -170,6 +171,7 @@ gboolean vd_on_period(gpointer data)
 	} else {
 		g_clear_pointer(&d->last_error, g_free);
 	}
+	vd_fleet_tick(d, now);
 	if (d->limiter && d->virt)
 		ve_limiter_tick(d->limiter, d->engine, ve_virt_conn(d->virt), now);
 	if (now - d->last_save_us >= d->cfg.state_interval_us) {

@@ -19,7 +19,7 @@ static void test_render(void **state)
 		{ .uuid = "11111111-2222-3333-4444-555555555555", .name = "we\"ird\\name\nx",
 		  .ledger = &vm },
 	};
-	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true, 100000000 };
+	struct ve_prom_host h = { 123456789, 40000001, &host, reasons, true, 100000000, 12500000, "fallback" };
 	g_autofree char *text = NULL;
 
 	(void)state;
@@ -66,10 +66,14 @@ static void test_render(void **state)
 	check(strstr(text, "\nvirtenergy_vm_budget_left_joules{uuid=\"0f8fad5b-d9cb-469f-a165-70867728950e\","
 			   "name=\"web1\"} 3600.000000\n"), "the budget left");
 	check(strstr(text, "\nvirtenergy_host_cap_watts 100.000000\n"), "the host cap");
+	check(strstr(text, "\nvirtenergy_fleet_cap_watts{source=\"fallback\"} 12.500000\n"),
+	      "the fleet's cap and its source");
 	h.host_cap_uw = 0;
+	h.fleet_cap_uw = 0;
 	g_free(text);
 	text = ve_prom_render(&h, vms, 2);
-	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{"),
+	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{") &&
+	      !strstr(text, "virtenergy_fleet_cap_watts"),
 	      "no cap, no cap lines");
 }
 
