@@ -107,9 +107,18 @@ gboolean ve_config_load_fleet(GKeyFile *kf, struct ve_config *n, GError **error)
 			return bad(error, "controller", "'%s' is not true or false", ctl);
 		controller = strcmp(ctl, "true") == 0;
 	}
-	eps = g_key_file_get_string_list(kf, "fleet", "endpoints", NULL, NULL);
+	{
+		/* "a,b" or "a;b" (GKeyFile's lists) */
+		g_autofree char *v = g_key_file_get_value(kf, "fleet", "endpoints", NULL);
+		g_auto(GStrv) parts = v ? g_strsplit_set(v, ",;", -1) : NULL;
+		g_autoptr(GStrvBuilder) sb = g_strv_builder_new();
+
+		for (size_t i = 0; parts && parts[i]; i++)
+			if (*g_strstrip(parts[i]))
+				g_strv_builder_add(sb, parts[i]);
+		eps = v ? g_strv_builder_end(sb) : NULL;
+	}
 	for (size_t i = 0; eps && eps[i]; i++) {
-		g_strstrip(eps[i]);
 		if (!g_str_has_prefix(eps[i], "http://") && !g_str_has_prefix(eps[i], "https://"))
 			return bad(error, "endpoints", "'%s' is not an http:// or https:// URL", eps[i]);
 		/* "http://h:2379/" and "http://h:2379" are the same endpoint */

@@ -486,6 +486,27 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "fleet") == 0) {
+		/* "--" lets a negative budget through the option parser; it is no argument */
+		int n = 0, r;
+
+		for (int i = 2; i < argc; i++)
+			if (strcmp(argv[i], "--") != 0)
+				argv[2 + n++] = argv[i];
+		argc = 2 + n;
+		r = vc_fleet_usage(argc - 2, argv + 2);
+
+		if (r)
+			return r;
+		p = connect_daemon(&err);
+		if (!p) {
+			fprintf(stderr, "virtenergyctl: cannot reach D-Bus: %s\n", err->message);
+			return EXIT_DBUS;
+		}
+		if (!daemon_there(p))
+			return EXIT_DBUS;
+		return vc_fleet(p, argc - 2, argv + 2);
+	}
 	{
 		static const struct {
 			const char *cmd;
@@ -505,7 +526,7 @@ int main(int argc, char **argv)
 				break;
 		if (i == G_N_ELEMENTS(cmds)) {
 			fprintf(stderr, "virtenergyctl: unknown command '%s' (status, list, show VM, top, "
-				"set-limit VM POWER, clear-limit VM, host-cap POWER|none)\n", cmd);
+				"set-limit VM POWER, clear-limit VM, host-cap POWER|none, fleet)\n", cmd);
 			return EXIT_USAGE;
 		}
 		if (argc - 2 != cmds[i].args) {
