@@ -466,7 +466,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
-		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none");
+		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none | "
+		"fleet [set-budget PATH WATTS, set-tree FILE]");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(VeManager1) p = NULL;
 	const char *cmd;
@@ -518,6 +519,8 @@ int main(int argc, char **argv)
 			{ "set-limit", 2, "a VM and a power, e.g. set-limit web1 40W" },
 			{ "clear-limit", 1, "one VM (name or UUID)" },
 			{ "host-cap", 1, "a power (e.g. 300W) or none" },
+			/* its arguments vary: checked by vc_fleet_usage, before this table is read */
+			{ "fleet", 0, "nothing, set-budget PATH WATTS or set-tree FILE" },
 		};
 		size_t i;
 
