@@ -46,6 +46,18 @@ struct ve_fleet_agent {
 	gint64 cap_rev;
 	uint64_t fb_uw;              /* the fallback held */
 	uint64_t fb_since_us, fb_held_uw;
+	/*
+	 * Back from a fallback: a cap above the fallback's is taken only from a
+	 * round that read this host's fallback report (the cap's read_rev at
+	 * least the revision of that report, fb_report_rev; 0: not put yet),
+	 * since before that the controller's books may count this host at a
+	 * cap it did not hold and others at caps they left for their
+	 * fallbacks (quorum lost: no lease expired, nobody was seen gone).
+	 * Meanwhile a lower cap bounds the fallback (fb_bound_uw; 0: none).
+	 */
+	gint64 fb_report_rev;
+	uint64_t fb_bound_uw;
+	bool put_in_fallback;           /* the report in flight was sent in fallback */
 	char *said;                  /* the last state logged, to log each change once */
 };
 
@@ -116,6 +128,8 @@ static void lose_cap(struct ve_fleet_agent *a, uint64_t since_us, const char *wh
 	a->have_cap = false;
 	a->fb_since_us = since_us;
 	a->fb_held_uw = a->cap_uw;
+	a->fb_report_rev = 0;
+	a->fb_bound_uw = 0;
 	say(a, "fleet: %s; falling back to %.3f W (at once no higher than the %.3f W held)", why,
 	    (double)MAX(a->fb_uw, 1) / 1e6, (double)a->cap_uw / 1e6);
 }
@@ -196,6 +210,8 @@ static void on_put(JsonObject *r, const GError *err, gpointer ud)
 		return;
 	}
 	contact(a);
+	if (a->put_in_fallback && !a->have_cap && !a->fb_report_rev)
+		a->fb_report_rev = ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0);
 }
 
 static void on_range(JsonObject *r, const GError *err, gpointer ud)
@@ -225,6 +241,12 @@ static void on_range(JsonObject *r, const GError *err, gpointer ud)
 		return;
 	}
 	set_fallback(a, cap.fallback_uw);
+	if (!a->have_cap && (!a->fb_report_rev || cap.read_rev < a->fb_report_rev)) {
+		/* from before the controller knew of our fallback: only a bound */
+		a->fb_bound_uw = cap.cap_uw;
+		g_free(cap.leader);
+		return;
+	}
 	if (!a->have_cap || a->cap_uw != cap.cap_uw)
 		say(a, "fleet: cap %.3f W from the controller on '%s' (fallback %.3f W)",
 		    (double)cap.cap_uw / 1e6, cap.leader, (double)a->fb_uw / 1e6);
@@ -251,6 +273,7 @@ static void put_report(struct ve_fleet_agent *a, uint64_t now)
 	    now - a->last_put_us < a->o.ttl_s * 1000000 / 3)
 		return;
 	a->put_busy = true;
+	a->put_in_fallback = !a->have_cap;
 	a->last_put_us = now;
 	g_free(a->last_report);
 	a->last_report = g_strdup(json);
@@ -368,8 +391,9 @@ uint64_t ve_fleet_agent_cap(struct ve_fleet_agent *a, uint64_t now, enum ve_flee
 		return a->cap_uw;
 	}
 	*ret_source = VE_FLEET_SOURCE_FALLBACK;
-	return ve_fleet_fallback_uw(a->fb_held_uw, a->fb_uw, a->fb_since_us, now,
-				    2 * a->o.ttl_s * 1000000 + a->o.period_us);
+	return ve_fleet_effective_uw(a->fb_bound_uw,
+				     ve_fleet_fallback_uw(a->fb_held_uw, a->fb_uw, a->fb_since_us, now,
+							  2 * a->o.ttl_s * 1000000 + a->o.period_us));
 }
 
 void ve_fleet_agent_in_force(struct ve_fleet_agent *a, uint64_t cap_uw, enum ve_fleet_source src,

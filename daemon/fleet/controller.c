@@ -200,7 +200,7 @@ static void write_round(struct ve_fleet_controller *c, JsonArray *ops, GPtrArray
 	ve_etcd_call(c->etcd, "/v3/kv/txn", root, 0, c->cancel, on_txn, t);
 }
 
-static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts)
+static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts, gint64 read_rev)
 {
 	g_autoptr(GPtrArray) written = g_ptr_array_new_with_free_func(g_free);
 	g_autofree struct ve_fleet_host *in = NULL;
@@ -237,8 +237,8 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts)
 		x->node = node;
 		x->live = h->have_rep && ve_fleet_tree_find(&c->tree, h->rep.node) == node;
 		if (x->live) {
-			bool acked = h->rep.source != VE_FLEET_SOURCE_FALLBACK && bk && bk->rev &&
-				     h->rep.cap_rev == bk->rev;
+			/* cap_rev is 0 while the host holds no cap of a controller (its fallback) */
+			bool acked = bk && bk->rev > 0 && h->rep.cap_rev == bk->rev;
 
 			if (acked) {
 				bk->max_cap = bk->last_cap;
@@ -277,13 +277,18 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts)
 		}
 		if (in[i].live) {
 			struct ve_fleet_cap cp = { .cap_uw = out[i].cap_uw, .fallback_uw = out[i].fallback_uw,
-						   .leader = (char *)c->o->host };
+						   .leader = (char *)c->o->host, .read_rev = read_rev };
 			g_autofree char *key = g_strdup_printf("%s/caps/%s", c->o->prefix, h->name);
 			g_autofree char *val = ve_fleet_cap_to_json(&cp);
 
-			/* unchanged caps are not written again: a new revision would void the host's acknowledgement */
+			/*
+			 * Unchanged caps are not written again (a new revision would void
+			 * the host's acknowledgement), but for a host in fallback: it takes
+			 * a cap above what it holds only from a round that read its
+			 * fallback report (agent.c), so it needs one written since.
+			 */
 			if (out[i].cap_uw != bk->last_cap || out[i].fallback_uw != bk->last_fb ||
-			    !h->have_caps_key) {
+			    !h->have_caps_key || h->rep.cap_rev == 0) {
 				json_array_add_element(ops, ve_etcd_txn_put(key, val, c->lease));
 				g_ptr_array_add(written, g_strdup(h->name));
 				bk->rev = -1;   /* until the transaction says */
@@ -387,7 +392,7 @@ static void on_read(JsonObject *r, const GError *err, gpointer ud)
 		c->busy = false;
 		return;
 	}
-	plan_round(c, hosts);
+	plan_round(c, hosts, ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0));
 }
 
 static gboolean on_round(gpointer data)

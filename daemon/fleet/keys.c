@@ -172,6 +172,7 @@ char *ve_fleet_cap_to_json(const struct ve_fleet_cap *c)
 	add_u64(b, "cap_uw", c->cap_uw);
 	add_u64(b, "fallback_uw", c->fallback_uw);
 	add_str(b, "leader", c->leader ? c->leader : "");
+	add_u64(b, "read_rev", (uint64_t)c->read_rev);
 	json_builder_end_object(b);
 	return to_json(b);
 }
@@ -182,8 +183,10 @@ gboolean ve_fleet_cap_parse(const char *json, struct ve_fleet_cap *ret, GError *
 	JsonObject *o = parse_object(json, p, "the cap", error);
 	struct ve_fleet_cap c = { 0 };
 	const char *leader;
+	uint64_t rr = 0;
 
 	if (!o || !get_u64(o, "cap_uw", VE_FLEET_MAX_BUDGET_UW, &c.cap_uw, "the cap", error) ||
+	    !get_u64(o, "read_rev", G_MAXINT64, &rr, "the cap", error) ||
 	    !get_u64(o, "fallback_uw", VE_FLEET_MAX_BUDGET_UW, &c.fallback_uw, "the cap", error) ||
 	    !(leader = get_str(o, "leader", "the cap", error)))
 		return FALSE;
@@ -193,6 +196,7 @@ gboolean ve_fleet_cap_parse(const char *json, struct ve_fleet_cap *ret, GError *
 	}
 	g_free(ret->leader);
 	c.leader = g_strdup(leader);
+	c.read_rev = (int64_t)rr;
 	*ret = c;
 	return TRUE;
 }

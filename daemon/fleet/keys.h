@@ -49,6 +49,7 @@ struct ve_fleet_cap {
 	uint64_t cap_uw;            /* >= 1 */
 	uint64_t fallback_uw;
 	char *leader;               /* who wrote it */
+	int64_t read_rev;           /* the revision the controller's round read: what it knew */
 };
 char *ve_fleet_cap_to_json(const struct ve_fleet_cap *c);
 gboolean ve_fleet_cap_parse(const char *json, struct ve_fleet_cap *ret, GError **error);

@@ -6,6 +6,7 @@ test driver.  Everything is started and stopped here, under one temporary
 directory.  Talks to etcd only through etcdctl and the JSON gateway."""
 import base64
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -29,29 +30,28 @@ def free_ports(n):
 
 
 class Relay:
-    """Forwards a loopback port to an etcd member; cut() closes it and every
-    connection through it (a host cut off: its connections refused), mend()
-    opens it again on the same port."""
+    """Forwards a loopback port to an etcd member; cut() closes every
+    connection through it and closes new ones as they come (a host cut off:
+    every request fails), mend() lets them through again.  The listening
+    socket stays, so no one else can take its port meanwhile."""
 
     def __init__(self, target):
         self.target = target
-        self.port = free_ports(1)[0]
         self.conns = []
         self.lock = threading.Lock()
-        self.sock = None
-        self.mend()
+        self.is_cut = False
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, args=(self.sock,), daemon=True).start()
 
     def mend(self):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(64)
-        self.sock = s
-        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        self.is_cut = False
 
     def cut(self):
         with self.lock:
-            self.sock.close()
+            self.is_cut = True
             for c in self.conns:
                 try:
                     c.shutdown(socket.SHUT_RDWR)
@@ -66,6 +66,9 @@ class Relay:
                 c, _ = ls.accept()
             except OSError:
                 return
+            if self.is_cut:
+                c.close()
+                continue
             try:
                 u = socket.create_connection(("127.0.0.1", self.target), timeout=2)
                 u.settimeout(None)
@@ -241,55 +244,73 @@ class Host:
 
 
 class Checker:
-    """Reads every host's cap in force every 100 ms and checks each node's sum
-    against its budget in force.  A host whose daemon is dead is counted as
-    the test says (model): its last cap until its lease is gone, its
-    fallback after (what systemd's restart brings it back to)."""
+    """Reads every host's cap in force every 100 ms, in a process of its own
+    (the relays' threads would hold it back in this one), and checks each
+    node's sum against its budget in force.  A host whose daemon is dead is
+    counted as the test says (model): its last cap until its lease is gone,
+    its fallback after (what systemd's restart brings it back to)."""
 
     def __init__(self, hosts, nodes):
-        self.hosts = hosts
-        self.nodes = dict(nodes)      # path -> budget W in force
-        self.model = {}               # host name -> watts to count instead of its file
-        self.worst = {p: -1e18 for p in nodes}
-        self.samples = 0
-        self.lock = threading.Lock()
-        self.history = []             # (t, {name: (w, src)})
-        self.stop = False
-        self.phase = "start"
-        self.bad = []                 # samples over a budget: (phase, node, budget, sum, caps, model)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.mgr = multiprocessing.Manager()
+        self.nodes = self.mgr.dict(nodes)     # path -> budget W in force
+        self.model = self.mgr.dict()          # host name -> watts to count instead of its file
+        self.out = self.mgr.dict(samples=0, worst={p: -1e18 for p in nodes}, bad=[], sources={})
+        self.phase = self.mgr.dict(name="start")
+        self.stop_ev = multiprocessing.Event()
+        paths = [(h.name, h.path, os.path.join(h.state, "fleet-cap")) for h in hosts]
+        self.proc = multiprocessing.Process(target=_check, args=(paths, self.nodes, self.model, self.out,
+                                                                 self.phase, self.stop_ev), daemon=True)
+        self.proc.start()
 
     def set_budget(self, path, w):
-        with self.lock:
-            self.nodes[path] = w
+        self.nodes[path] = w
 
-    def _run(self):
-        while not self.stop:
-            t = time.monotonic()
-            seen = {h.name: h.cap() for h in self.hosts}
-            with self.lock:
-                for path, budget in self.nodes.items():
-                    total = 0.0
-                    for h in self.hosts:
-                        if not (h.path == path or h.path.startswith(path + "/")):
-                            continue
-                        if h.name in self.model:
-                            total += self.model[h.name]
-                        elif seen[h.name]:
-                            total += seen[h.name][0]
-                    if total - budget > self.worst[path]:
-                        self.worst[path] = total - budget
-                        if total - budget > 1e-6:
-                            self.bad.append((self.phase, path, budget, total,
-                                             {k: v for k, v in seen.items()}, dict(self.model)))
-                self.samples += 1
-                self.history.append((t, seen))
-                if len(self.history) > 3000:
-                    self.history = self.history[-3000:]
-            time.sleep(max(0.0, 0.1 - (time.monotonic() - t)))
+    def set_phase(self, name):
+        self.phase["name"] = name
 
-    def over(self):
-        """The largest sum of caps in force over its budget seen, W (0 or less: never over)."""
-        with self.lock:
-            return max(self.worst.values())
+    def finish(self):
+        self.stop_ev.set()
+        self.proc.join(10)
+        o = dict(self.out)
+        self.mgr.shutdown()
+        return o
+
+
+def _read_cap(path):
+    try:
+        with open(path, encoding="ascii") as f:
+            w, src = f.read().split()
+        return float(w), src
+    except (OSError, ValueError):
+        return None
+
+
+def _check(paths, nodes, model, out, phase, stop_ev):
+    worst = dict(out["worst"])
+    bad, sources, samples = [], {}, 0
+    last_push = time.monotonic()
+    while not stop_ev.is_set():
+        t = time.monotonic()
+        seen = {n: _read_cap(f) for n, _, f in paths}
+        budgets, counted, ph = dict(nodes), dict(model), phase["name"]
+        for path, budget in budgets.items():
+            total = 0.0
+            for n, hp, _ in paths:
+                if not (hp == path or hp.startswith(path + "/")):
+                    continue
+                if n in counted:
+                    total += counted[n]
+                elif seen[n]:
+                    total += seen[n][0]
+            if total - budget > worst[path]:
+                worst[path] = total - budget
+                if total - budget > 1e-6:
+                    bad.append((ph, path, budget, total, seen, counted))
+        sources.setdefault(ph, set()).update(v[1] for v in seen.values() if v)
+        samples += 1
+        if time.monotonic() - last_push > 1 or stop_ev.is_set():
+            out.update(samples=samples, worst=worst, bad=bad[:20],
+                       sources={k: sorted(v) for k, v in sources.items()})
+            last_push = time.monotonic()
+        time.sleep(max(0.0, 0.1 - (time.monotonic() - t)))
+    out.update(samples=samples, worst=worst, bad=bad[:20], sources={k: sorted(v) for k, v in sources.items()})
