@@ -119,7 +119,8 @@ class Etcd:
              "--listen-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
              "--initial-cluster", self.cluster, "--initial-cluster-state", state,
-             "--heartbeat-interval", "100", "--election-timeout", "1000"],
+             # etcd's own failover well inside half a TTL (the test's is 3 s)
+             "--heartbeat-interval", "50", "--election-timeout", "500"],
             stdout=log, stderr=log)
 
     def kill(self, i):
