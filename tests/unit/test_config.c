@@ -216,6 +216,17 @@ static void test_refusals(void **state)
 		/* GKeyFile would keep the last value without a word */
 		{ "[limits]\nhost-cap=100W\n# a comment\nhost-cap=50W\n", "set twice, on lines 2 and 4" },
 		{ "[daemon]\nperiod-ms=100\n[limits]\n[daemon]\nperiod-ms = 200\n", "lines 2 and 5" },
+		{ "[fleet]\nendpoints=http://e:2379\n", "path" },
+		{ "[fleet]\nendpoints=e:2379\npath=a/b\n", "http://" },
+		{ "[fleet]\npath=a//b\n", "path" },
+		{ "[fleet]\nhost=a b\n", "host" },
+		{ "[fleet]\nttl-s=0\n", "ttl-s" },
+		{ "[fleet]\nttl-s=2\nperiod-ms=1500\n", "half of ttl-s" },
+		{ "[fleet]\nweight=0\n", "weight" },
+		{ "[fleet]\ncontroller=yes\n", "controller" },
+		{ "[fleet]\nfallback-cap=-1W\n", "fallback-cap" },
+		{ "[fleet]\nprefix=nope\n", "prefix" },
+		{ "[fleet]\nendpoint=http://e:2379\n", "endpoint" },
 	};
 
 	(void)state;
@@ -234,6 +245,35 @@ static void test_refusals(void **state)
 		      "nothing changed by '%s'", cases[i].text);
 		ve_config_clear(&c);
 	}
+}
+
+/* [fleet]: off by default; every key read; the old values freed once the new are in */
+static void test_fleet(void **state)
+{
+	static const char text[] = "[fleet]\nendpoints=http://a:2379, http://b:2379/;http://c:2379\n"
+				   "prefix=/x/y\nhost=kvm-07\npath=feed-a/rack-1\nttl-s=6\nperiod-ms=3000\n"
+				   "fallback-cap=250W\nfloor=30W\nweight=200\ncontroller=false\n";
+	struct ve_config c;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	ve_config_defaults(&c);
+	check(!c.fleet_endpoints && c.fleet_ttl_s == 10 && c.fleet_period_us == 1000000 && c.fleet_controller,
+	      "off, TTL 10 s, period 1 s, may lead");
+	check(ve_config_load_data(&c, text, strlen(text), "test", &err), "loads: %s", err ? err->message : "");
+	check(g_strv_length(c.fleet_endpoints) == 3 && strcmp(c.fleet_endpoints[1], "http://b:2379") == 0,
+	      "three endpoints, the trailing slash dropped");
+	check(strcmp(c.fleet_prefix, "/x/y") == 0 && strcmp(c.fleet_host, "kvm-07") == 0 &&
+	      strcmp(c.fleet_path, "feed-a/rack-1") == 0, "prefix, host, path");
+	check_u64(c.fleet_ttl_s, 6, "ttl");
+	check_u64(c.fleet_period_us, 3000000, "period");
+	check_u64(c.fleet_fallback_cap_uw, 250000000, "fallback cap");
+	check_u64(c.fleet_floor_uw, 30000000, "floor");
+	check_u64(c.fleet_weight, 200, "weight");
+	check(!c.fleet_controller, "controller=false");
+	/* loading again replaces (ASan sees the old strings freed) */
+	check(ve_config_load_data(&c, text, strlen(text), "test", &err), "loads again");
+	ve_config_clear(&c);
 }
 
 /* one rule for a guest limit, from the file and from --guest-limit alike */
@@ -279,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_file_kinds),
 		cmocka_unit_test(test_guest_limit),
+		cmocka_unit_test(test_fleet),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
