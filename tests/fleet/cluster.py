@@ -219,7 +219,11 @@ class Host:
     def kill(self, sig=signal.SIGKILL):
         if self.proc:
             self.proc.send_signal(sig)
-            self.proc.wait()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
             self.proc = None
 
     def cut(self):
@@ -248,10 +252,12 @@ class Checker:
     """Reads every host's cap in force every 100 ms, in a process of its own
     (the relays' threads would hold it back in this one), and checks each
     node's sum against its budget in force.  A host whose daemon is dead is
-    counted as the test says (model): its last cap until its lease is gone,
-    its fallback after (what systemd's restart brings it back to)."""
+    counted by its model: its last cap as long as its key (its lease) is in
+    etcd, its fallback after (what systemd's restart brings it back to).
+    The key is looked up after the caps are read, so a key seen there was
+    there when they were read: no raise it paid for had landed yet."""
 
-    def __init__(self, hosts, nodes):
+    def __init__(self, hosts, nodes, etcd=None):
         self.mgr = multiprocessing.Manager()
         self.nodes = self.mgr.dict(nodes)     # path -> budget W in force
         self.model = self.mgr.dict()          # host name -> watts to count instead of its file
@@ -259,8 +265,9 @@ class Checker:
         self.phase = self.mgr.dict(name="start")
         self.stop_ev = multiprocessing.Event()
         paths = [(h.name, h.path, os.path.join(h.state, "fleet-cap")) for h in hosts]
+        gw = [f"http://127.0.0.1:{p}" for p in etcd.client] if etcd else []
         self.proc = multiprocessing.Process(target=_check, args=(paths, self.nodes, self.model, self.out,
-                                                                 self.phase, self.stop_ev), daemon=True)
+                                                                 self.phase, self.stop_ev, gw), daemon=True)
         self.proc.start()
 
     def set_budget(self, path, w):
@@ -286,7 +293,20 @@ def _read_cap(path):
         return None
 
 
-def _check(paths, nodes, model, out, phase, stop_ev):
+def _key_there(gw, key):
+    """Whether KEY is in etcd; True when no member answers (the safe side: the larger count)."""
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    for url in gw:
+        try:
+            req = urllib.request.Request(url + "/v3/kv/range", data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=0.5) as r:
+                return bool(json.loads(r.read()).get("kvs"))
+        except (OSError, ValueError):
+            continue
+    return True
+
+
+def _check(paths, nodes, model, out, phase, stop_ev, gw):
     worst = dict(out["worst"])
     bad, sources, samples = [], {}, 0
     last_push = time.monotonic()
@@ -294,6 +314,9 @@ def _check(paths, nodes, model, out, phase, stop_ev):
         t = time.monotonic()
         seen = {n: _read_cap(f) for n, _, f in paths}
         budgets, counted, ph = dict(nodes), dict(model), phase["name"]
+        for n, m in counted.items():
+            if isinstance(m, dict):
+                counted[n] = m["last"] if _key_there(gw, m["key"]) else m["fallback"]
         for path, budget in budgets.items():
             total = 0.0
             for n, hp, _ in paths:
