@@ -72,7 +72,7 @@ struct ve_fleet_host {
 	uint64_t floor_uw;          /* what it cannot go below */
 	uint32_t weight;            /* 1 .. 10000 */
 	uint64_t reported_cap_uw;   /* the cap it says is in force; UINT64_MAX: none */
-	bool reported_fleet;        /* ... and that it came from a cap of the controller */
+	bool reported_fleet;        /* ... and that it holds one of this controller's caps */
 	uint64_t reported_fb_uw;    /* the fallback it says it holds */
 	/*
 	 * What this controller wrote (0: nothing yet): the highest cap written

@@ -23,6 +23,8 @@
 struct book {
 	uint64_t last_cap, max_cap, last_fb, max_fb;
 	gint64 rev;
+	gint64 first_rev;            /* of the first cap this controller wrote it; 0: none yet */
+	bool in_fallback;            /* its report says it holds no cap (cap_rev 0) */
 	char *roster;                /* the roster value last written */
 };
 
@@ -162,8 +164,11 @@ static void on_txn(JsonObject *r, const GError *err, gpointer ud)
 	for (guint i = 0; i < written->len; i++) {
 		struct book *bk = g_hash_table_lookup(c->books, written->pdata[i]);
 
-		if (bk)
+		if (bk) {
 			bk->rev = ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0);
+			if (!bk->first_rev)
+				bk->first_rev = bk->rev;
+		}
 	}
 }
 
@@ -237,19 +242,35 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts, gint64 
 		x->node = node;
 		x->live = h->have_rep && ve_fleet_tree_find(&c->tree, h->rep.node) == node;
 		if (x->live) {
-			/* cap_rev is 0 while the host holds no cap of a controller (its fallback) */
+			/*
+			 * cap_rev is 0 while the host holds no cap of a controller (its
+			 * fallback).  Acknowledged: it applied our latest write; under our
+			 * caps: it applied one of ours, so it is not in a fallback that
+			 * could rise (a host cut off is seen gone before it rises).
+			 */
 			bool acked = bk && bk->rev > 0 && h->rep.cap_rev == bk->rev;
+			bool ours = bk && bk->first_rev > 0 && h->rep.cap_rev >= bk->first_rev;
 
 			if (acked) {
 				bk->max_cap = bk->last_cap;
 				bk->max_fb = bk->last_fb;
 			}
+			/*
+			 * A host in its fallback takes only caps written after we read
+			 * its fallback report (agent.c): what we wrote before is void for
+			 * it, and a cap above what it holds now is a raise to be paid for
+			 * from the spare, like any other.
+			 */
+			if (bk && h->rep.cap_rev == 0 && !bk->in_fallback)
+				bk->max_cap = 0;
+			if (bk)
+				bk->in_fallback = h->rep.cap_rev == 0;
 			x->demand_uw = h->rep.demand_uw;
 			x->guarantee_uw = h->rep.guarantee_uw;
 			x->floor_uw = h->rep.floor_uw;
 			x->weight = h->rep.weight;
 			x->reported_cap_uw = h->rep.cap_uw ? h->rep.cap_uw : UINT64_MAX;
-			x->reported_fleet = acked;
+			x->reported_fleet = ours;
 			x->reported_fb_uw = h->rep.fallback_uw;
 			x->written_cap_uw = bk ? bk->max_cap : 0;
 			x->written_fb_uw = MAX(bk ? bk->max_fb : 0, h->roster_fb);

@@ -197,8 +197,11 @@ def main(build, source):
         etcd.ctl("put", PREFIX + "/tree", open(cyc, encoding="ascii").read())
         etcd.ctl("put", PREFIX + "/hosts/intruder", "{not json")
         time.sleep(4 * PERIOD)
-        expect({n: h.cap() for n, h in hosts.items()} == caps0,
-               "a cyclic tree written straight to etcd and garbage in a host's key change no cap")
+        caps1 = {n: h.cap() for n, h in hosts.items()}
+        same = all(caps1[n] and caps0[n] and caps1[n][1] == caps0[n][1] and abs(caps1[n][0] - caps0[n][0]) < 0.05
+                   for n in hosts)
+        expect(same, "a cyclic tree written straight to etcd and garbage in a host's key change no cap "
+                     f"(before {caps0}, after {caps1})")
         logs = "".join(h.log() for h in hosts.values())
         expect("cycle" in logs and "intruder" in logs, "the controller says why it refused them")
         etcd.ctl("put", PREFIX + "/tree", before.strip())
