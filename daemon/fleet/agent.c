@@ -3,11 +3,12 @@
  * agent.c: the host agent (see agent.h).
  *
  * One timer a few times a control period; each tick sends what is due
- * (lease grant or keepalive, report, cap read), at most one request of
- * each kind in flight.  "Contact" is the time of the last answer from
- * etcd of any kind: the lease's TTL runs from a keepalive that etcd
- * answered, so half a TTL without an answer leaves the controller the
- * other half to see this host at its cap and none at a raise (fleet.h).
+ * (lease grant or keepalive every sixth of the TTL, report, cap read), at
+ * most one request of each kind in flight.  The lease's TTL runs from the
+ * last keepalive etcd answered: two thirds of a TTL without one and the
+ * host falls back, which leaves the controller a third in which it still
+ * counts this host at its cap, and a member's death or etcd's own leader
+ * election (well under a second) costs no fallback (fleet.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@ struct ve_fleet_agent {
 	gint64 lease;
 	bool granting, ka_busy, put_busy, range_busy;
 	uint64_t last_contact_us, last_ka_us, last_put_us;
+	uint64_t last_ka_ok_us;      /* the last keepalive (or grant) etcd answered */
 	char *last_report;           /* the last report put */
 
 	bool have_cap;               /* the cap key was there at the last read, and etcd answers */
@@ -172,7 +174,7 @@ static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 	if (!id)
 		return;
 	a->lease = id;
-	a->last_ka_us = now_us();
+	a->last_ka_us = a->last_ka_ok_us = now_us();
 	say(a, "fleet: registered as '%s' under %s (lease %" G_GINT64_FORMAT ", TTL %" G_GUINT64_FORMAT " s)",
 	    a->o.host, a->o.node, id, a->o.ttl_s);
 	if (a->ctl)
@@ -194,6 +196,8 @@ static void on_keepalive(JsonObject *r, const GError *err, gpointer ud)
 	res = json_object_has_member(r, "result") ? json_object_get_object_member(r, "result") : r;
 	if (ve_etcd_int(res, "TTL", 0) <= 0)
 		drop_lease(a, "etcd says it expired");
+	else
+		a->last_ka_ok_us = now_us();
 }
 
 static void on_put(JsonObject *r, const GError *err, gpointer ud)
@@ -286,8 +290,16 @@ static gboolean on_tick(gpointer data)
 	struct ve_fleet_agent *a = data;
 	uint64_t now = now_us(), ttl_us = a->o.ttl_s * 1000000;
 
-	if (a->last_contact_us && now - a->last_contact_us > ttl_us / 2) {
-		lose_cap(a, a->last_contact_us, "etcd has not answered for half a TTL");
+	/*
+	 * The lease runs out a TTL after the last keepalive etcd answered at
+	 * the latest: without one for two thirds of it, fall back, a third
+	 * before the controller may count this host at its fallback.  Without
+	 * a lease (not registered yet, or lost), any answer is contact.
+	 */
+	if ((a->lease && a->last_ka_ok_us && now - a->last_ka_ok_us > ttl_us * 2 / 3) ||
+	    (!a->lease && a->last_contact_us && now - a->last_contact_us > ttl_us / 2)) {
+		lose_cap(a, a->lease ? a->last_ka_ok_us : a->last_contact_us,
+			 "etcd has not renewed this host's lease for two thirds of its TTL");
 		say(a, "fleet: etcd out of reach; holding the fallback");
 	}
 	if (!a->lease) {
@@ -304,7 +316,7 @@ static gboolean on_tick(gpointer data)
 				     on_granted, a);
 		}
 	} else {
-		if (!a->ka_busy && now - a->last_ka_us >= ttl_us / 3) {
+		if (!a->ka_busy && now - a->last_ka_us >= ttl_us / 6) {
 			a->ka_busy = true;
 			a->last_ka_us = now;
 			ve_etcd_call(a->etcd, "/v3/lease/keepalive", ve_etcd_lease_body(a->lease, 0), 0,

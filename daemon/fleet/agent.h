@@ -2,7 +2,7 @@
 /*
  * agent.h: a host's part in the fleet (keys.h for what it writes).
  *
- * Grants itself a lease of [fleet] ttl-s, keeps it alive (every third of
+ * Grants itself a lease of [fleet] ttl-s, keeps it alive (every sixth of
  * it), puts its report under P/hosts/HOST bound to that lease, and reads
  * P/caps/HOST a few times a control period.  The cap the daemon should
  * hold (ve_fleet_agent_cap):
@@ -10,8 +10,9 @@
  *   - its fallback (fleet.h's ve_fleet_fallback_uw: the lower of the cap
  *     it held and the fallback at once, the fallback itself once 2 TTL +
  *     one control period have passed) when the key is gone, or when etcd
- *     has not answered for half a TTL (its lease may then expire at any
- *     moment, and the controller then counts it at its fallback);
+ *     has not answered a keepalive for two thirds of a TTL (its lease may
+ *     expire a third later, and the controller then counts it at its
+ *     fallback);
  *   - its fallback from the start, until a controller gives it a cap.
  * The fallback is the one the controller last gave it (the static share:
  * the node's budget over its hosts), kept in the state directory across

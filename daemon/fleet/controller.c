@@ -38,7 +38,8 @@ struct ve_fleet_controller {
 	bool campaigning, leads, busy;
 	char *leader_key;
 	gint64 leader_rev;
-	uint64_t elected_us;
+	uint64_t elected_us;         /* when its warm-up began: the election, or etcd back */
+	uint64_t last_read_us;       /* the last round that could read etcd */
 	guint timer, retry;
 	GHashTable *books;           /* host -> struct book */
 	struct ve_fleet_tree tree;   /* the last good one */
@@ -362,6 +363,19 @@ static void on_read(JsonObject *r, const GError *err, gpointer ud)
 		c->busy = false;
 		return;
 	}
+	/*
+	 * etcd was out of reach (quorum lost: no lease expires then, so no host
+	 * was seen gone, while every host went to its fallback): the reports
+	 * read now may be from before.  Start over as a new controller would,
+	 * with a warm-up, until every host has reported again.
+	 */
+	if (c->last_read_us && now_us() - c->last_read_us > c->o->ttl_s * 1000000 / 2) {
+		say(c, "fleet controller: etcd was out of reach for %.1f s; raising no cap for %" G_GUINT64_FORMAT " s",
+		    (double)(now_us() - c->last_read_us) / 1e6, c->o->ttl_s + c->o->period_us / 1000000);
+		c->elected_us = now_us();
+		g_hash_table_remove_all(c->books);
+	}
+	c->last_read_us = now_us();
 	hosts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, host_in_free);
 	hosts_pfx = g_strdup_printf("%s/hosts/", c->o->prefix);
 	caps_pfx = g_strdup_printf("%s/caps/", c->o->prefix);
@@ -445,7 +459,7 @@ static void on_elected(JsonObject *r, const GError *err, gpointer ud)
 	c->leader_key = ve_etcd_unb64(json_object_get_string_member_with_default(l, "key", NULL));
 	c->leader_rev = ve_etcd_int(l, "rev", 0);
 	c->leads = c->leader_key != NULL;
-	c->elected_us = now_us();
+	c->elected_us = c->last_read_us = now_us();
 	g_hash_table_remove_all(c->books);
 	say(c, "fleet controller: leading (the host '%s'); raising no cap for %" G_GUINT64_FORMAT " s",
 	    c->o->host, c->o->ttl_s + c->o->period_us / 1000000);
