@@ -28,6 +28,7 @@ void ve_config_defaults(struct ve_config *c)
 	static const char *const events[] = { "cycles", "instructions", "cache-misses", NULL };
 
 	memset(c, 0, sizeof(*c));
+	ve_config_fleet_defaults(c);
 	c->uri = g_strdup(DEFAULT_URI);
 	c->period_us = 100000;
 	c->thread_scan_us = 1000000;
@@ -71,6 +72,7 @@ void ve_config_clear(struct ve_config *c)
 	ve_service_confs_free(c->services, c->n_services);
 	c->services = NULL;
 	c->n_services = 0;
+	ve_config_fleet_clear(c);
 }
 
 /* An optional unsigned key in [lo, hi]; missing keys leave *ret alone. */
@@ -121,6 +123,8 @@ static const char *const known[][12] = {
 	{ "dbus", "bus", NULL },
 	{ "limits", "host-cap", NULL },
 	{ "guest", "source", "cgroup-parent", "limits", NULL },
+	{ "fleet", "endpoints", "prefix", "host", "path", "ttl-s", "period-ms", "fallback-cap", "floor",
+	  "weight", "controller", NULL },
 };
 
 static gboolean check_known(GKeyFile *kf, const char *origin, GError **error)
@@ -387,7 +391,11 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 			g_strstrip(events[i]);
 	}
 
+	/* last, as it makes strings of its own: nothing may fail after it */
+	if (!ve_config_load_fleet(kf, &n, error))
+		goto bad;
 	/* everything checked: commit */
+	ve_config_fleet_commit(&n, c);
 	n.period_us = period_ms * 1000;
 	n.thread_scan_us = scan_ms * 1000;
 	n.retain_undefined_us = retain_h * G_GUINT64_CONSTANT(3600000000);

@@ -48,6 +48,17 @@ struct ve_config {
 	char *guest_source;             /* the VM's export, shared in (holds intel-rapl:0/) */
 	char *guest_cgroup_parent;      /* accounts: its child cgroups */
 	char **guest_limits;            /* "CGROUP=POWER", NULL-terminated, NULL: none */
+	/* [fleet] (config-fleet.c): off while fleet_endpoints is NULL */
+	char **fleet_endpoints;         /* etcd client URLs */
+	char *fleet_prefix;             /* the fleet's keys in etcd */
+	char *fleet_host;               /* this host's name there */
+	char *fleet_path;               /* its node in the tree, "feed-a/rack-1" */
+	uint64_t fleet_ttl_s;
+	uint64_t fleet_period_us;       /* the controller's period */
+	uint64_t fleet_fallback_cap_uw; /* 0: the controller's static share only */
+	uint64_t fleet_floor_uw;        /* 0: [host-model] idle-power */
+	unsigned int fleet_weight;
+	bool fleet_controller;          /* may this daemon lead */
 	/* the host's shared services ([service NAME] groups; config_services.c) */
 	struct ve_service_conf *services;
 	size_t n_services;
@@ -90,6 +101,16 @@ void ve_service_confs_free(struct ve_service_conf *s, size_t n);
 const char *ve_service_by_name(enum ve_service_by by);
 
 gboolean ve_config_load(struct ve_config *c, const char *path, GError **error);
+
+/*
+ * config-fleet.c: [fleet] of @kf into @n, a copy of @c (strings in @n that
+ * replace @c's are new; @c's are freed only once everything is checked:
+ * ve_config_fleet_commit).  FALSE with @error naming the key.
+ */
+void ve_config_fleet_defaults(struct ve_config *c);
+void ve_config_fleet_clear(struct ve_config *c);
+gboolean ve_config_load_fleet(GKeyFile *kf, struct ve_config *n, GError **error);
+void ve_config_fleet_commit(struct ve_config *n, struct ve_config *c);
 
 /* The same from text in memory (@origin names it in messages): for tests and fuzzing. */
 gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, const char *origin,

@@ -557,6 +557,25 @@ uint64_t ve_limiter_limit_uw(struct ve_limiter *l, const char *uuid)
 	return v->limit_uw ? v->limit_uw : v->lim.power_limit_uw;
 }
 
+void ve_limiter_figures(struct ve_limiter *l, struct ve_limiter_figures *ret)
+{
+	struct ve_registry_iter it;
+	const char *k;
+	void *val;
+
+	memset(ret, 0, sizeof(*ret));
+	ve_registry_iter_init(&it, l->reg, VE_REG_LIMITER);
+	while (ve_registry_iter_next(&it, &k, &val)) {
+		struct limited *v = val;
+
+		if (!v->measured_now)
+			continue;
+		ret->guarantee_uw += v->lim.guarantee_uw;
+		ret->measured_uw += v->measured_uw;
+		ret->demand_uw += ve_demand_uw(v->measured_uw, v->static_uw, held_fraction(l, k));
+	}
+}
+
 uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid)
 {
 	struct limited *v = ve_registry_get(l->reg, uuid, VE_REG_LIMITER);

@@ -106,6 +106,16 @@ uint64_t ve_limiter_alloc_uw(struct ve_limiter *l, const char *uuid);
 void ve_limiter_set_host_cap(struct ve_limiter *l, virConnectPtr conn, uint64_t cap_uw);
 
 /*
+ * What the running VMs add up to over the last control period, for the
+ * fleet's report: Σ guarantees, Σ demands (ve_demand_uw, as the cap split
+ * uses them), Σ measured power.
+ */
+struct ve_limiter_figures {
+	uint64_t guarantee_uw, demand_uw, measured_uw;
+};
+void ve_limiter_figures(struct ve_limiter *l, struct ve_limiter_figures *ret);
+
+/*
  * At start: restore what a previous run left throttled (returns the VMs
  * whose bandwidth was restored; disks are reported in @report).  At exit:
  * restore all; returns how many restores failed.

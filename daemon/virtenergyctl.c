@@ -500,7 +500,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
-		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none");
+		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none | "
+		"fleet [set-budget PATH WATTS, set-tree FILE]");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(VeManager1) p = NULL;
 	const char *cmd;
@@ -520,6 +521,27 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "fleet") == 0) {
+		/* "--" lets a negative budget through the option parser; it is no argument */
+		int n = 0, r;
+
+		for (int i = 2; i < argc; i++)
+			if (strcmp(argv[i], "--") != 0)
+				argv[2 + n++] = argv[i];
+		argc = 2 + n;
+		r = vc_fleet_usage(argc - 2, argv + 2);
+
+		if (r)
+			return r;
+		p = connect_daemon(&err);
+		if (!p) {
+			fprintf(stderr, "virtenergyctl: cannot reach D-Bus: %s\n", err->message);
+			return EXIT_DBUS;
+		}
+		if (!daemon_there(p))
+			return EXIT_DBUS;
+		return vc_fleet(p, argc - 2, argv + 2);
+	}
 	{
 		static const struct {
 			const char *cmd;
@@ -531,6 +553,8 @@ int main(int argc, char **argv)
 			{ "set-limit", 2, "a VM and a power, e.g. set-limit web1 40W" },
 			{ "clear-limit", 1, "one VM (name or UUID)" },
 			{ "host-cap", 1, "a power (e.g. 300W) or none" },
+			/* its arguments vary: checked by vc_fleet_usage, before this table is read */
+			{ "fleet", 0, "nothing, set-budget PATH WATTS or set-tree FILE" },
 		};
 		size_t i;
 
@@ -539,7 +563,7 @@ int main(int argc, char **argv)
 				break;
 		if (i == G_N_ELEMENTS(cmds)) {
 			fprintf(stderr, "virtenergyctl: unknown command '%s' (status, list, show VM, top, "
-				"set-limit VM POWER, clear-limit VM, host-cap POWER|none)\n", cmd);
+				"set-limit VM POWER, clear-limit VM, host-cap POWER|none, fleet)\n", cmd);
 			return EXIT_USAGE;
 		}
 		if (argc - 2 != cmds[i].args) {

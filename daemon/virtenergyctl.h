@@ -30,3 +30,8 @@ extern gboolean opt_json;
  * the cap.  @vm NULL: the host cap.  @w 0: none.
  */
 void vc_say_done(const char *vm, double w);
+
+/* virtenergyctl-fleet.c: `fleet [set-budget PATH WATTS | set-tree FILE]`, @argv after "fleet". */
+struct _VeManager1;
+int vc_fleet_usage(int argc, char **argv);
+int vc_fleet(struct _VeManager1 *p, int argc, char **argv);

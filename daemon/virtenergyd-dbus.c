@@ -37,8 +37,7 @@ static void dbus_set_host_cap(void *ud, uint64_t uw)
 	struct daemon *d = ud;
 
 	d->cfg.host_cap_uw = uw;
-	if (d->limiter)
-		ve_limiter_set_host_cap(d->limiter, ve_virt_conn(d->virt), uw);
+	vd_host_cap_apply(d, vd_now_us());   /* with the fleet's, the lower */
 }
 
 static uint64_t dbus_host_cap(void *ud)
@@ -86,6 +85,9 @@ const struct ve_dbus_ops vd_dbus_ops = {
 	.set_vm_limit = dbus_set_vm_limit,
 	.set_host_cap = dbus_set_host_cap,
 	.host_cap = dbus_host_cap,
+	.fleet_cap = vd_fleet_cap,
+	.fleet_status = vd_fleet_status,
+	.fleet_write = vd_fleet_write,
 	.vm_limit = dbus_vm_limit,
 	.vm_alloc = dbus_vm_alloc,
 	.vm_identity = dbus_vm_identity,

@@ -147,7 +147,9 @@ static char *render_host(struct daemon *d)
 	ve_engine_host(d->engine, &h);
 	ph = (struct ve_prom_host){ .energy_uj = h.energy_uj, .power_uw = h.power_uw,
 				    .ledger = h.ledger, .reason_uj = h.reason_uj,
-				    .estimated = h.estimated, .host_cap_uw = d->cfg.host_cap_uw };
+				    .estimated = h.estimated, .host_cap_uw = d->cfg.host_cap_uw,
+				    .fleet_cap_uw = d->fleet_cap_uw,
+				    .fleet_source = ve_fleet_source_name(d->fleet_source) };
 	ph.n_services = ve_engine_n_services(d->engine);
 	svcs = g_new0(struct ve_prom_service, ph.n_services ? ph.n_services : 1);
 	for (size_t i = 0; i < ph.n_services; i++) {
@@ -233,6 +235,7 @@ gboolean vd_on_period(gpointer data)
 	} else {
 		g_clear_pointer(&d->last_error, g_free);
 	}
+	vd_fleet_tick(d, now);
 	if (d->limiter && d->virt)
 		ve_limiter_tick(d->limiter, d->engine, ve_virt_conn(d->virt), now);
 	if (now - d->last_save_us >= d->cfg.state_interval_us) {

@@ -108,8 +108,7 @@ void vd_reload(struct daemon *d)
 	if (nc.host_cap_uw != d->cfg.host_cap_uw) {
 		describe_power(changes, "host cap", d->cfg.host_cap_uw, nc.host_cap_uw);
 		d->cfg.host_cap_uw = nc.host_cap_uw;
-		if (d->limiter)
-			ve_limiter_set_host_cap(d->limiter, ve_virt_conn(d->virt), nc.host_cap_uw);
+		vd_host_cap_apply(d, vd_now_us());
 	}
 	if (nc.idle_policy != d->cfg.idle_policy) {
 		g_string_append_printf(changes, "; idle policy %s -> %s",

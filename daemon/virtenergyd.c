@@ -214,6 +214,7 @@ static int setup_host(struct daemon *d, const char *root, gboolean dry_run)
 		ve_limiter_set_host_cap(d->limiter, NULL, d->cfg.host_cap_uw);
 		ve_limiter_on_event(d->limiter, vd_on_limiter_event);
 	}
+	vd_fleet_start(d);
 	ve_engine_on_retired(d->engine, vd_on_retired, d);
 	ve_virt_global_init();
 	d->virt = ve_virt_new(d->cfg.uri, &vd_virt_ops, d);
@@ -275,6 +276,7 @@ static void shut_down(struct daemon *d)
 		g_clear_pointer(&d->writer, ve_disk_writer_free);
 	}
 	ve_vmsr_free(d->vmsr);
+	vd_fleet_stop(d);
 	ve_dbus_free(d->dbus);
 	if (d->limiter) {
 		unsigned int failed = ve_limiter_restore_all(d->limiter, ve_virt_conn(d->virt));

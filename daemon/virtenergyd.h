@@ -28,6 +28,7 @@
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
+#include "agent.h"
 #include "guestmode.h"
 #include "energylimits.h"
 #include "diskwriter.h"
@@ -89,6 +90,11 @@ struct daemon {
 	uint64_t last_report_us;
 	char *last_error;            /* the last period error logged, to log each kind once */
 	int exit_code;
+	struct ve_fleet_agent *fleet;   /* NULL: in no fleet */
+	uint64_t fleet_cap_uw;          /* the fleet's cap now, 0: none */
+	enum ve_fleet_source fleet_source;   /* of the cap in force */
+	uint64_t fleet_written_uw;      /* what <state-dir>/fleet-cap says */
+	enum ve_fleet_source fleet_written_src;
 };
 
 static inline uint64_t vd_now_us(void)
@@ -139,6 +145,16 @@ void vd_services_step(struct daemon *d, uint64_t now_us);
 /* The connection went: every VM's served disks are looked up again. */
 void vd_services_forget(struct daemon *d);
 void vd_backed_free(gpointer p);
+/* virtenergyd-fleet.c */
+void vd_fleet_start(struct daemon *d);
+void vd_fleet_stop(struct daemon *d);
+/* Each period: the host's figures to the agent, the cap in force to the limiter. */
+void vd_fleet_tick(struct daemon *d, uint64_t now_us);
+/* The lower of the local cap and the fleet's, to the limiter (the local one changed, or the fleet's). */
+void vd_host_cap_apply(struct daemon *d, uint64_t now_us);
+uint64_t vd_fleet_cap(void *ud, const char **ret_source);
+void vd_fleet_status(void *ud, GDBusMethodInvocation *inv);
+void vd_fleet_write(void *ud, GDBusMethodInvocation *inv);
 
 /* virtenergyd-reload.c */
 void vd_reload(struct daemon *d);

@@ -19,6 +19,7 @@
 /* The actions, as conf/org.virtenergy.policy declares them. */
 #define VE_AUTHZ_SET_LIMIT "org.virtenergy.set-limit"
 #define VE_AUTHZ_SET_HOST_CAP "org.virtenergy.set-host-cap"
+#define VE_AUTHZ_SET_FLEET "org.virtenergy.set-fleet"
 
 /*
  * Ask whether the caller of @inv may do @action.  @details (a{ss}, may be

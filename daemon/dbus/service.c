@@ -76,6 +76,12 @@ static void update_manager(struct ve_dbus *d)
 	ve_manager1_set_sampler(d->mgr, h.sampler);
 	ve_manager1_set_periods(d->mgr, h.periods);
 	ve_manager1_set_host_cap_w(d->mgr, watts(d->ops ? d->ops->host_cap(d->ud) : 0));
+	{
+		const char *src = "local";
+
+		ve_manager1_set_fleet_cap_w(d->mgr, watts(d->ops && d->ops->fleet_cap ? d->ops->fleet_cap(d->ud, &src) : 0));
+		ve_manager1_set_fleet_source(d->mgr, src);
+	}
 	ve_manager1_set_version(d->mgr, VE_VERSION);
 	ve_manager1_set_services(d->mgr, services(d));
 }
@@ -172,6 +178,10 @@ static void do_write(struct ve_dbus *d, GDBusMethodInvocation *inv)
 	if (!d->ops) {
 		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
 						      "limits are not managed by this daemon");
+		return;
+	}
+	if (g_str_has_prefix(method, "SetFleet")) {
+		d->ops->fleet_write(d->ud, inv);
 		return;
 	}
 	if (strcmp(method, "SetHostCap") == 0 || strcmp(method, "ClearHostCap") == 0) {
@@ -328,6 +338,30 @@ static gboolean on_clear_host_cap(VeManager1 *m, GDBusMethodInvocation *inv, gpo
 	return write_call(data, inv, VE_AUTHZ_SET_HOST_CAP, NULL);
 }
 
+static gboolean on_set_fleet_budget(VeManager1 *m, GDBusMethodInvocation *inv, const char *path,
+				    double w, gpointer data)
+{
+	return write_call(data, inv, VE_AUTHZ_SET_FLEET, NULL);
+}
+
+static gboolean on_set_fleet_tree(VeManager1 *m, GDBusMethodInvocation *inv, const char *json,
+				  gpointer data)
+{
+	return write_call(data, inv, VE_AUTHZ_SET_FLEET, NULL);
+}
+
+static gboolean on_get_fleet(VeManager1 *m, GDBusMethodInvocation *inv, gpointer data)
+{
+	struct ve_dbus *d = data;
+
+	if (!d->ops || !d->ops->fleet_status)
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
+						      "this daemon is in no fleet");
+	else
+		d->ops->fleet_status(d->ud, inv);
+	return TRUE;
+}
+
 static void say(struct ve_dbus *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static void say(struct ve_dbus *d, const char *fmt, ...)
@@ -388,6 +422,9 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct
 	g_signal_connect(d->mgr, "handle-clear-vmlimit", G_CALLBACK(on_clear_vm_limit), d);
 	g_signal_connect(d->mgr, "handle-set-host-cap", G_CALLBACK(on_set_host_cap), d);
 	g_signal_connect(d->mgr, "handle-clear-host-cap", G_CALLBACK(on_clear_host_cap), d);
+	g_signal_connect(d->mgr, "handle-get-fleet", G_CALLBACK(on_get_fleet), d);
+	g_signal_connect(d->mgr, "handle-set-fleet-budget", G_CALLBACK(on_set_fleet_budget), d);
+	g_signal_connect(d->mgr, "handle-set-fleet-tree", G_CALLBACK(on_set_fleet_tree), d);
 	update_manager(d);
 	ve_object_skeleton_set_manager1(host, d->mgr);
 	g_dbus_object_manager_server_export(d->om, G_DBUS_OBJECT_SKELETON(host));

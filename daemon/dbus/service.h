@@ -34,6 +34,14 @@ struct ve_dbus_ops {
 	const char *(*vm_limit_state)(void *ud, const char *uuid, char **ret_reason);
 	/* What is left of its energy budget; false when it has none. */
 	bool (*vm_budget_left)(void *ud, const char *uuid, uint64_t *ret_uj);
+	/* The fleet's cap for this host (0: none) and the source of the cap in force (keys.h's names). */
+	uint64_t (*fleet_cap)(void *ud, const char **ret_source);
+	/*
+	 * GetFleet, and SetFleetBudget / SetFleetTree from root: asynchronous
+	 * (etcd), each completes @inv itself.
+	 */
+	void (*fleet_status)(void *ud, GDBusMethodInvocation *inv);
+	void (*fleet_write)(void *ud, GDBusMethodInvocation *inv);
 };
 
 #define VE_DBUS_IDENTITY_PAIRS 17

@@ -166,6 +166,14 @@ char *ve_prom_render(const struct ve_prom_host *h, const struct ve_prom_vm *vms,
 		g_string_append_c(out, '\n');
 	}
 	render_services(out, h);
+	if (h->fleet_cap_uw) {
+		ve_prom_head(out, "virtenergy_fleet_cap_watts", "gauge",
+		     "The cap the fleet gives this host; source: where the cap in force comes from.");
+		g_string_append_printf(out, "virtenergy_fleet_cap_watts{source=\"%s\"} ",
+				       h->fleet_source ? h->fleet_source : "fleet");
+		ve_prom_micro(out, h->fleet_cap_uw);
+		g_string_append_c(out, '\n');
+	}
 	ve_prom_head(out, "virtenergy_host_energy_joules_total", "counter",
 	     "All energy attributed: VMs and the host.");
 	g_string_append(out, "virtenergy_host_energy_joules_total ");

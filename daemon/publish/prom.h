@@ -14,6 +14,9 @@
  *   virtenergy_vm_allocation_watts{uuid,name}               gauge, its share of the host cap
  *   virtenergy_vm_budget_left_joules{uuid,name}             gauge, VMs with an energy budget
  *   virtenergy_host_cap_watts                               gauge, while there is a host cap
+ *   virtenergy_fleet_cap_watts{source}                      gauge, in a fleet: the fleet's cap;
+ *                                                           source: fleet, fallback or local
+ *                                                           (where the cap in force comes from)
  *   virtenergy_host_energy_joules_total                     counter, all attributed energy
  *   virtenergy_host_own_energy_joules_total{component}      counter, the host's own work
  *   virtenergy_host_unattributed_joules_total{reason}       counter, energy no VM could take
@@ -67,6 +70,8 @@ struct ve_prom_host {
 	uint64_t host_cap_uw;                   /* 0: none */
 	const struct ve_prom_service *services;
 	size_t n_services;
+	uint64_t fleet_cap_uw;                  /* 0: in no fleet */
+	const char *fleet_source;               /* "fleet", "fallback", "local" */
 };
 
 /* The exposition text; caller frees. */

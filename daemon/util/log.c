@@ -12,6 +12,12 @@ static gboolean journal;
 static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n,
 			       gpointer ud)
 {
+	/*
+	 * Libraries' debug messages (libsoup's and GIO's socket client, one per
+	 * request of the fleet's etcd client) only when G_MESSAGES_DEBUG asks.
+	 */
+	if ((level & G_LOG_LEVEL_DEBUG) && !g_getenv("G_MESSAGES_DEBUG"))
+		return G_LOG_WRITER_HANDLED;
 	if (journal && g_log_writer_journald(level, fields, n, ud) == G_LOG_WRITER_HANDLED)
 		return G_LOG_WRITER_HANDLED;
 	for (gsize i = 0; i < n; i++)

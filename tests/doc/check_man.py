@@ -106,6 +106,10 @@ def config_table(src):
         names = re.findall(r'"([^"]+)"', row)
         if names:
             groups[names[0]] = names[1:]
+    # [service NAME] groups: the keys config_services.c checks
+    svc = re.search(r"service_keys\[\] = \{(.*?)\};", read(os.path.join(src, "daemon", "config_services.c")), re.S)
+    if svc:
+        groups["service"] = re.findall(r'"([^"]+)"', svc.group(1))
     return groups
 
 
@@ -113,7 +117,8 @@ def sample_keys(src):
     """{group: [keys]} that conf/virtenergyd.conf sets or shows commented out."""
     groups, group = {}, None
     for line in read(os.path.join(src, "conf", "virtenergyd.conf")).splitlines():
-        m = re.match(r"^\[([a-z][a-z-]*)\]\s*$", line)
+        m = re.match(r"^\[([a-z][a-z-]*)\]\s*$", line) or \
+            re.match(r"^#?\[(service) [A-Za-z0-9._-]+\]\s*$", line)
         if m:
             group = m.group(1)
             groups.setdefault(group, [])
@@ -135,7 +140,7 @@ def page_keys(scd):
             continue
         if line.startswith("# "):
             group = None
-        m = re.match(r"^## \[([a-z][a-z-]*)\]\s*$", line)
+        m = re.match(r"^## \[([a-z][a-z-]*)\]\s*$", line) or re.match(r"^## \[(service) NAME\]\s*$", line)
         if m:
             group = m.group(1)
             groups.setdefault(group, [])

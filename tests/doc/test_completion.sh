@@ -53,7 +53,7 @@ expect() {
 }
 
 expect "every command after the program name" \
-	"clear-limit host-cap list set-limit show status top" ""
+	"clear-limit fleet host-cap list set-limit show status top" ""
 expect "commands by prefix" "set-limit show status" "s"
 expect "long options" \
 	"--bus --help --help-all --iterations --json --once --version" "--"

@@ -230,6 +230,17 @@ static void test_refusals(void **state)
 		{ "[service a]\nexe=/usr/bin/qsd\nuses=b\n", "[service a] uses: 'b' is not a service declared" },
 		{ "[service a]\nexe=/usr/bin/qsd\nuses=a\n", "[service a] uses: 'a' is the service itself" },
 		{ "[service a]\nexe=/usr/bin/a\n[service a]\nexe=/usr/bin/b\n", "set twice" },
+		{ "[fleet]\nendpoints=http://e:2379\n", "path" },
+		{ "[fleet]\nendpoints=e:2379\npath=a/b\n", "http://" },
+		{ "[fleet]\npath=a//b\n", "path" },
+		{ "[fleet]\nhost=a b\n", "host" },
+		{ "[fleet]\nttl-s=0\n", "ttl-s" },
+		{ "[fleet]\nttl-s=2\nperiod-ms=1500\n", "half of ttl-s" },
+		{ "[fleet]\nweight=0\n", "weight" },
+		{ "[fleet]\ncontroller=yes\n", "controller" },
+		{ "[fleet]\nfallback-cap=-1W\n", "fallback-cap" },
+		{ "[fleet]\nprefix=nope\n", "prefix" },
+		{ "[fleet]\nendpoint=http://e:2379\n", "endpoint" },
 	};
 
 	(void)state;
@@ -250,36 +261,32 @@ static void test_refusals(void **state)
 	}
 }
 
-/* [service NAME] groups: every way to find one, uses, and a reload's replacement */
-static void test_services(void **state)
+/* [fleet]: off by default; every key read; the old values freed once the new are in */
+static void test_fleet(void **state)
 {
-	static const char text[] =
-		"[service storage]\nexe = /usr/bin/qemu-storage-daemon\nuses = backup; vswitch\n"
-		"[service backup]\npidfile=/run/backup.pid\n"
-		"[service vswitch]\nunit=ovs-vswitchd.service\n"
-		"[service nbd.1]\ncgroup=/system.slice/nbd.service\n";
+	static const char text[] = "[fleet]\nendpoints=http://a:2379, http://b:2379/;http://c:2379\n"
+				   "prefix=/x/y\nhost=kvm-07\npath=feed-a/rack-1\nttl-s=6\nperiod-ms=3000\n"
+				   "fallback-cap=250W\nfloor=30W\nweight=200\ncontroller=false\n";
 	struct ve_config c;
 	g_autoptr(GError) err = NULL;
 
 	(void)state;
 	ve_config_defaults(&c);
-	check_u64(c.n_services, 0, "none by default");
-	check(ve_config_load_data(&c, text, sizeof(text) - 1, "test", &err), "%s",
-	      err ? err->message : "");
-	check_u64(c.n_services, 4, "four services");
-	check(strcmp(c.services[0].name, "storage") == 0 && c.services[0].by == VE_SERVICE_BY_EXE &&
-	      strcmp(c.services[0].where, "/usr/bin/qemu-storage-daemon") == 0, "found by exe");
-	check(c.services[0].uses && g_strv_length(c.services[0].uses) == 2 &&
-	      strcmp(c.services[0].uses[1], "vswitch") == 0, "uses two, blanks stripped");
-	check(c.services[1].by == VE_SERVICE_BY_PIDFILE && !c.services[1].uses, "pidfile, no uses");
-	check(c.services[2].by == VE_SERVICE_BY_UNIT, "unit");
-	check(c.services[3].by == VE_SERVICE_BY_CGROUP &&
-	      strcmp(c.services[3].where, "/system.slice/nbd.service") == 0, "cgroup");
-	/* a bad file changes nothing; a good one without services has none */
-	check(!ve_config_load_data(&c, "[service x]\n", 12, "test", NULL), "refused");
-	check_u64(c.n_services, 4, "kept after a refusal");
-	check(ve_config_load_data(&c, "[dbus]\nbus=none\n", 16, "test", NULL), "loads");
-	check_u64(c.n_services, 0, "a file without services has none");
+	check(!c.fleet_endpoints && c.fleet_ttl_s == 10 && c.fleet_period_us == 1000000 && c.fleet_controller,
+	      "off, TTL 10 s, period 1 s, may lead");
+	check(ve_config_load_data(&c, text, strlen(text), "test", &err), "loads: %s", err ? err->message : "");
+	check(g_strv_length(c.fleet_endpoints) == 3 && strcmp(c.fleet_endpoints[1], "http://b:2379") == 0,
+	      "three endpoints, the trailing slash dropped");
+	check(strcmp(c.fleet_prefix, "/x/y") == 0 && strcmp(c.fleet_host, "kvm-07") == 0 &&
+	      strcmp(c.fleet_path, "feed-a/rack-1") == 0, "prefix, host, path");
+	check_u64(c.fleet_ttl_s, 6, "ttl");
+	check_u64(c.fleet_period_us, 3000000, "period");
+	check_u64(c.fleet_fallback_cap_uw, 250000000, "fallback cap");
+	check_u64(c.fleet_floor_uw, 30000000, "floor");
+	check_u64(c.fleet_weight, 200, "weight");
+	check(!c.fleet_controller, "controller=false");
+	/* loading again replaces (ASan sees the old strings freed) */
+	check(ve_config_load_data(&c, text, strlen(text), "test", &err), "loads again");
 	ve_config_clear(&c);
 }
 
@@ -317,6 +324,39 @@ static void test_guest_limit(void **state)
 	}
 }
 
+/* [service NAME] groups: every way to find one, uses, and a reload's replacement */
+static void test_services(void **state)
+{
+	static const char text[] =
+		"[service storage]\nexe = /usr/bin/qemu-storage-daemon\nuses = backup; vswitch\n"
+		"[service backup]\npidfile=/run/backup.pid\n"
+		"[service vswitch]\nunit=ovs-vswitchd.service\n"
+		"[service nbd.1]\ncgroup=/system.slice/nbd.service\n";
+	struct ve_config c;
+	g_autoptr(GError) err = NULL;
+
+	(void)state;
+	ve_config_defaults(&c);
+	check_u64(c.n_services, 0, "none by default");
+	check(ve_config_load_data(&c, text, sizeof(text) - 1, "test", &err), "%s",
+	      err ? err->message : "");
+	check_u64(c.n_services, 4, "four services");
+	check(strcmp(c.services[0].name, "storage") == 0 && c.services[0].by == VE_SERVICE_BY_EXE &&
+	      strcmp(c.services[0].where, "/usr/bin/qemu-storage-daemon") == 0, "found by exe");
+	check(c.services[0].uses && g_strv_length(c.services[0].uses) == 2 &&
+	      strcmp(c.services[0].uses[1], "vswitch") == 0, "uses two, blanks stripped");
+	check(c.services[1].by == VE_SERVICE_BY_PIDFILE && !c.services[1].uses, "pidfile, no uses");
+	check(c.services[2].by == VE_SERVICE_BY_UNIT, "unit");
+	check(c.services[3].by == VE_SERVICE_BY_CGROUP &&
+	      strcmp(c.services[3].where, "/system.slice/nbd.service") == 0, "cgroup");
+	/* a bad file changes nothing; a good one without services has none */
+	check(!ve_config_load_data(&c, "[service x]\n", 12, "test", NULL), "refused");
+	check_u64(c.n_services, 4, "kept after a refusal");
+	check(ve_config_load_data(&c, "[dbus]\nbus=none\n", 16, "test", NULL), "loads");
+	check_u64(c.n_services, 0, "a file without services has none");
+	ve_config_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_file_kinds),
 		cmocka_unit_test(test_guest_limit),
 		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_fleet),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -22,7 +22,8 @@ static void test_render(void **state)
 	static const struct ve_prom_service svcs[] = { { "storage", 2500000, 1250000, 3 } };
 	struct ve_prom_host h = { .energy_uj = 123456789, .power_uw = 40000001, .ledger = &host,
 				  .reason_uj = reasons, .estimated = true, .host_cap_uw = 100000000,
-				  .services = svcs, .n_services = 1 };
+				  .services = svcs, .n_services = 1,
+				  .fleet_cap_uw = 12500000, .fleet_source = "fallback" };
 	g_autofree char *text = NULL;
 
 	(void)state;
@@ -75,11 +76,15 @@ static void test_render(void **state)
 	check(strstr(text, "# TYPE virtenergy_service_power_watts gauge\n"
 			   "virtenergy_service_power_watts{service=\"storage\"} 1.250000\n"), "its power");
 	check(strstr(text, "\nvirtenergy_service_threads{service=\"storage\"} 3\n"), "its threads");
+	check(strstr(text, "\nvirtenergy_fleet_cap_watts{source=\"fallback\"} 12.500000\n"),
+	      "the fleet's cap and its source");
 	h.host_cap_uw = 0;
 	h.n_services = 0;
+	h.fleet_cap_uw = 0;
 	g_free(text);
 	text = ve_prom_render(&h, vms, 2);
-	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{"),
+	check(!strstr(text, "virtenergy_host_cap_watts ") && !strstr(text, "virtenergy_vm_allocation_watts{") &&
+	      !strstr(text, "virtenergy_fleet_cap_watts"),
 	      "no cap, no cap lines");
 	check(!strstr(text, "virtenergy_service_"), "no services, no service lines");
 }

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * etcd.c: the JSON gateway client (see etcd.h).
+ *
+ * libsoup's session timeout counts whole seconds; a call's own timeout is
+ * a GCancellable cancelled by a main-loop timer, so a member that takes
+ * the connection but never answers (stopped with SIGSTOP, or behind a
+ * partition) costs one timeout and the call moves on to the next one.
+ */
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "error.h"
+#include "etcd.h"
+
+struct ve_etcd {
+	SoupSession *session;
+	char **endpoints;
+	guint n;
+	guint good;              /* the endpoint that answered last */
+	unsigned int timeout_ms;
+};
+
+struct call {
+	struct ve_etcd *e;
+	char *path;
+	GBytes *body;
+	unsigned int timeout_ms;
+	GCancellable *outer;     /* the caller's; may be NULL */
+	GCancellable *try_cancel;
+	guint timer;
+	guint tries;
+	SoupMessage *msg;
+	ve_etcd_done_fn fn;
+	gpointer ud;
+	char *last_error;
+};
+
+struct ve_etcd *ve_etcd_new(const char *const *endpoints, unsigned int timeout_ms)
+{
+	struct ve_etcd *e = g_new0(struct ve_etcd, 1);
+
+	e->session = soup_session_new_with_options("max-conns-per-host", 8, NULL);
+	e->endpoints = g_strdupv((char **)endpoints);
+	e->n = g_strv_length(e->endpoints);
+	e->timeout_ms = timeout_ms ? timeout_ms : 1000;
+	return e;
+}
+
+void ve_etcd_free(struct ve_etcd *e)
+{
+	if (!e)
+		return;
+	soup_session_abort(e->session);
+	g_object_unref(e->session);
+	g_strfreev(e->endpoints);
+	g_free(e);
+}
+
+static void call_free(struct call *c)
+{
+	if (c->timer)
+		g_source_remove(c->timer);
+	g_clear_object(&c->try_cancel);
+	g_clear_object(&c->outer);
+	g_clear_object(&c->msg);
+	g_bytes_unref(c->body);
+	g_free(c->path);
+	g_free(c->last_error);
+	g_free(c);
+}
+
+static void finish(struct call *c, JsonObject *o, const GError *err)
+{
+	c->fn(o, err, c->ud);
+	call_free(c);
+}
+
+static void try_next(struct call *c);
+
+static gboolean on_try_timeout(gpointer data)
+{
+	struct call *c = data;
+
+	c->timer = 0;
+	g_cancellable_cancel(c->try_cancel);
+	return G_SOURCE_REMOVE;
+}
+
+/* The gateway's error object, as a message. */
+static char *error_text(JsonObject *o, guint status)
+{
+	const char *m = o && json_object_has_member(o, "message")
+				? json_object_get_string_member_with_default(o, "message", NULL)
+				: NULL;
+
+	if (!m && o)
+		m = json_object_get_string_member_with_default(o, "error", NULL);
+	return g_strdup_printf("etcd answered %u: %s", status, m ? m : "(no message)");
+}
+
+static void on_sent(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct call *c = data;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GBytes) body = soup_session_send_and_read_finish(SOUP_SESSION(src), res, &err);
+	g_autoptr(JsonParser) p = NULL;
+	JsonNode *root;
+	guint status;
+
+	if (c->timer) {
+		g_source_remove(c->timer);
+		c->timer = 0;
+	}
+	if (c->outer && g_cancellable_is_cancelled(c->outer)) {
+		g_autoptr(GError) ce = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+
+		finish(c, NULL, ce);
+		return;
+	}
+	if (!body) {
+		g_free(c->last_error);
+		c->last_error = g_strdup_printf("%s: %s", c->e->endpoints[c->e->good],
+						g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+							? "no answer in time" : err->message);
+		c->e->good = (c->e->good + 1) % c->e->n;
+		try_next(c);
+		return;
+	}
+	status = soup_message_get_status(c->msg);
+	p = json_parser_new();
+	if (!json_parser_load_from_data(p, g_bytes_get_data(body, NULL), (gssize)g_bytes_get_size(body), NULL) ||
+	    !(root = json_parser_get_root(p)) || !JSON_NODE_HOLDS_OBJECT(root)) {
+		g_autoptr(GError) je = g_error_new(VE_ERROR, VE_ERROR_INVALID,
+						   "%s%s: HTTP %u with an answer that is not a JSON object",
+						   c->e->endpoints[c->e->good], c->path, status);
+
+		finish(c, NULL, je);
+		return;
+	}
+	if (status == 503 || status == 502) {
+		/* a member without quorum or leader: another may have one */
+		g_free(c->last_error);
+		c->last_error = error_text(json_node_get_object(root), status);
+		c->e->good = (c->e->good + 1) % c->e->n;
+		try_next(c);
+		return;
+	}
+	if (status != 200) {
+		g_autofree char *m = error_text(json_node_get_object(root), status);
+		g_autoptr(GError) fe = g_error_new_literal(VE_ERROR, VE_ERROR_FAILED, m);
+
+		finish(c, NULL, fe);
+		return;
+	}
+	finish(c, json_node_get_object(root), NULL);
+}
+
+static void try_next(struct call *c)
+{
+	g_autofree char *uri = NULL;
+
+	if (c->tries++ >= c->e->n) {
+		g_autoptr(GError) err = g_error_new(VE_ERROR, VE_ERROR_NOT_CONNECTED,
+						    "no etcd endpoint answered (%s)",
+						    c->last_error ? c->last_error : "none tried");
+
+		finish(c, NULL, err);
+		return;
+	}
+	uri = g_strconcat(c->e->endpoints[c->e->good], c->path, NULL);
+	g_clear_object(&c->msg);
+	g_clear_object(&c->try_cancel);
+	c->msg = soup_message_new(SOUP_METHOD_POST, uri);
+	if (!c->msg) {
+		g_free(c->last_error);
+		c->last_error = g_strdup_printf("%s: not a URI", uri);
+		c->e->good = (c->e->good + 1) % c->e->n;
+		try_next(c);
+		return;
+	}
+	soup_message_set_request_body_from_bytes(c->msg, "application/json", c->body);
+	c->try_cancel = g_cancellable_new();
+	if (c->outer)
+		g_signal_connect_object(c->outer, "cancelled", G_CALLBACK(g_cancellable_cancel),
+					c->try_cancel, G_CONNECT_SWAPPED);
+	if (c->timeout_ms != G_MAXUINT)
+		c->timer = g_timeout_add(c->timeout_ms, on_try_timeout, c);
+	soup_session_send_and_read_async(c->e->session, c->msg, G_PRIORITY_DEFAULT, c->try_cancel,
+					 on_sent, c);
+}
+
+void ve_etcd_call(struct ve_etcd *e, const char *path, JsonNode *body, unsigned int timeout_ms,
+		  GCancellable *cancel, ve_etcd_done_fn fn, gpointer ud)
+{
+	struct call *c = g_new0(struct call, 1);
+	g_autoptr(JsonGenerator) g = json_generator_new();
+	gsize len = 0;
+	char *text;
+
+	json_generator_set_root(g, body);
+	text = json_generator_to_data(g, &len);
+	json_node_unref(body);
+	c->e = e;
+	c->path = g_strdup(path);
+	c->body = g_bytes_new_take(text, len);
+	c->timeout_ms = timeout_ms ? timeout_ms : e->timeout_ms;
+	c->outer = cancel ? g_object_ref(cancel) : NULL;
+	c->fn = fn;
+	c->ud = ud;
+	try_next(c);
+}
+
+char *ve_etcd_b64(const char *text)
+{
+	return g_base64_encode((const guchar *)text, strlen(text));
+}
+
+char *ve_etcd_unb64(const char *b64)
+{
+	gsize len = 0;
+	guchar *raw;
+	char *s;
+
+	if (!b64)
+		return NULL;
+	/* g_base64_decode does not refuse junk: check the alphabet first */
+	for (const char *p = b64; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '+' && *p != '/' && *p != '=')
+			return NULL;
+	raw = g_base64_decode(b64, &len);
+	s = g_strndup((const char *)raw, len);
+	g_free(raw);
+	if (strlen(s) != len || !g_utf8_validate(s, -1, NULL)) {
+		g_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+gint64 ve_etcd_int(JsonObject *o, const char *member, gint64 def)
+{
+	JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+	gint64 v;
+
+	if (!n || !JSON_NODE_HOLDS_VALUE(n))
+		return def;
+	if (json_node_get_value_type(n) == G_TYPE_INT64)
+		return json_node_get_int(n);
+	if (json_node_get_value_type(n) == G_TYPE_STRING &&
+	    g_ascii_string_to_signed(json_node_get_string(n), 10, G_MININT64, G_MAXINT64, &v, NULL))
+		return v;
+	return def;
+}
+
+static JsonBuilder *kv_builder(const char *key)
+{
+	JsonBuilder *b = json_builder_new();
+	g_autofree char *k = ve_etcd_b64(key);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "key");
+	json_builder_add_string_value(b, k);
+	return b;
+}
+
+static JsonNode *put_node(const char *key, const char *value, gint64 lease)
+{
+	g_autoptr(JsonBuilder) b = kv_builder(key);
+	g_autofree char *v = ve_etcd_b64(value);
+
+	json_builder_set_member_name(b, "value");
+	json_builder_add_string_value(b, v);
+	if (lease) {
+		g_autofree char *l = g_strdup_printf("%" G_GINT64_FORMAT, lease);
+
+		json_builder_set_member_name(b, "lease");
+		json_builder_add_string_value(b, l);
+	}
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+JsonNode *ve_etcd_put_body(const char *key, const char *value, gint64 lease)
+{
+	return put_node(key, value, lease);
+}
+
+/* The first key after every key that starts with @prefix: its last byte plus one. */
+static char *prefix_end(const char *prefix)
+{
+	char *end = g_strdup(prefix);
+	size_t n = strlen(end);
+
+	if (n)
+		end[n - 1]++;
+	return end;
+}
+
+JsonNode *ve_etcd_range_body(const char *key, gboolean prefix)
+{
+	g_autoptr(JsonBuilder) b = kv_builder(key);
+
+	if (prefix) {
+		g_autofree char *end = prefix_end(key);
+		g_autofree char *e64 = ve_etcd_b64(end);
+
+		json_builder_set_member_name(b, "range_end");
+		json_builder_add_string_value(b, e64);
+	}
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+JsonNode *ve_etcd_lease_body(gint64 id, gint64 ttl_s)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *s = g_strdup_printf("%" G_GINT64_FORMAT, id);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ID");
+	json_builder_add_string_value(b, s);
+	if (ttl_s) {
+		g_autofree char *t = g_strdup_printf("%" G_GINT64_FORMAT, ttl_s);
+
+		json_builder_set_member_name(b, "TTL");
+		json_builder_add_string_value(b, t);
+	}
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+static JsonNode *wrap(const char *member, JsonNode *inner)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+	json_object_set_member(o, member, inner);
+	json_node_take_object(n, o);
+	return n;
+}
+
+JsonNode *ve_etcd_txn_put(const char *key, const char *value, gint64 lease)
+{
+	return wrap("request_put", put_node(key, value, lease));
+}
+
+JsonNode *ve_etcd_txn_delete(const char *key)
+{
+	return wrap("request_delete_range", ve_etcd_range_body(key, FALSE));
+}
