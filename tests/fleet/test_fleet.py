@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import tap  # noqa: E402
 from tap import expect  # noqa: E402
 from cluster import Checker, Etcd, Host  # noqa: E402
-from test_dbus import bus_config  # noqa: E402
+from privbus import bus_config  # noqa: E402
 
 PREFIX = "/virtenergy/test"
 TTL = 3
