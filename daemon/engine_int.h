@@ -148,6 +148,13 @@ struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name
 
 /* engine_threads.c */
 void engine_thread_free(struct ve_engine *e, struct thread *t);
+/*
+ * Read thread @tid of @pid, watched as @w, and append its sample for
+ * account @slot as @comp, adding its run time to its socket's; false when
+ * it could not be read.
+ */
+bool engine_sample_thread(struct ve_engine *e, struct ve_watch *w, pid_t pid, pid_t tid,
+			  uint32_t slot, enum ve_component comp, uint64_t *run_ns_by_socket);
 /* List the running VMs' threads (every thread-scan-ms), read every watched one into e->samples. */
 void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns_by_socket);
 

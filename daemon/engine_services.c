@@ -329,21 +329,8 @@ void engine_sample_services(struct ve_engine *e, uint64_t now_us, uint64_t *run_
 		g_hash_table_iter_init(&it, s->threads);
 		while (g_hash_table_iter_next(&it, NULL, &v)) {
 			struct svc_thread *t = v;
-			struct ve_thread_sample smp = { .account = s->slot, .comp = VE_COMP_CPU };
-			bool ok = e->sampler->ops->read(e->sampler, t->w, smp.delta) == 0;
+			bool ok = engine_sample_thread(e, t->w, t->pid, t->tid, s->slot, VE_COMP_CPU, run_ns);
 
-			if (ok) {
-				if (e->stat.n_sockets > 1) {
-					struct ve_task_stat ts;
-
-					if (ve_proc_task_stat(e->root_fd, t->pid, t->tid, &ts) == 0 &&
-					    ts.processor < e->n_cpu_map)
-						smp.package = e->socket_of_cpu[ts.processor];
-				}
-				if (smp.package < VE_MAX_SOCKETS)
-					run_ns[smp.package] += smp.delta[VE_SAMPLER_COL_RUN_NS];
-				g_array_append_val(e->samples, smp);
-			}
 			if (!ok || (scanned && t->gen != s->gen)) {
 				g_hash_table_iter_remove(&it);
 				svc_thread_free(e, t);
@@ -448,6 +435,10 @@ static void window_add(struct ve_engine *e)
 void engine_service_uses(struct ve_engine *e, const struct ve_service_use **ret, size_t *ret_n)
 {
 	g_array_set_size(e->uses, 0);
+	*ret = NULL;
+	*ret_n = 0;
+	if (!e->services->len)
+		return;   /* guest mode, or a host without [service] groups */
 	window_add(e);
 	for (guint i = 0; i < e->services->len; i++)
 		((struct service *)g_ptr_array_index(e->services, i))->visiting = 0;

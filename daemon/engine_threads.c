@@ -96,18 +96,18 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 	}
 }
 
-/* Read one thread; append its sample.  false when it could not be read. */
-static bool sample_thread(struct ve_engine *e, struct thread *t, uint64_t *run_ns_by_socket)
+bool engine_sample_thread(struct ve_engine *e, struct ve_watch *w, pid_t pid, pid_t tid,
+			  uint32_t slot, enum ve_component comp, uint64_t *run_ns_by_socket)
 {
-	struct ve_thread_sample s = { .account = t->slot, .comp = t->comp };
+	struct ve_thread_sample s = { .account = slot, .comp = comp };
 
 	/* the sampler hands out the period's deltas (sampler.h) */
-	if (e->sampler->ops->read(e->sampler, t->w, s.delta) < 0)
+	if (e->sampler->ops->read(e->sampler, w, s.delta) < 0)
 		return false;
 	if (e->stat.n_sockets > 1) {
 		struct ve_task_stat ts;
 
-		if (ve_proc_task_stat(e->root_fd, t->pid, t->tid, &ts) == 0 && ts.processor < e->n_cpu_map)
+		if (ve_proc_task_stat(e->root_fd, pid, tid, &ts) == 0 && ts.processor < e->n_cpu_map)
 			s.package = e->socket_of_cpu[ts.processor];
 	}
 	if (s.package < VE_MAX_SOCKETS)
@@ -146,7 +146,7 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 	g_hash_table_iter_init(&it, e->threads);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct thread *t = v;
-		bool ok = sample_thread(e, t, run_ns);
+		bool ok = engine_sample_thread(e, t->w, t->pid, t->tid, t->slot, t->comp, run_ns);
 
 		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
 			g_hash_table_iter_remove(&it);

@@ -530,19 +530,9 @@ int main(int argc, char **argv)
 				argv[2 + n++] = argv[i];
 		argc = 2 + n;
 		r = vc_fleet_usage(argc - 2, argv + 2);
-
 		if (r)
 			return r;
-		p = connect_daemon(&err);
-		if (!p) {
-			fprintf(stderr, "virtenergyctl: cannot reach D-Bus: %s\n", err->message);
-			return EXIT_DBUS;
-		}
-		if (!daemon_there(p))
-			return EXIT_DBUS;
-		return vc_fleet(p, argc - 2, argv + 2);
-	}
-	{
+	} else {
 		static const struct {
 			const char *cmd;
 			int args;
@@ -553,7 +543,7 @@ int main(int argc, char **argv)
 			{ "set-limit", 2, "a VM and a power, e.g. set-limit web1 40W" },
 			{ "clear-limit", 1, "one VM (name or UUID)" },
 			{ "host-cap", 1, "a power (e.g. 300W) or none" },
-			/* its arguments vary: checked by vc_fleet_usage, before this table is read */
+			/* its arguments vary (vc_fleet_usage checks them); listed for the usage check of the man page */
 			{ "fleet", 0, "nothing, set-budget PATH WATTS or set-tree FILE" },
 		};
 		size_t i;
@@ -594,6 +584,8 @@ int main(int argc, char **argv)
 	}
 	if (!daemon_there(p))
 		return EXIT_DBUS;
+	if (strcmp(cmd, "fleet") == 0)
+		return vc_fleet(p, argc - 2, argv + 2);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(p);
 	if (strcmp(cmd, "list") == 0)

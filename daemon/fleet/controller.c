@@ -177,30 +177,8 @@ static void on_txn(JsonObject *r, const GError *err, gpointer ud)
 static void write_round(struct ve_fleet_controller *c, JsonArray *ops, GPtrArray *written)
 {
 	struct txn *t = g_new0(struct txn, 1);
+	JsonNode *root = ve_etcd_txn_body(c->leader_key, "CREATE", c->leader_rev, json_array_ref(ops));
 
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autofree char *k64 = ve_etcd_b64(c->leader_key);
-	g_autofree char *rev = g_strdup_printf("%" G_GINT64_FORMAT, c->leader_rev);
-	JsonNode *root, *opsn = json_node_new(JSON_NODE_ARRAY);
-
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "compare");
-	json_builder_begin_array(b);
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "key");
-	json_builder_add_string_value(b, k64);
-	json_builder_set_member_name(b, "target");
-	json_builder_add_string_value(b, "CREATE");
-	json_builder_set_member_name(b, "result");
-	json_builder_add_string_value(b, "EQUAL");
-	json_builder_set_member_name(b, "create_revision");
-	json_builder_add_string_value(b, rev);
-	json_builder_end_object(b);
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_node_take_array(opsn, json_array_ref(ops));
-	json_object_set_member(json_node_get_object(root), "success", opsn);
 	t->c = c;
 	t->written = g_ptr_array_ref(written);
 	ve_etcd_call(c->etcd, "/v3/kv/txn", root, 0, c->cancel, on_txn, t);

@@ -349,3 +349,31 @@ JsonNode *ve_etcd_txn_delete(const char *key)
 {
 	return wrap("request_delete_range", ve_etcd_range_body(key, FALSE));
 }
+
+JsonNode *ve_etcd_txn_body(const char *key, const char *target, gint64 rev, JsonArray *ops)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autofree char *k64 = ve_etcd_b64(key);
+	g_autofree char *rs = g_strdup_printf("%" G_GINT64_FORMAT, rev);
+	JsonNode *root, *opsn = json_node_new(JSON_NODE_ARRAY);
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "compare");
+	json_builder_begin_array(b);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "key");
+	json_builder_add_string_value(b, k64);
+	json_builder_set_member_name(b, "target");
+	json_builder_add_string_value(b, target);
+	json_builder_set_member_name(b, "result");
+	json_builder_add_string_value(b, "EQUAL");
+	json_builder_set_member_name(b, strcmp(target, "CREATE") == 0 ? "create_revision" : "mod_revision");
+	json_builder_add_string_value(b, rs);
+	json_builder_end_object(b);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_node_take_array(opsn, ops);
+	json_object_set_member(json_node_get_object(root), "success", opsn);
+	return root;
+}

@@ -47,6 +47,11 @@ JsonNode *ve_etcd_lease_body(gint64 id, gint64 ttl_s);
 /* The same put / delete as a txn operation (request_put / request_delete_range). */
 JsonNode *ve_etcd_txn_put(const char *key, const char *value, gint64 lease);
 JsonNode *ve_etcd_txn_delete(const char *key);
+/*
+ * A txn body: if @key's revision field @target ("CREATE" or "MOD") equals
+ * @rev, do @ops (a JsonArray of txn operations; taken).
+ */
+JsonNode *ve_etcd_txn_body(const char *key, const char *target, gint64 rev, JsonArray *ops);
 
 /* Base64 of @text (g_free), and text from base64 (NULL when not base64; g_free). */
 char *ve_etcd_b64(const char *text);

@@ -228,31 +228,12 @@ static void on_written(JsonObject *r, const GError *err, gpointer ud)
 /* Put @value at the tree key if its mod revision is still @rev (0: it must not exist). */
 static void put_tree(struct op *o, gint64 rev, const char *value)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autofree char *key = g_strdup_printf("%s/tree", o->prefix), *k64 = ve_etcd_b64(key);
-	g_autofree char *rs = g_strdup_printf("%" G_GINT64_FORMAT, rev);
-	JsonNode *root, *ops = json_node_new(JSON_NODE_ARRAY);
+	g_autofree char *key = g_strdup_printf("%s/tree", o->prefix);
 	JsonArray *a = json_array_new();
+	JsonNode *root;
 
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "compare");
-	json_builder_begin_array(b);
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "key");
-	json_builder_add_string_value(b, k64);
-	json_builder_set_member_name(b, "target");
-	json_builder_add_string_value(b, "MOD");
-	json_builder_set_member_name(b, "result");
-	json_builder_add_string_value(b, "EQUAL");
-	json_builder_set_member_name(b, "mod_revision");
-	json_builder_add_string_value(b, rs);
-	json_builder_end_object(b);
-	json_builder_end_array(b);
-	json_builder_end_object(b);
-	root = json_builder_get_root(b);
 	json_array_add_element(a, ve_etcd_txn_put(key, value, 0));
-	json_node_take_array(ops, a);
-	json_object_set_member(json_node_get_object(root), "success", ops);
+	root = ve_etcd_txn_body(key, "MOD", rev, a);
 	ve_etcd_call(o->e, "/v3/kv/txn", root, 0, NULL, on_written, o);
 }
 
