@@ -32,8 +32,8 @@ static void vm_free(gpointer p)
 	struct vm *vm = p;
 
 	ve_domain_threads_clear(&vm->dt);
-	ve_blkio_files_close(&vm->io_files);
-	g_array_free(vm->blkio, TRUE);
+	ve_blkio_files_close(&vm->io.files);
+	g_array_free(vm->io.prev, TRUE);
 	g_free(vm->cg_dir);
 	g_free(vm->uuid);
 	g_free(vm->name);
@@ -48,8 +48,7 @@ struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name
 	if (!vm) {
 		vm = g_new0(struct vm, 1);
 		vm->uuid = g_strdup(uuid);
-		vm->io_files = (struct ve_blkio_files)VE_BLKIO_FILES_INIT;
-		vm->blkio = g_array_new(FALSE, TRUE, sizeof(struct blkio_prev));
+		engine_io_init(&vm->io);
 		if (ve_account_add(e->accounts, VE_KIND_VM, vcpus, &vm->slot) < 0) {
 			vm_free(vm);
 			return NULL;
@@ -80,7 +79,7 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 	if (!vm->running) {
 		vm->running = true;
 		vm->located = false;   /* a new QEMU process: find it again */
-		engine_io_unwatch(e, vm);
+		engine_io_unwatch(e, &vm->io);
 		return true;
 	}
 	return false;
@@ -234,7 +233,7 @@ void ve_engine_free(struct ve_engine *e)
 		g_hash_table_destroy(e->threads);
 	}
 	for (guint i = 0; e->vms && i < e->vms->len; i++)
-		engine_io_unwatch(e, g_ptr_array_index(e->vms, i));
+		engine_io_unwatch(e, &((struct vm *)g_ptr_array_index(e->vms, i))->io);
 	engine_services_free(e);
 	ve_sampler_free(e->sampler);
 	ve_powercap_free(e->pc);
@@ -295,7 +294,7 @@ static void retire_stopped(struct ve_engine *e)
 		if (!vm->running && !vm->n_threads && ve_account_is_active(e->accounts, vm->slot)) {
 			ve_account_set_active(e->accounts, vm->slot, false);
 			vm->located = false;
-			engine_io_unwatch(e, vm);
+			engine_io_unwatch(e, &vm->io);
 			vm->dt.n_threads = 0;
 		}
 		if (vm->gone && !vm->running && !vm->n_threads &&

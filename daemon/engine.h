@@ -73,6 +73,10 @@ struct ve_service_view {
 	const char *problem;        /* why none was found, NULL when found */
 	const struct ve_ledger_entry *ledger;   /* passed_on_uj: what it spent for its clients */
 	uint64_t power_uw;          /* passed on, over the last report interval */
+	const char *io_cgroup;      /* its own block I/O is this cgroup's (under the root), or NULL: */
+	const char *io_problem;     /* ...why not (it stays the host's own) */
+	bool io_in_module;          /* counted by virtenergy.ko, else the cgroup's statistics */
+	unsigned int io_gen;        /* bumped when any of these three changes */
 };
 
 /*

@@ -160,37 +160,60 @@ void engine_calibrate(struct ve_engine *e, uint64_t period_us)
 	}
 }
 
-void engine_io_watch(struct ve_engine *e, struct vm *vm)
+void engine_io_init(struct io_src *io)
+{
+	io->rel[0] = 0;
+	io->v2 = false;
+	io->cg_id = 0;
+	io->files = (struct ve_blkio_files)VE_BLKIO_FILES_INIT;
+	io->prev = g_array_new(FALSE, TRUE, sizeof(struct blkio_prev));
+}
+
+void engine_io_free(struct ve_engine *e, struct io_src *io)
+{
+	engine_io_unwatch(e, io);
+	ve_blkio_files_close(&io->files);
+	g_array_free(io->prev, TRUE);
+}
+
+void engine_io_watch(struct ve_engine *e, struct io_src *io, const char *rel, bool v2)
 {
 	struct stat st;
 
-	if (vm->io_cg_id || !e->sampler || !e->sampler->counts_io || !vm->dt.blkio_rel[0] ||
-	    fstatat(e->root_fd, vm->dt.blkio_rel, &st, 0) < 0)
+	if (strcmp(io->rel, rel) != 0 || io->v2 != v2) {
+		engine_io_unwatch(e, io);
+		ve_blkio_files_close(&io->files);
+		g_strlcpy(io->rel, rel, sizeof(io->rel));
+		io->v2 = v2;
+	}
+	if (io->cg_id || !e->sampler || !e->sampler->counts_io || !io->rel[0] ||
+	    fstatat(e->root_fd, io->rel, &st, 0) < 0)
 		return;
 	/* a cgroup's id is the inode of its directory (kernfs) */
 	if (e->sampler->ops->watch_cgroup(e->sampler, (uint64_t)st.st_ino) == 0)
-		vm->io_cg_id = (uint64_t)st.st_ino;
+		io->cg_id = (uint64_t)st.st_ino;
 }
 
-void engine_io_unwatch(struct ve_engine *e, struct vm *vm)
+void engine_io_unwatch(struct ve_engine *e, struct io_src *io)
 {
-	ve_blkio_files_close(&vm->io_files);
-	if (!vm->io_cg_id)
+	ve_blkio_files_close(&io->files);
+	if (!io->cg_id)
 		return;
 	if (e->sampler && e->sampler->ops->unwatch_cgroup)
-		e->sampler->ops->unwatch_cgroup(e->sampler, vm->io_cg_id);
-	vm->io_cg_id = 0;
+		e->sampler->ops->unwatch_cgroup(e->sampler, io->cg_id);
+	io->cg_id = 0;
 }
 
 /*
- * Count @ios and @bytes of @vm on disk @disk (an index in e->disks), if the
- * engine models it.  @bios: the count is of bios (cgroup statistics), not
- * of requests as diskstats and the module count them (see below).
+ * Count @ios and @bytes of account @slot on disk @disk (an index in
+ * e->disks), if the engine models it.  @bios: the count is of bios (cgroup
+ * statistics), not of requests as diskstats and the module count them (see
+ * below).
  */
-static void add_vm_io(struct ve_engine *e, struct vm *vm, int disk, uint64_t ios, uint64_t bytes,
-		      bool bios, uint64_t *vm_ios, uint64_t *vm_bytes)
+static void add_io(struct ve_engine *e, uint32_t slot, int disk, uint64_t ios, uint64_t bytes,
+		   bool bios, uint64_t *vm_ios, uint64_t *vm_bytes)
 {
-	struct ve_io_sample s = { .account = vm->slot, .comp = VE_COMP_DISK, .ops = ios, .bytes = bytes };
+	struct ve_io_sample s = { .account = slot, .comp = VE_COMP_DISK, .ops = ios, .bytes = bytes };
 	guint at = e->io->len;
 
 	if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev ||
@@ -231,40 +254,39 @@ static void bios_to_requests(struct ve_engine *e, int disk, uint64_t disk_ios, u
 }
 
 /*
- * One VM's block I/O of the period from the module, per device; false
+ * An account's block I/O of the period from the module, per device; false
  * when the module does not count it (any more), and the cgroup statistics
  * are to be read instead.
  */
-static bool engine_sample_vm_io_module(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios,
-				       uint64_t *vm_bytes)
+static bool sample_io_module(struct ve_engine *e, struct io_src *io, uint32_t slot, uint64_t *ios,
+			     uint64_t *bytes)
 {
-	struct ve_sampler_io io[VE_SAMPLER_IO_DEVS];
+	struct ve_sampler_io dev[VE_SAMPLER_IO_DEVS];
 	int n;
 
-	if (!vm->io_cg_id)
+	if (!io->cg_id)
 		return false;
-	n = e->sampler->ops->read_cgroup(e->sampler, vm->io_cg_id, io);
+	n = e->sampler->ops->read_cgroup(e->sampler, io->cg_id, dev);
 	if (n < 0) {
-		engine_io_unwatch(e, vm);     /* the module went away: cgroup statistics */
+		engine_io_unwatch(e, io);     /* the module went away: cgroup statistics */
 		return false;
 	}
 	for (int i = 0; i < n; i++)
-		add_vm_io(e, vm, ve_disks_find(&e->disks, io[i].major, io[i].minor), io[i].ops,
-			  io[i].bytes, false, vm_ios, vm_bytes);
+		add_io(e, slot, ve_disks_find(&e->disks, dev[i].major, dev[i].minor), dev[i].ops,
+		       dev[i].bytes, false, ios, bytes);
 	return true;
 }
 
-/* One VM's block I/O since the last period, per disk, from its cgroup. */
-static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm_ios, uint64_t *vm_bytes)
+void engine_sample_io(struct ve_engine *e, struct io_src *io, uint32_t slot, uint64_t *acct_ios,
+		      uint64_t *acct_bytes)
 {
 	struct ve_blkio_dev *dev = NULL;
 	size_t n = 0;
 
-	if (engine_sample_vm_io_module(e, vm, vm_ios, vm_bytes))
+	if (sample_io_module(e, io, slot, acct_ios, acct_bytes))
 		return;
-	if (!vm->located || !vm->dt.blkio_rel[0] ||
-	    ve_blkio_files_read(&vm->io_files, e->root_fd, vm->dt.cgroup_v2 ? NULL : vm->dt.blkio_rel,
-				vm->dt.cgroup_v2 ? vm->dt.blkio_rel : NULL, &dev, &n) < 0)
+	if (!io->rel[0] || ve_blkio_files_read(&io->files, e->root_fd, io->v2 ? NULL : io->rel,
+					       io->v2 ? io->rel : NULL, &dev, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		int disk = ve_disks_find(&e->disks, dev[i].major, dev[i].minor);
@@ -273,8 +295,8 @@ static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm
 
 		if (disk < 0 || (size_t)disk >= MAX_DISKS || e->first_disk + (size_t)disk >= e->n_dev)
 			continue;
-		for (guint k = 0; k < vm->blkio->len && !p; k++) {
-			struct blkio_prev *q = &g_array_index(vm->blkio, struct blkio_prev, k);
+		for (guint k = 0; k < io->prev->len && !p; k++) {
+			struct blkio_prev *q = &g_array_index(io->prev, struct blkio_prev, k);
 
 			if (q->major == dev[i].major && q->minor == dev[i].minor)
 				p = q;
@@ -283,11 +305,11 @@ static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm
 			/* first sight: what it did before is not this period's */
 			struct blkio_prev np = { dev[i].major, dev[i].minor, ios, bytes };
 
-			g_array_append_val(vm->blkio, np);
+			g_array_append_val(io->prev, np);
 			continue;
 		}
 		if (ios >= p->ios && bytes >= p->bytes)
-			add_vm_io(e, vm, disk, ios - p->ios, bytes - p->bytes, true, vm_ios, vm_bytes);
+			add_io(e, slot, disk, ios - p->ios, bytes - p->bytes, true, acct_ios, acct_bytes);
 		p->ios = ios;
 		p->bytes = bytes;
 	}
@@ -296,7 +318,8 @@ static void engine_sample_vm_io(struct ve_engine *e, struct vm *vm, uint64_t *vm
 
 /*
  * Disk activity: busy time and totals per disk from diskstats, each VM's
- * share from its cgroup, and what no VM issued as the host's own.
+ * and each service's share from its cgroup, and what none of them issued
+ * as the host's own.
  */
 void engine_sample_disks(struct ve_engine *e)
 {
@@ -311,9 +334,10 @@ void engine_sample_disks(struct ve_engine *e)
 	for (guint i = 0; i < e->vms->len; i++) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
 
-		if (vm->running)
-			engine_sample_vm_io(e, vm, vm_ios, vm_bytes);
+		if (vm->running && vm->located)
+			engine_sample_io(e, &vm->io, vm->slot, vm_ios, vm_bytes);
 	}
+	engine_sample_services_io(e, vm_ios, vm_bytes);
 	if (ve_read_diskstats(e->root_fd, &st, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {

@@ -5,7 +5,8 @@
  * threads),
  * engine_host.c (the host's devices: RAPL zones to packages, disks, the
  * host power model with frequency scaling, calibration, block I/O),
- * engine_guest.c (guest mode's energy source and cgroup accounts) and
+ * engine_guest.c (guest mode's energy source and cgroup accounts),
+ * engine_services.c and engine_service_find.c (shared services) and
  * engine_state.c (saving and restoring the accounts).  Nothing outside the
  * engine includes it.
  */
@@ -49,6 +50,19 @@ struct disk_prev {
 	uint64_t disk_ios, disk_bytes, vm_ios, vm_bytes, host_ios, host_bytes;
 };
 
+/*
+ * One account's block I/O (a VM's, a service's), from its cgroup: counted
+ * by the module where the sampler is the module, else read from the
+ * cgroup's statistics.
+ */
+struct io_src {
+	char rel[512];                 /* its blkio (v1) or unified (v2) cgroup dir; "" none */
+	bool v2;
+	GArray *prev;                  /* struct blkio_prev: cumulative, per device */
+	uint64_t cg_id;                /* its cgroup, watched in the sampler (the module), or 0 */
+	struct ve_blkio_files files;   /* its cgroup's block I/O statistics, held open */
+};
+
 struct vm {
 	char *uuid;
 	char *name;
@@ -62,9 +76,7 @@ struct vm {
 	bool located;
 	struct ve_domain_threads dt;
 	unsigned int n_threads;        /* threads watched for it */
-	GArray *blkio;                 /* struct blkio_prev */
-	uint64_t io_cg_id;             /* its cgroup, watched in the sampler (the module), or 0 */
-	struct ve_blkio_files io_files;   /* its cgroup's block I/O statistics, held open */
+	struct io_src io;              /* its block I/O, from its cgroup (dt.blkio_rel) */
 	uint64_t gen;                  /* bumped by every listing of its threads */
 	uint64_t next_scan_us;
 	bool scanned;                  /* listed this period */
@@ -163,9 +175,21 @@ void engine_setup_devices(struct ve_engine *e);
 void engine_setup_disks(struct ve_engine *e);
 void engine_calibrate(struct ve_engine *e, uint64_t period_us);
 void engine_sample_disks(struct ve_engine *e);
-/* Follow the located VM's block I/O in the sampler where it counts I/O (the module); stop. */
-void engine_io_watch(struct ve_engine *e, struct vm *vm);
-void engine_io_unwatch(struct ve_engine *e, struct vm *vm);
+void engine_io_init(struct io_src *io);
+void engine_io_free(struct ve_engine *e, struct io_src *io);
+/*
+ * Take block I/O from cgroup @rel (v2 when @v2) from now, in the module
+ * where the sampler counts I/O; unwatch: no longer in the module (the
+ * cgroup's statistics stay open until the next watch or free).
+ */
+void engine_io_watch(struct ve_engine *e, struct io_src *io, const char *rel, bool v2);
+void engine_io_unwatch(struct ve_engine *e, struct io_src *io);
+/*
+ * The period's block I/O of @io as account @slot's, per modelled disk, added
+ * to @acct_ios and @acct_bytes (MAX_DISKS each: every account's).
+ */
+void engine_sample_io(struct ve_engine *e, struct io_src *io, uint32_t slot, uint64_t *acct_ios,
+		      uint64_t *acct_bytes);
 void engine_scale_by_freq(struct ve_engine *e);
 
 /* engine_guest.c */
@@ -174,6 +198,17 @@ gboolean engine_guest_setup(struct ve_engine *e, const char *source, const char 
 gboolean engine_guest_sample(struct ve_engine *e, uint64_t *run_ns_by_socket, GError **error);
 /* Whether powercap zone @zone is one of the engine's devices. */
 bool engine_zone_used(const struct ve_engine *e, const struct ve_powercap_zone *zone);
+
+/* engine_service_find.c */
+/* The processes of the service found by @by at @where into @pids; with none, *@problem says why. */
+int engine_service_find_pids(struct ve_engine *e, enum ve_service_by by, const char *where,
+			     GArray *pids, char **problem);
+/*
+ * The blkio (v1) or unified (v2) cgroup of the service whose processes are
+ * @pids, into @rel, when it is the service's own; false with *@why.
+ */
+bool engine_service_io_cgroup(struct ve_engine *e, const GArray *pids, char *rel, size_t len,
+			      bool *v2, char **why);
 
 /* engine_services.c */
 struct ve_state;
@@ -185,6 +220,8 @@ void engine_services_free(struct ve_engine *e);
 void engine_sample_services(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns_by_socket);
 /* The period's uses: those told, and each using service's work for what it uses; clears the told. */
 void engine_service_uses(struct ve_engine *e, const struct ve_service_use **ret, size_t *ret_n);
+/* Each service's block I/O of the period (engine_sample_io), when it has a cgroup of its own. */
+void engine_sample_services_io(struct ve_engine *e, uint64_t *acct_ios, uint64_t *acct_bytes);
 void engine_services_report_tick(struct ve_engine *e, uint64_t dt_us);
 /* The state file's "service:NAME" entry onto the configured service; false when there is none. */
 bool engine_services_restore(struct ve_engine *e, const char *name, const struct ve_ledger_entry *le);

@@ -65,6 +65,9 @@ struct service {
 	uint64_t report_passed_uj;
 	uint64_t power_uw;
 	char *last_error;            /* why it was not found, for the view */
+	struct io_src io;            /* its own block I/O: its cgroup's, where it has one */
+	char *io_problem;            /* why it has none */
+	unsigned int io_gen;
 };
 
 /* A use queued for the next period. */
@@ -90,6 +93,8 @@ static void service_free(struct ve_engine *e, struct service *s)
 		svc_thread_free(e, v);
 	g_hash_table_destroy(s->threads);
 	g_array_free(s->pids, TRUE);
+	engine_io_free(e, &s->io);
+	g_free(s->io_problem);
 	g_free(s->name);
 	g_free(s->where);
 	g_strfreev(s->uses);
@@ -121,6 +126,7 @@ gboolean engine_services_setup(struct ve_engine *e, GError **error)
 		s->uses = g_strdupv(c->uses);
 		s->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
 		s->pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+		engine_io_init(&s->io);
 		g_ptr_array_add(e->services, s);
 		if (ve_account_add(e->accounts, VE_KIND_SERVICE, 0, &s->slot) < 0) {
 			g_set_error(error, VE_ERROR, VE_ERROR_FAILED, "out of memory");
@@ -146,128 +152,40 @@ void engine_services_free(struct ve_engine *e)
 		g_array_free(e->use_ring[r], TRUE);
 }
 
-/* ---- finding a service's processes ------------------------------------- */
-
-/* The processes of cgroup @rel (below sys/fs/cgroup's hierarchies): 0, or -ENOENT. */
-static int pids_of_cgroup(struct ve_engine *e, const char *rel, GArray *out)
-{
-	/* v2 (or hybrid), then the v1 hierarchies systemd and the cpu controller keep it in */
-	static const char *const roots[] = { "sys/fs/cgroup", "sys/fs/cgroup/unified",
-					     "sys/fs/cgroup/systemd", "sys/fs/cgroup/cpu,cpuacct",
-					     "sys/fs/cgroup/cpu" };
-
-	for (size_t i = 0; i < G_N_ELEMENTS(roots); i++) {
-		g_autofree char *path = g_strdup_printf("%s/%s/cgroup.procs", roots[i], rel);
-		g_autofree char *text = NULL;
-		pid_t *pids = NULL;
-		size_t n = 0;
-
-		if (ve_read_file_alloc_at(e->root_fd, path, 1 << 20, &text, NULL) < 0)
-			continue;
-		if (ve_parse_tid_list(text, &pids, &n) < 0)
-			continue;
-		/* v2 lists the unit's processes in its leaves too: an empty v2 dir falls through */
-		if (n == 0 && i + 1 < G_N_ELEMENTS(roots)) {
-			free(pids);
-			continue;
-		}
-		g_array_append_vals(out, pids, (guint)n);
-		free(pids);
-		return 0;
-	}
-	return -ENOENT;
-}
-
-/* Every process whose proc/PID/exe is @exe (also after an upgrade replaced it: " (deleted)"). */
-static int pids_of_exe(struct ve_engine *e, const char *exe, GArray *out)
-{
-	int fd = openat(e->root_fd, "proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	size_t len = strlen(exe);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while ((de = readdir(d))) {
-		char rel[300], link[4096];
-		uint64_t pid;
-		ssize_t n;
-
-		if (ve_parse_u64(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX)
-			continue;
-		snprintf(rel, sizeof(rel), "%s/exe", de->d_name);
-		n = readlinkat(fd, rel, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		/* the root's own view: "/usr/bin/x" under --root is the fixture's usr/bin/x */
-		if (link[0] == '/' && strncmp(link + 1, exe, len) == 0 &&
-		    (link[1 + len] == '\0' || strcmp(link + 1 + len, " (deleted)") == 0)) {
-			pid_t p = (pid_t)pid;
-
-			g_array_append_val(out, p);
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-static int pid_of_pidfile(struct ve_engine *e, const char *rel, GArray *out)
-{
-	char buf[32];
-	uint64_t pid;
-	int r = ve_read_file_at(e->root_fd, rel, buf, sizeof(buf), NULL);
-
-	if (r < 0)
-		return r;
-	if (ve_parse_u64(g_strstrip(buf), &pid) < 0 || pid == 0 || pid > INT32_MAX)
-		return -EINVAL;
-	{
-		pid_t p = (pid_t)pid;
-		char proc[32];
-
-		snprintf(proc, sizeof(proc), "proc/%d", (int)p);
-		if (faccessat(e->root_fd, proc, F_OK, 0) < 0)
-			return -ESRCH;   /* a stale pid file */
-		g_array_append_val(out, p);
-	}
-	return 0;
-}
+/* ---- finding a service's processes (engine_service_find.c) ------------- */
 
 static void find_pids(struct ve_engine *e, struct service *s)
 {
-	int r = 0;
-
-	g_array_set_size(s->pids, 0);
-	switch (s->by) {
-	case VE_SERVICE_BY_UNIT: {
-		g_autofree char *rel = g_strdup_printf("system.slice/%s", s->where);
-
-		r = pids_of_cgroup(e, rel, s->pids);
-		break;
-	}
-	case VE_SERVICE_BY_CGROUP:
-		r = pids_of_cgroup(e, s->where, s->pids);
-		break;
-	case VE_SERVICE_BY_EXE:
-		r = pids_of_exe(e, s->where, s->pids);
-		break;
-	case VE_SERVICE_BY_PIDFILE:
-		r = pid_of_pidfile(e, s->where, s->pids);
-		break;
-	}
 	g_clear_pointer(&s->last_error, g_free);
-	if (r < 0)
-		s->last_error = g_strdup_printf("%s /%s: %s", ve_service_by_name(s->by), s->where,
-						r == -EINVAL ? "not a pid" : g_strerror(-r));
-	else if (!s->pids->len)
-		s->last_error = g_strdup_printf("no process found by %s /%s", ve_service_by_name(s->by),
-						s->where);
+	engine_service_find_pids(e, s->by, s->where, s->pids, &s->last_error);
+}
+
+/*
+ * The service's block I/O from the cgroup its processes are in, where that
+ * cgroup is its own (engine_service_io_cgroup); said in the view, its
+ * change counted in io_gen.
+ */
+static void locate_io(struct ve_engine *e, struct service *s)
+{
+	char rel[sizeof(s->io.rel)];
+	bool v2 = false;
+	g_autofree char *why = NULL;
+
+	if (!engine_service_io_cgroup(e, s->pids, rel, sizeof(rel), &v2, &why)) {
+		if (s->io.rel[0] || g_strcmp0(why, s->io_problem) != 0) {
+			engine_io_unwatch(e, &s->io);
+			s->io.rel[0] = 0;
+			g_free(s->io_problem);
+			s->io_problem = g_steal_pointer(&why);
+			s->io_gen++;
+		}
+		return;
+	}
+	if (strcmp(rel, s->io.rel) != 0 || v2 != s->io.v2 || s->io_problem) {
+		g_clear_pointer(&s->io_problem, g_free);
+		s->io_gen++;
+	}
+	engine_io_watch(e, &s->io, rel, v2);
 }
 
 /* Watch the service's threads that are new, mark those still there. */
@@ -275,6 +193,7 @@ static void scan_service(struct ve_engine *e, struct service *s)
 {
 	s->gen++;
 	find_pids(e, s);
+	locate_io(e, s);
 	for (guint p = 0; p < s->pids->len; p++) {
 		pid_t pid = g_array_index(s->pids, pid_t, p);
 		pid_t *tids = NULL;
@@ -336,6 +255,16 @@ void engine_sample_services(struct ve_engine *e, uint64_t now_us, uint64_t *run_
 				svc_thread_free(e, t);
 			}
 		}
+	}
+}
+
+void engine_sample_services_io(struct ve_engine *e, uint64_t *acct_ios, uint64_t *acct_bytes)
+{
+	for (guint i = 0; e->services && i < e->services->len; i++) {
+		struct service *s = g_ptr_array_index(e->services, i);
+
+		if (s->io.rel[0])
+			engine_sample_io(e, &s->io, s->slot, acct_ios, acct_bytes);
 	}
 }
 
@@ -577,6 +506,10 @@ void ve_engine_service(struct ve_engine *e, size_t i, struct ve_service_view *re
 	ret->problem = s->last_error;
 	ret->ledger = s->slot < e->ledger.n ? &e->ledger.e[s->slot] : &zero;
 	ret->power_uw = s->power_uw;
+	ret->io_cgroup = s->io.rel[0] ? s->io.rel : NULL;
+	ret->io_problem = s->io_problem;
+	ret->io_in_module = s->io.cg_id != 0;
+	ret->io_gen = s->io_gen;
 }
 
 void engine_services_report_tick(struct ve_engine *e, uint64_t dt_us)

@@ -48,12 +48,12 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 		    ve_domain_locate(e->root_fd, vm->dt.pid, &vm->dt) < 0)
 			return;   /* not up yet, or gone again: try next period */
 		vm->located = true;
-		engine_io_watch(e, vm);
+		engine_io_watch(e, &vm->io, vm->dt.blkio_rel, vm->dt.cgroup_v2);
 	}
 	r = ve_domain_scan_threads(e->root_fd, &vm->dt);
 	if (r < 0) {
 		vm->located = false;
-		engine_io_unwatch(e, vm);
+		engine_io_unwatch(e, &vm->io);
 		return;
 	}
 	for (size_t i = 0; i < vm->dt.n_threads; i++) {

@@ -7,7 +7,9 @@
  * socket (ve_engine_service_by_socket).  Every period, the bytes each
  * such disk read and wrote since the last (libvirt's block statistics:
  * what QEMU asked of the backend) are the service's work for that VM.
- * Nothing of this runs without a [service] in the configuration.
+ * Where a service's own block I/O comes from, or why it stays the host's,
+ * is logged once each time it changes.  Nothing of this runs without a
+ * [service] in the configuration.
  */
 #include <libvirt/libvirt.h>
 
@@ -73,6 +75,29 @@ static void resolve(struct daemon *d, const struct ve_vm_view *v, struct backed 
 	b->next_resolve_us = now_us + d->cfg.thread_scan_us;
 }
 
+/* Say where each service's own block I/O comes from when that changed. */
+static void say_io(struct daemon *d)
+{
+	size_t n = ve_engine_n_services(d->engine);
+
+	if (!d->svc_io_said)
+		d->svc_io_said = g_new0(unsigned int, n);
+	for (size_t i = 0; i < n; i++) {
+		struct ve_service_view sv;
+
+		ve_engine_service(d->engine, i, &sv);
+		if (sv.io_gen == d->svc_io_said[i])
+			continue;
+		d->svc_io_said[i] = sv.io_gen;
+		if (sv.io_cgroup)
+			ve_log("service '%s': its own block I/O from /%s (%s)", sv.name, sv.io_cgroup,
+			       sv.io_in_module ? "virtenergy.ko" : "cgroup statistics");
+		else
+			ve_log("service '%s': its own block I/O stays the host's: %s", sv.name,
+			       sv.io_problem ? sv.io_problem : "no cgroup");
+	}
+}
+
 void vd_services_step(struct daemon *d, uint64_t now_us)
 {
 	virConnectPtr conn = d->virt ? ve_virt_conn(d->virt) : NULL;
@@ -80,6 +105,7 @@ void vd_services_step(struct daemon *d, uint64_t now_us)
 
 	if (d->guest || !d->engine || !ve_engine_n_services(d->engine))
 		return;
+	say_io(d);
 	for (size_t i = 0; i < n; i++) {
 		struct ve_vm_view v;
 		struct backed *b;
@@ -124,4 +150,5 @@ void vd_services_forget(struct daemon *d)
 {
 	if (d->reg)
 		ve_registry_clear_slot(d->reg, VE_REG_BACKING);
+	g_clear_pointer(&d->svc_io_said, g_free);
 }

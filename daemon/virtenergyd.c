@@ -296,6 +296,7 @@ static void shut_down(struct daemon *d)
 	if (d->loop)
 		g_main_loop_unref(d->loop);
 	g_free(d->last_error);
+	g_free(d->svc_io_said);
 	g_free(d->export_error);
 	g_free(d->prom_error);
 	if (d->export_fd >= 0)

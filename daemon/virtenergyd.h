@@ -95,6 +95,7 @@ struct daemon {
 	enum ve_fleet_source fleet_source;   /* of the cap in force */
 	uint64_t fleet_written_uw;      /* what <state-dir>/fleet-cap says */
 	enum ve_fleet_source fleet_written_src;
+	unsigned int *svc_io_said;      /* per service: the io_gen last logged */
 };
 
 static inline uint64_t vd_now_us(void)

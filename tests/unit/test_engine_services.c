@@ -3,8 +3,9 @@
  * Shared services in the engine on a fixture root (engine_world.h): a
  * storage service found by its pid file that uses a backup service found
  * by its executable, the socket the storage service listens on, work told
- * for the VM, the chain's energy reaching it, a service idle, and the
- * counters across a restart.
+ * for the VM, the chain's energy reaching it, a service idle, the
+ * counters across a restart, and a service's own block I/O from its
+ * cgroup reaching its client.
  */
 #include "engine_world.h"
 
@@ -170,11 +171,101 @@ static void test_window(void **state)
 	world_free(&w);
 }
 
+#define SVC_BLKIO "sys/fs/cgroup/blkio/system.slice/storage.service"
+
+/* diskstats of sda (150 requests, 1.5 MiB, busy 500 ms more than at @base) and storage's cgroup */
+static void svc_disk(struct world *w, int at, uint64_t svc_bytes, uint64_t svc_bios)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "   8       0 sda %d 0 %d 0 0 0 0 0 0 %d 0\n", 1000 + 150 * at,
+		 8000 + 3072 * at, 10000 + 500 * at);
+	fx_write(&w->fx, "proc/diskstats", text);
+	snprintf(text, sizeof(text), "8:0 Read %llu\n8:0 Write 0\nTotal %llu\n",
+		 (unsigned long long)svc_bytes, (unsigned long long)svc_bytes);
+	fx_write(&w->fx, SVC_BLKIO "/blkio.throttle.io_service_bytes_recursive", text);
+	snprintf(text, sizeof(text), "8:0 Read %llu\n8:0 Write 0\nTotal %llu\n",
+		 (unsigned long long)svc_bios, (unsigned long long)svc_bios);
+	fx_write(&w->fx, SVC_BLKIO "/blkio.throttle.io_serviced_recursive", text);
+}
+
+/*
+ * A service's own block I/O: storage runs in a blkio cgroup of its own and
+ * reads 1 MiB of the 1.5 MiB sda moved in a second (sda: an SSD, 0.6 W
+ * idle, 3 W active, busy 500 ms: 1.2 J dynamic, split by requests and
+ * bytes, storage's 2:1 against the rest).  The VM did no I/O of its own but
+ * was storage's only client: storage's 0.8 J of disk energy reach it as its
+ * service component.  backup, in the root cgroup, takes none (the whole
+ * host's).  Once another process joins storage's cgroup, its I/O is no
+ * longer storage's alone and stays the host's.
+ */
+static void test_service_io(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_vm_view v;
+	struct ve_host_view h;
+	struct ve_service_view sv;
+	uint64_t vm_disk, host_disk;
+
+	(void)state;
+	world_make(&w, false);
+	w.cfg.period_us = 1000000;
+	add_services(&w);
+	fx_write(&w.fx, "sys/block/sda/dev", "8:0\n");
+	fx_write(&w.fx, "sys/block/sda/queue/rotational", "0\n");
+	fx_write(&w.fx, "proc/5000/cgroup", "4:cpu,cpuacct:/system.slice/storage.service\n"
+		 "3:blkio:/system.slice/storage.service\n0::/\n");
+	fx_write(&w.fx, "proc/5100/cgroup", "4:cpu,cpuacct:/\n3:blkio:/\n0::/\n");
+	fx_write(&w.fx, SVC_BLKIO "/cgroup.procs", "5000\n");
+	svc_disk(&w, 0, 4000000, 400);
+	e = engine(&w);
+	ve_engine_vm_started(e, UUID, "web", 1);
+	period(e, 1000000);
+	service_view(e, "storage", &sv);
+	check(sv.io_cgroup && strcmp(sv.io_cgroup, SVC_BLKIO) == 0 && !sv.io_in_module,
+	      "storage's I/O from its cgroup's statistics: %s", sv.io_cgroup ? sv.io_cgroup : sv.io_problem);
+	service_view(e, "backup", &sv);
+	check(!sv.io_cgroup && sv.io_problem && strstr(sv.io_problem, "root cgroup"),
+	      "backup, in the root cgroup, takes no I/O: %s", sv.io_problem ? sv.io_problem : "(nothing)");
+
+	check(ve_engine_service_use(e, 0, UUID, 4096), "work for the VM");
+	svc_disk(&w, 1, 4000000 + 1048576, 400 + 3);   /* 3 bios, counted as 100 requests */
+	period(e, 2000000);
+	vm_view(e, &v);
+	ve_engine_host(e, &h);
+	check_u64(v.ledger->comp_uj[VE_COMP_DISK], 0, "the VM did no I/O of its own");
+	check_near(v.ledger->dev_uj[VE_DEV_DISK] - 600000, 800000, 3,
+		   "storage's disk energy reached the VM (beyond the disk's 0.6 J idle)");
+	check(v.ledger->comp_uj[VE_COMP_SERVICE] >= 800000 - 3, "as its service component");
+	check_near(h.ledger->comp_uj[VE_COMP_DISK], 400000, 3, "the rest is the host's own I/O");
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
+
+	/* another process joins storage's cgroup: not storage's alone, the host's */
+	fx_write(&w.fx, SVC_BLKIO "/cgroup.procs", "5000\n5200\n");
+	check(ve_engine_service_use(e, 0, UUID, 4096), "more work for the VM");
+	svc_disk(&w, 2, 4000000 + 2 * 1048576, 400 + 6);
+	vm_disk = v.ledger->dev_uj[VE_DEV_DISK];
+	host_disk = h.ledger->comp_uj[VE_COMP_DISK];
+	period(e, 3000000);
+	service_view(e, "storage", &sv);
+	check(!sv.io_cgroup && sv.io_problem && strstr(sv.io_problem, "other processes"),
+	      "a shared cgroup is not storage's: %s", sv.io_problem ? sv.io_problem : "(nothing)");
+	vm_view(e, &v);
+	ve_engine_host(e, &h);
+	check_near(v.ledger->dev_uj[VE_DEV_DISK] - vm_disk, 600000, 3, "the VM: the idle share only");
+	check_near(h.ledger->comp_uj[VE_COMP_DISK] - host_disk, 1200000, 3, "the host: all the I/O");
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_service_io),
 	};
 
 	return cmocka_run_group_tests_name("engine-services", tests, NULL, NULL);
