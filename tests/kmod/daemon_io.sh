@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Inside the test kernel (tests/kmod/guest.sh): block I/O per VM through
-# virtenergyd itself.  libvirt's test driver lists its domain "test" as
-# running; a root (--root) whose run/libvirt/qemu/test.pid names a process
-# in the cgroup ve-vm, with proc and sys the real ones, makes that domain a
-# VM on this kernel.  Three steady writers of /dev/vda run in ve-vm and one
-# in ve-other (not a VM), all at once, all in the same requests.
-# The VM must get its disk energy, the other cgroup's must stay the host's
-# own, and the split must follow the bytes each wrote, as the kernel's own
-# io.stat counts them over the same time (like with like).
+# Inside the test kernel (tests/kmod/guest.sh): block I/O per VM and per
+# shared service through virtenergyd itself.  libvirt's test driver, from
+# a file of ours, lists a running domain "test" whose disk vda is an NBD
+# export on a unix socket; a root (--root) whose run/libvirt/qemu/test.pid
+# names a process in the cgroup ve-vm, with proc and sys the real ones,
+# makes that domain a VM on this kernel.  A declared service "store"
+# (cgroup=ve-svc) listens on that socket, so the VM is its client.  Two
+# steady writers of /dev/vda run in ve-vm, one in ve-svc and one in
+# ve-other (neither a VM's), all at once, all in the same requests.
+# The VM must get its own disk energy and, through the service, the
+# service's; the other cgroup's must stay the host's own; and the split
+# must follow the bytes each wrote, as the kernel's own io.stat counts
+# them over the same time (like with like).
 #
 # usage: daemon_io.sh BUILD_DIR kmod|cgroup
 #   kmod:   virtenergy.ko is loaded: the daemon must take block I/O from it
@@ -34,7 +38,7 @@ check() { # description command...
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rmdir "$cg/ve-vm" "$cg/ve-other" 2>/dev/null
+	rmdir "$cg/ve-vm" "$cg/ve-svc" "$cg/ve-other" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -54,8 +58,8 @@ wbytes() {
 }
 
 echo +io >"$cg/cgroup.subtree_control" 2>/dev/null
-mkdir -p "$cg/ve-vm" "$cg/ve-other"
-rm -rf "$root" "$state" "$prom"
+mkdir -p "$cg/ve-vm" "$cg/ve-svc" "$cg/ve-other"
+rm -rf "$root" "$state" "$prom" /tmp/ve-svc.sock
 mkdir -p "$root/run/libvirt/qemu" "$state"
 ln -s /proc "$root/proc"
 ln -s /sys "$root/sys"
@@ -64,44 +68,82 @@ sh -c 'echo $$ > /sys/fs/cgroup/ve-vm/cgroup.procs && exec sleep 600' &
 pids+=($!)
 sleep 0.2
 echo "${pids[0]}" >"$root/run/libvirt/qemu/test.pid"
+# the service: a listener on the VM's disk socket, in ve-svc
+sh -c 'echo $$ > /sys/fs/cgroup/ve-svc/cgroup.procs && exec python3 -c "
+import socket, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(\"/tmp/ve-svc.sock\")
+s.listen()
+time.sleep(600)"' &
+pids+=($!)
+cat >/tmp/ve-io.xml <<'EOF'
+<node>
+  <domain type='test'>
+    <name>test</name>
+    <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+    <memory>1048576</memory>
+    <vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <disk type='network' device='disk'>
+        <source protocol='nbd' name='x'><host transport='unix' socket='/tmp/ve-svc.sock'/></source>
+        <target dev='vda' bus='virtio'/>
+      </disk>
+    </devices>
+  </domain>
+</node>
+EOF
 sampler=auto
 [ "$want" = kmod ] && sampler=kmod
-printf '[accounting]\nsampler = %s\n' "$sampler" >/tmp/ve-io.conf
+# idle-policy none: the disk's idle power is the host's, so the VM's disk
+# energy beyond its own disk component is what the service passed on
+printf '[accounting]\nsampler = %s\nidle-policy = none\n[service store]\ncgroup = ve-svc\n' "$sampler" \
+	>/tmp/ve-io.conf
 
 writer "$cg/ve-vm"
 writer "$cg/ve-vm"
-writer "$cg/ve-vm"
+writer "$cg/ve-svc"
 writer "$cg/ve-other"
-"$build/daemon/virtenergyd" -c /tmp/ve-io.conf --root "$root" --uri test:///default \
+for _ in $(seq 50); do [ -S /tmp/ve-svc.sock ] && break; sleep 0.1; done
+"$build/daemon/virtenergyd" -c /tmp/ve-io.conf --root "$root" --uri test:///tmp/ve-io.xml \
 	--state-dir "$state" --export-dir "" --vmsr-socket "" --bus none --prom-file "$prom" \
 	>/tmp/ve-io.out 2>/tmp/ve-io.log &
 daemon=$!
 
-# energy FILE WHO: the VM's ("vm") or the host's own ("host") disk energy in the textfile
-energy() {
-	case $2 in
-	vm) sed -n 's/^virtenergy_vm_energy_joules_total{.*name="test".*component="disk"} \(.*\)/\1/p' "$1" ;;
-	*) sed -n 's/^virtenergy_host_own_energy_joules_total{component="disk"} \(.*\)/\1/p' "$1" ;;
-	esac
+# disk FILE: the VM's own disk energy, its disk energy passed on by the
+# service, and the host's own disk energy in state file FILE (µJ)
+disk() {
+	python3 - "$1" <<'PY'
+import configparser, sys
+cp = configparser.ConfigParser(interpolation=None, strict=True)
+cp.optionxform = str
+cp.read(sys.argv[1])
+vm = "vm:6695eb01-f6a4-8304-79aa-97f2502e193f"
+g = lambda s, k: int(cp[s][k]) if cp.has_section(s) and cp.has_option(s, k) else 0
+print(g(vm, "comp.disk"), g(vm, "dev.disk") - g(vm, "comp.disk"), g("host", "comp.disk"))
+PY
 }
 
-# snap N: at the next rewrite of the textfile (every second: a new inode), its disk energies
-# and the bytes each cgroup wrote, so that both cover the same time
+# snap N: at the next rewrite of the state file (a new inode), its disk
+# energies and the bytes each cgroup wrote, so that both cover the same time
 snap() {
 	local m0 m
-	m0=$(stat -c %i "$prom" 2>/dev/null)
+	m0=$(stat -c %i "$state/state" 2>/dev/null)
 	for _ in $(seq 100); do
-		m=$(stat -c %i "$prom" 2>/dev/null)
+		m=$(stat -c %i "$state/state" 2>/dev/null)
 		[ -n "$m" ] && [ "$m" != "$m0" ] && break
-		sleep 0.02
+		sleep 0.01
 	done
-	cp "$prom" "/tmp/ve-io.prom.$1"
-	eval "vmb$1=\$(wbytes \"\$cg/ve-vm\") otherb$1=\$(wbytes \"\$cg/ve-other\")"
-	eval "vme$1=\$(energy /tmp/ve-io.prom.$1 vm) hoste$1=\$(energy /tmp/ve-io.prom.$1 host)"
+	cp "$state/state" "/tmp/ve-io.state.$1"
+	eval "vmb$1=\$(wbytes \"\$cg/ve-vm\") svcb$1=\$(wbytes \"\$cg/ve-svc\") otherb$1=\$(wbytes \"\$cg/ve-other\")"
+	read -r "vme$1" "svce$1" "hoste$1" < <(disk "/tmp/ve-io.state.$1")
 }
 
-# from when the daemon knows the VM (its line is in the textfile) to 8 s later
-for _ in $(seq 100); do [ -n "$(energy "$prom" vm 2>/dev/null)" ] && break; sleep 0.1; done
+# from when the daemon counts the VM's disk energy to 8 s later
+for _ in $(seq 100); do
+	[ -f "$state/state" ] && [ "$(disk "$state/state" | cut -d' ' -f1)" != 0 ] && break
+	sleep 0.1
+done
 snap 0
 sleep 8
 snap 1
@@ -111,23 +153,42 @@ rc=$?
 check "the daemon ran 8 s and exited 0 on SIGTERM (rc $rc)" [ $rc = 0 ]
 source=$(sed -n 's/.*block I\/O from \([^;]*\);.*/\1/p' /tmp/ve-io.log | head -n 1)
 echo "# block I/O from: $source"
+svcsource=$(sed -n "s/.*service 'store': its own block I\/O \(.*\)/\1/p" /tmp/ve-io.log | head -n 1)
+echo "# the service's: $svcsource"
 case $want in
-kmod) check "it takes block I/O from the module and says so" grep -q '^virtenergy.ko' <<<"$source" ;;
-*) check "without the module it takes block I/O from cgroup statistics and says so" \
-	grep -q '^cgroup statistics' <<<"$source" ;;
+kmod)
+	check "it takes block I/O from the module and says so" grep -q '^virtenergy.ko' <<<"$source"
+	check "the service's too, from its cgroup" grep -q '^from /sys/fs/cgroup/ve-svc (virtenergy.ko)' <<<"$svcsource"
+	;;
+*)
+	check "without the module it takes block I/O from cgroup statistics and says so" \
+		grep -q '^cgroup statistics' <<<"$source"
+	check "the service's too, from its cgroup" \
+		grep -q '^from /sys/fs/cgroup/ve-svc (cgroup statistics)' <<<"$svcsource"
+	;;
 esac
+check "the VM is the service's client" \
+	grep -q "VM 'test': disk vda (nbd, /tmp/ve-svc.sock) is served by service 'store'" /tmp/ve-io.log
 
-vm=$(awk -v a="${vme0:-0}" -v b="${vme1:-0}" 'BEGIN {printf "%.6f", b - a}')
-host=$(awk -v a="${hoste0:-0}" -v b="${hoste1:-0}" 'BEGIN {printf "%.6f", b - a}')
-echo "# disk energy over the window: VM $vm J, host's own $host J"
-check "the VM's cgroup gets disk energy ($vm J)" awk -v v="$vm" 'BEGIN {exit !(v > 0)}'
-check "the other cgroup's I/O is the host's own, not the VM's ($host J)" \
-	awk -v v="$host" 'BEGIN {exit !(v > 0)}'
-share=$(awk -v v="$vm" -v h="$host" 'BEGIN {if (v + h > 0) printf "%.3f", v / (v + h); else print 0}')
-a=$((${vmb1:-0} - ${vmb0:-0})) b=$((${otherb1:-0} - ${otherb0:-0}))
-bshare=$(awk -v a="$a" -v b="$b" 'BEGIN {if (a + b > 0) printf "%.3f", a / (a + b); else print 0}')
-echo "# written over the window (io.stat): VM $((a >> 20)) MiB, other $((b >> 20)) MiB"
-echo "# FIGURE the VM's share of the disk energy: $share, of the bytes written: $bshare"
-check "the VM's share of the disk energy follows its share of the bytes ($share against $bshare, +- 0.10)" \
-	awk -v s="$share" -v b="$bshare" 'BEGIN {exit !(b > 0.5 && s > b - 0.10 && s < b + 0.10)}'
+vm=$((${vme1:-0} - ${vme0:-0})) svc=$((${svce1:-0} - ${svce0:-0})) host=$((${hoste1:-0} - ${hoste0:-0}))
+echo "# disk energy over the window: VM's own $vm uJ, the service's (passed to the VM) $svc uJ, host's own $host uJ"
+check "the VM's cgroup gets disk energy ($vm uJ)" [ "$vm" -gt 0 ]
+check "the service's disk energy reaches the VM, its client ($svc uJ)" [ "$svc" -gt 0 ]
+check "the other cgroup's I/O is the host's own, not the VM's ($host uJ)" [ "$host" -gt 0 ]
+a=$((${vmb1:-0} - ${vmb0:-0})) b=$((${svcb1:-0} - ${svcb0:-0})) c=$((${otherb1:-0} - ${otherb0:-0}))
+echo "# written over the window (io.stat): VM $((a >> 20)) MiB, service $((b >> 20)) MiB, other $((c >> 20)) MiB"
+share() { awk -v x="$1" -v t="$2" 'BEGIN {if (t > 0) printf "%.3f", x / t; else print 0}'; }
+near() { awk -v s="$1" -v b="$2" 'BEGIN {exit !(b > 0.1 && s > b - 0.10 && s < b + 0.10)}'; }
+te=$((vm + svc + host)) tb=$((a + b + c))
+for who in VM service other; do
+	case $who in
+	VM) e=$vm x=$a ;;
+	service) e=$svc x=$b ;;
+	*) e=$host x=$c ;;
+	esac
+	es=$(share "$e" "$te") bs=$(share "$x" "$tb")
+	echo "# FIGURE the $who's share of the disk energy: $es, of the bytes written: $bs"
+	check "the $who's share of the disk energy follows its share of the bytes ($es against $bs, +- 0.10)" \
+		near "$es" "$bs"
+done
 echo "1..$n"
