@@ -79,6 +79,7 @@ struct ve_service_conf {
 	enum ve_service_by by;
 	char *where;             /* the unit, cgroup, executable or pid file */
 	char **uses;             /* services it uses itself (declared names), NULL: none */
+	char **bridges;          /* bridges it switches: VMs' interfaces on them are its clients' */
 };
 
 void ve_config_defaults(struct ve_config *c);

@@ -9,10 +9,15 @@
  *   exe = /usr/bin/qemu-storage-daemon
  *   uses = backup
  *
+ *   [service switch]
+ *   unit = ovs-vswitchd.service
+ *   bridges = br-int
+ *
  * Refused, naming the group and key: a name that is not 1-64 of
  * [A-Za-z0-9._-], none or two of unit/cgroup/exe/pidfile, a relative
  * path, a unit that is not NAME.service, a use of an undeclared service
- * or of itself, more than VE_MAX_SERVICES services.
+ * or of itself, a bridge name the kernel would refuse or one that another
+ * service switches already, more than VE_MAX_SERVICES services.
  */
 #include <string.h>
 
@@ -20,7 +25,8 @@
 
 #define SERVICE_GROUP "service "
 
-static const char *const service_keys[] = { "unit", "cgroup", "exe", "pidfile", "uses", NULL };
+static const char *const service_keys[] = { "unit", "cgroup", "exe", "pidfile", "uses", "bridges",
+					    NULL };
 static const char *const find_keys[] = {
 	[VE_SERVICE_BY_UNIT] = "unit",
 	[VE_SERVICE_BY_CGROUP] = "cgroup",
@@ -44,6 +50,7 @@ void ve_service_confs_free(struct ve_service_conf *s, size_t n)
 		g_free(s[i].name);
 		g_free(s[i].where);
 		g_strfreev(s[i].uses);
+		g_strfreev(s[i].bridges);
 	}
 	g_free(s);
 }
@@ -56,6 +63,19 @@ static bool name_valid(const char *n)
 		return false;
 	for (const char *p = n; *p; p++)
 		if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+			return false;
+	return true;
+}
+
+/* What the kernel takes as a network device's name (dev_valid_name). */
+static bool ifname_valid(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 15 || strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (*p == '/' || *p == ':' || g_ascii_isspace(*p) || !g_ascii_isprint(*p))
 			return false;
 	return true;
 }
@@ -75,7 +95,7 @@ static gboolean parse_one(GKeyFile *kf, const char *group, struct ve_service_con
 	for (size_t i = 0; keys && keys[i]; i++)
 		if (!g_strv_contains(service_keys, keys[i])) {
 			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-				    "unknown key '%s' in [%s] (want unit, cgroup, exe or pidfile, and uses)",
+				    "unknown key '%s' in [%s] (want unit, cgroup, exe or pidfile, uses, bridges)",
 				    keys[i], group);
 			return FALSE;
 		}
@@ -131,7 +151,28 @@ static gboolean parse_one(GKeyFile *kf, const char *group, struct ve_service_con
 		for (size_t i = 0; s->uses && s->uses[i]; i++)
 			g_strstrip(s->uses[i]);
 	}
+	if (g_key_file_has_key(kf, group, "bridges", NULL)) {
+		s->bridges = g_key_file_get_string_list(kf, group, "bridges", NULL, NULL);
+		for (size_t i = 0; s->bridges && s->bridges[i]; i++)
+			if (!ifname_valid(g_strstrip(s->bridges[i]))) {
+				g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "[%s] bridges: '%s' is not a network interface's name "
+					    "(1 to 15 characters, no '/', ':' or blank)",
+					    group, s->bridges[i]);
+				return FALSE;
+			}
+	}
 	return TRUE;
+}
+
+/* The service before bridge @b of service @i in @s that names the same bridge, or NULL. */
+static const char *bridge_switched(const struct ve_service_conf *s, size_t i, size_t b)
+{
+	for (size_t j = 0; j <= i; j++)
+		for (size_t c = 0; s[j].bridges && s[j].bridges[c] && (j < i || c < b); c++)
+			if (strcmp(s[j].bridges[c], s[i].bridges[b]) == 0)
+				return s[j].name;
+	return NULL;
 }
 
 gboolean ve_config_load_services(GKeyFile *kf, struct ve_service_conf **ret, size_t *ret_n,
@@ -166,6 +207,17 @@ gboolean ve_config_load_services(GKeyFile *kf, struct ve_service_conf **ret, siz
 					    "[service %s] uses: '%s' %s", s[i].name, s[i].uses[u],
 					    known ? "is the service itself"
 						  : "is not a service declared in this file");
+				goto bad;
+			}
+		}
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; s[i].bridges && s[i].bridges[b]; b++) {
+			const char *other = bridge_switched(s, i, b);
+
+			if (other) {
+				g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "[service %s] bridges: '%s' is switched by service '%s' already",
+					    s[i].name, s[i].bridges[b], other);
 				goto bad;
 			}
 		}

@@ -198,6 +198,9 @@ void ve_engine_service(struct ve_engine *e, size_t i, struct ve_service_view *re
  */
 ssize_t ve_engine_service_by_socket(struct ve_engine *e, const char *path);
 
+/* The service that switches bridge @bridge (its configuration's bridges=), or -1. */
+ssize_t ve_engine_service_by_bridge(struct ve_engine *e, const char *bridge);
+
 /*
  * Service @service did @work (bytes) for the running VM @uuid since the
  * last period: counted in the next.  FALSE (nothing counted) for an

@@ -283,6 +283,17 @@ gboolean ve_engine_service_use(struct ve_engine *e, size_t service, const char *
 	return TRUE;
 }
 
+ssize_t ve_engine_service_by_bridge(struct ve_engine *e, const char *bridge)
+{
+	for (size_t i = 0; i < e->cfg->n_services && i < e->services->len; i++) {
+		const char *const *b = (const char *const *)e->cfg->services[i].bridges;
+
+		if (b && g_strv_contains(b, bridge))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 static ssize_t service_index(struct ve_engine *e, const char *name)
 {
 	for (guint i = 0; i < e->services->len; i++)

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virtenergyd-services.c: what each shared service does for each VM (see
- * virtenergyd.h).  A VM's disks served over a unix socket (backing.h) are
- * matched, when the VM is first seen running and again every
- * thread-scan-ms while some are not, to the service listening on the
- * socket (ve_engine_service_by_socket).  Every period, the bytes each
- * such disk read and wrote since the last (libvirt's block statistics:
- * what QEMU asked of the backend) are the service's work for that VM.
+ * virtenergyd.h).  A VM's disks and interfaces served over a unix socket
+ * or on a bridge (backing.h) are matched, when the VM is first seen
+ * running and again every thread-scan-ms while some are not, to the
+ * service listening on the socket (ve_engine_service_by_socket) or
+ * switching the bridge (ve_engine_service_by_bridge).  Every period, the
+ * bytes each such device moved since the last are the service's work for
+ * that VM: libvirt's block statistics for a disk (what QEMU asked of the
+ * backend), its interface statistics for an interface (received and
+ * sent).
  * Where a service's own block I/O comes from, or why it stays the host's,
  * is logged once each time it changes.  Nothing of this runs without a
  * [service] in the configuration.
@@ -18,11 +21,12 @@
 
 struct backed {
 	virDomainPtr dom;
-	GArray *disks;          /* struct ve_backing */
+	GArray *disks;          /* struct ve_backing: its served disks and interfaces */
 	struct disk_use {
 		ssize_t service;    /* -1: no declared service listens on it (yet) */
 		bool primed;
-		uint64_t bytes;     /* rd_bytes + wr_bytes at the last read */
+		uint64_t bytes;     /* rd_bytes + wr_bytes (rx_bytes + tx_bytes) at the last read */
+		bool said;          /* that its statistics cannot be read */
 	} *use;
 	uint64_t next_resolve_us;
 };
@@ -57,6 +61,27 @@ static struct backed *backed_load(struct daemon *d, virConnectPtr conn, const ch
 	return b;
 }
 
+/* What device @disk moved so far, in bytes: read and written, or received and sent. */
+static bool device_bytes(virDomainPtr dom, const struct ve_backing *disk, uint64_t *ret)
+{
+	if (disk->iface) {
+		virDomainInterfaceStatsStruct st;
+
+		if (virDomainInterfaceStats(dom, disk->target, &st, sizeof(st)) < 0)
+			return false;
+		*ret = (uint64_t)(st.rx_bytes > 0 ? st.rx_bytes : 0) +
+		       (uint64_t)(st.tx_bytes > 0 ? st.tx_bytes : 0);
+	} else {
+		virDomainBlockStatsStruct st;
+
+		if (virDomainBlockStats(dom, disk->target, &st, sizeof(st)) < 0)
+			return false;
+		*ret = (uint64_t)(st.rd_bytes > 0 ? st.rd_bytes : 0) +
+		       (uint64_t)(st.wr_bytes > 0 ? st.wr_bytes : 0);
+	}
+	return true;
+}
+
 static void resolve(struct daemon *d, const struct ve_vm_view *v, struct backed *b, uint64_t now_us)
 {
 	for (guint k = 0; k < b->disks->len; k++) {
@@ -65,12 +90,14 @@ static void resolve(struct daemon *d, const struct ve_vm_view *v, struct backed 
 
 		if (b->use[k].service >= 0)
 			continue;
-		b->use[k].service = ve_engine_service_by_socket(d->engine, disk->socket);
+		b->use[k].service = disk->socket ? ve_engine_service_by_socket(d->engine, disk->socket)
+						 : ve_engine_service_by_bridge(d->engine, disk->bridge);
 		if (b->use[k].service < 0)
 			continue;
 		ve_engine_service(d->engine, (size_t)b->use[k].service, &sv);
-		ve_log_vm(v->uuid, v->name, "VM '%s': disk %s (%s, %s) is served by service '%s'",
-			  v->name, disk->target, disk->kind, disk->socket, sv.name);
+		ve_log_vm(v->uuid, v->name, "VM '%s': %s %s (%s, %s) is served by service '%s'",
+			  v->name, disk->iface ? "interface" : "disk", disk->target, disk->kind,
+			  disk->socket ? disk->socket : disk->bridge, sv.name);
 	}
 	b->next_resolve_us = now_us + d->cfg.thread_scan_us;
 }
@@ -129,14 +156,19 @@ void vd_services_step(struct daemon *d, uint64_t now_us)
 		for (guint k = 0; k < b->disks->len && b->dom; k++) {
 			const struct ve_backing *disk = &g_array_index(b->disks, struct ve_backing, k);
 			struct disk_use *u = &b->use[k];
-			virDomainBlockStatsStruct st;
 			uint64_t bytes;
 
-			if (u->service < 0 ||
-			    virDomainBlockStats(b->dom, disk->target, &st, sizeof(st)) < 0)
+			if (u->service < 0)
 				continue;
-			bytes = (uint64_t)(st.rd_bytes > 0 ? st.rd_bytes : 0) +
-				(uint64_t)(st.wr_bytes > 0 ? st.wr_bytes : 0);
+			if (!device_bytes(b->dom, disk, &bytes)) {
+				if (!u->said)
+					ve_log_vm(v.uuid, v.name, "VM '%s': no statistics for %s %s: %s; "
+						  "its service's work for it is not counted", v.name,
+						  disk->iface ? "interface" : "disk", disk->target,
+						  virGetLastErrorMessage());
+				u->said = true;
+				continue;
+			}
 			/* a QEMU restarted under the same domain starts again from 0 */
 			if (u->primed && bytes > u->bytes)
 				ve_engine_service_use(d->engine, (size_t)u->service, v.uuid, bytes - u->bytes);

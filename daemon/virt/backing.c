@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * backing.c: socket-backed disks from a domain's XML (see backing.h).
+ * backing.c: served disks and interfaces from a domain's XML (see backing.h).
  */
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
@@ -14,6 +14,7 @@ static void backing_clear(gpointer p)
 
 	g_free(b->target);
 	g_free(b->socket);
+	g_free(b->bridge);
 }
 
 void ve_backings_free(GArray *b)
@@ -35,9 +36,12 @@ static char *xpath_string(xmlXPathContext *ctx, xmlNode *node, const char *expr)
 	return out;
 }
 
-/* The disks matching @expr, their socket at @socket_expr (relative to the disk). */
+/*
+ * The devices matching @expr, their socket at @socket_expr, or their
+ * bridge at @bridge_expr (relative to the device).
+ */
 static void collect(xmlXPathContext *ctx, GArray *out, const char *expr, const char *socket_expr,
-		    const char *kind)
+		    const char *bridge_expr, const char *kind, bool iface)
 {
 	xmlXPathObject *o;
 
@@ -46,14 +50,16 @@ static void collect(xmlXPathContext *ctx, GArray *out, const char *expr, const c
 	if (!o)
 		return;
 	for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-		xmlNode *disk = o->nodesetval->nodeTab[i];
+		xmlNode *dev = o->nodesetval->nodeTab[i];
 		struct ve_backing b = {
-			.target = xpath_string(ctx, disk, "string(target/@dev)"),
-			.socket = xpath_string(ctx, disk, socket_expr),
+			.target = xpath_string(ctx, dev, "string(target/@dev)"),
+			.socket = socket_expr ? xpath_string(ctx, dev, socket_expr) : NULL,
+			.bridge = bridge_expr ? xpath_string(ctx, dev, bridge_expr) : NULL,
 			.kind = kind,
+			.iface = iface,
 		};
 
-		if (b.target && b.socket && b.socket[0] == '/')
+		if (b.target && ((b.socket && b.socket[0] == '/') || b.bridge))
 			g_array_append_val(out, b);
 		else
 			backing_clear(&b);
@@ -87,9 +93,13 @@ GArray *ve_backings_parse(const char *xml)
 	out = g_array_new(FALSE, TRUE, sizeof(struct ve_backing));
 	g_array_set_clear_func(out, backing_clear);
 	collect(ctx, out, "/domain/devices/disk[@type='network'][source/@protocol='nbd']",
-		"string(source/host[@transport='unix']/@socket)", "nbd");
+		"string(source/host[@transport='unix']/@socket)", NULL, "nbd", false);
 	collect(ctx, out, "/domain/devices/disk[@type='vhostuser']",
-		"string(source[@type='unix']/@path)", "vhost-user");
+		"string(source[@type='unix']/@path)", NULL, "vhost-user", false);
+	collect(ctx, out, "/domain/devices/interface[@type='vhostuser']",
+		"string(source[@type='unix']/@path)", NULL, "vhost-user-net", true);
+	collect(ctx, out, "/domain/devices/interface[@type='bridge' or @type='network']", NULL,
+		"string(source/@bridge)", "bridge", true);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
 	return out;

@@ -230,6 +230,12 @@ static void test_refusals(void **state)
 		{ "[service a]\nexe=/usr/bin/qsd\nuses=b\n", "[service a] uses: 'b' is not a service declared" },
 		{ "[service a]\nexe=/usr/bin/qsd\nuses=a\n", "[service a] uses: 'a' is the service itself" },
 		{ "[service a]\nexe=/usr/bin/a\n[service a]\nexe=/usr/bin/b\n", "set twice" },
+		{ "[service a]\nexe=/usr/bin/a\nbridges=br0; bad/name\n", "[service a] bridges: 'bad/name' is not a network interface's name" },
+		{ "[service a]\nexe=/usr/bin/a\nbridges=averyveryverylong\n", "bridges: 'averyveryverylong' is not" },
+		{ "[service a]\nexe=/usr/bin/a\nbridges=br0;;\n", "bridges: '' is not" },
+		{ "[service a]\nexe=/usr/bin/a\nbridges=br0;br0\n", "[service a] bridges: 'br0' is switched by service 'a' already" },
+		{ "[service a]\nexe=/usr/bin/a\nbridges=br0\n[service b]\nexe=/usr/bin/b\nbridges=br1;br0\n",
+		  "[service b] bridges: 'br0' is switched by service 'a' already" },
 		{ "[fleet]\nendpoints=http://e:2379\n", "path" },
 		{ "[fleet]\nendpoints=e:2379\npath=a/b\n", "http://" },
 		{ "[fleet]\npath=a//b\n", "path" },
@@ -330,7 +336,7 @@ static void test_services(void **state)
 	static const char text[] =
 		"[service storage]\nexe = /usr/bin/qemu-storage-daemon\nuses = backup; vswitch\n"
 		"[service backup]\npidfile=/run/backup.pid\n"
-		"[service vswitch]\nunit=ovs-vswitchd.service\n"
+		"[service vswitch]\nunit=ovs-vswitchd.service\nbridges = br-int; br-ex\n"
 		"[service nbd.1]\ncgroup=/system.slice/nbd.service\n";
 	struct ve_config c;
 	g_autoptr(GError) err = NULL;
@@ -347,6 +353,9 @@ static void test_services(void **state)
 	      strcmp(c.services[0].uses[1], "vswitch") == 0, "uses two, blanks stripped");
 	check(c.services[1].by == VE_SERVICE_BY_PIDFILE && !c.services[1].uses, "pidfile, no uses");
 	check(c.services[2].by == VE_SERVICE_BY_UNIT, "unit");
+	check(c.services[2].bridges && g_strv_length(c.services[2].bridges) == 2 &&
+	      strcmp(c.services[2].bridges[1], "br-ex") == 0 && !c.services[0].bridges,
+	      "bridges, blanks stripped");
 	check(c.services[3].by == VE_SERVICE_BY_CGROUP &&
 	      strcmp(c.services[3].where, "/system.slice/nbd.service") == 0, "cgroup");
 	/* a bad file changes nothing; a good one without services has none */

@@ -12,15 +12,17 @@
 static void add_services(struct world *w)
 {
 	static const char *const uses[] = { "backup", NULL };
+	static const char *const bridges[] = { "br-ve", NULL };
 
 	w->cfg.services = g_new0(struct ve_service_conf, 3);
 	w->cfg.services[0] = (struct ve_service_conf){ g_strdup("storage"), VE_SERVICE_BY_PIDFILE,
 						       g_strdup("/run/storage.pid"),
-						       g_strdupv((char **)uses) };
+						       g_strdupv((char **)uses), NULL };
 	w->cfg.services[1] = (struct ve_service_conf){ g_strdup("backup"), VE_SERVICE_BY_EXE,
-						       g_strdup("/usr/sbin/backupd"), NULL };
+						       g_strdup("/usr/sbin/backupd"), NULL,
+						       g_strdupv((char **)bridges) };
 	w->cfg.services[2] = (struct ve_service_conf){ g_strdup("absent"), VE_SERVICE_BY_UNIT,
-						       g_strdup("absent.service"), NULL };
+						       g_strdup("absent.service"), NULL, NULL };
 	w->cfg.n_services = 3;
 	fx_write(&w->fx, "run/storage.pid", "5000\n");
 	add_thread(w, 5000, 5000, "qemu-storage-d");
@@ -75,6 +77,8 @@ static void test_chain(void **state)
 	check(ve_engine_service_by_socket(e, "/run/other.sock") == -1, "nobody declared listens on other.sock");
 	check(ve_engine_service_by_socket(e, "/run/none.sock") == -1, "no such socket");
 	check(ve_engine_service_by_socket(e, "relative.sock") == -1, "a relative path is nobody's");
+	check(ve_engine_service_by_bridge(e, "br-ve") == 1, "backup switches br-ve");
+	check(ve_engine_service_by_bridge(e, "virbr0") == -1, "nobody declared switches virbr0");
 	service_view(e, "storage", &sv);
 	check(sv.n_processes == 1 && sv.n_threads == 2 && !sv.problem, "storage: 1 process, 2 threads");
 	service_view(e, "backup", &sv);
