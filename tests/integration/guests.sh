@@ -10,13 +10,17 @@
 #                             (GUESTS_CMDLINE="ve.io=N ve.secs=S [ve.gap=T] [ve.at=E]":
 #                             S times N 64 KiB direct writes to vda, then T s of sleep,
 #                             1 s by default; with ve.at, not before the time E, in
-#                             seconds since the epoch) or
+#                             seconds since the epoch; then with
+#                             ve.net=ADDR,PEER,INTERVAL,AT,SECS,SIZE: eth0 at ADDR/24,
+#                             from the time AT pings of SIZE bytes to PEER every
+#                             INTERVAL s for SECS s, "VE-NET done" after) or
 #                             export (busy, and prints the energy_uj it reads from
 #                             EXPORT_DIR/<uuid>, shared over 9p, every second)
 #   guests_add_disk NAME [MIB]  give a defined guest a sparse raw disk image as
 #                             virtio disk vda (MIB, default 16; before it starts)
 #   guests_add_nbd_disk NAME SOCKET EXPORT  give it virtio disk vda from the NBD
 #                             server on unix socket SOCKET, export EXPORT
+#   guests_add_bridge_nic NAME BRIDGE  give it a virtio interface on host bridge BRIDGE
 #   guests_start NAME         start it and wait until it runs
 #   guests_wait_booted NAME [S]  wait (up to S s, 60) for the guest's init to have started
 #   guests_pid NAME           QEMU's pid (libvirt's pid file)
@@ -76,7 +80,7 @@ guests_initramfs() {
 	# virtio and 9p drivers of the kernel the guests boot, for the "export" mode
 	local kver m f
 	kver=$(basename "$(guests_kernel)" | sed 's/^vmlinuz-//')
-	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p virtio_blk; do
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p virtio_blk failover net_failover virtio_net; do
 		f=$(find "/lib/modules/$kver" -name "$m.ko*" 2>/dev/null | head -n 1)
 		[ -n "$f" ] && cp "$f" "$root/modules/"
 	done
@@ -130,6 +134,24 @@ if [ "$mode" = io ]; then
 		sleep "${gap:-1}"
 	done
 	echo "VE-IO done"
+	net=$(sed -n 's/.*ve\.net=\([0-9.,]*\).*/\1/p' /proc/cmdline)
+	if [ -n "$net" ]; then
+		addr=$(echo "$net" | cut -d, -f1) peer=$(echo "$net" | cut -d, -f2)
+		every=$(echo "$net" | cut -d, -f3) netat=$(echo "$net" | cut -d, -f4)
+		netsecs=$(echo "$net" | cut -d, -f5) size=$(echo "$net" | cut -d, -f6)
+		for m in failover net_failover virtio_net; do
+			for f in /modules/$m.ko*; do [ -e "$f" ] && insmod "$f"; done
+		done
+		for _ in $(seq 1 50); do [ -e /sys/class/net/eth0 ] && break; sleep 0.2; done
+		echo 1 >/proc/sys/net/ipv6/conf/eth0/disable_ipv6
+		ip link set eth0 up
+		ip addr add "$addr/24" dev eth0
+		echo "VE-NET wait $(($netat - $(date +%s))) s"
+		while [ "$(date +%s)" -lt "$netat" ]; do sleep 0.2; done
+		echo "VE-NET start"
+		ping -q -s "$size" -i "$every" -w "$netsecs" "$peer" >/dev/null 2>&1
+		echo "VE-NET done"
+	fi
 fi
 while :; do sleep 3600; done
 INIT
@@ -196,6 +218,10 @@ guests_add_nbd_disk() { # NAME SOCKET EXPORT: virtio disk vda from an NBD server
 </disk>
 XML
 	guests__virsh attach-device "$1" "$xml" --config >/dev/null
+}
+
+guests_add_bridge_nic() { # NAME BRIDGE: a virtio interface on host bridge BRIDGE
+	guests__virsh attach-interface "$1" bridge "$2" --model virtio --config >/dev/null
 }
 
 guests_start() {
