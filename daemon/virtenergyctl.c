@@ -29,6 +29,7 @@
 
 #define BUS_NAME "org.virtenergy.Manager1"
 #define OBJECT_PATH "/org/virtenergy/Manager1"
+#define VM_ROOT "/org/virtenergy"   /* the ObjectManager of the VM objects */
 #define IFACE "org.virtenergy.Manager1"
 
 enum { EXIT_DBUS = 1, EXIT_USAGE = 2, EXIT_NO_VM = 3 };
@@ -184,18 +185,48 @@ static void print_rows(GArray *rows)
 	}
 }
 
-/* Each row's limit and its state, from GetVM (ListVMs has neither). */
+/*
+ * Each row's limit and its state (ListVMs has neither), from the VM
+ * objects' properties: one GetManagedObjects for every VM, not a GetVM each.
+ */
 static void fill_limits(VeManager1 *p, GArray *rows)
 {
+	GDBusProxy *proxy = G_DBUS_PROXY(p);
+	/* uuid (inside its value) -> the VM1 properties */
+	g_autoptr(GHashTable) by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+							     (GDestroyNotify)g_variant_unref);
+	g_autoptr(GVariant) objects = g_dbus_connection_call_sync(
+		g_dbus_proxy_get_connection(proxy), g_dbus_proxy_get_name(proxy),
+		VM_ROOT, "org.freedesktop.DBus.ObjectManager",
+		"GetManagedObjects", NULL, G_VARIANT_TYPE("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE, -1,
+		NULL, NULL);
+	g_autoptr(GVariant) all = objects ? g_variant_get_child_value(objects, 0) : NULL;
+	GVariantIter it;
+	GVariant *ifaces;
+
+	if (all) {
+		g_variant_iter_init(&it, all);
+		while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", NULL, &ifaces)) {
+			GVariant *props = g_variant_lookup_value(ifaces, "org.virtenergy.VM1",
+								 G_VARIANT_TYPE("a{sv}"));
+			const char *uuid;
+
+			if (props && g_variant_lookup(props, "UUID", "&s", &uuid))
+				g_hash_table_insert(by_uuid, (gpointer)uuid, props);
+			else if (props)
+				g_variant_unref(props);
+			g_variant_unref(ifaces);
+		}
+	}
 	for (guint i = 0; i < rows->len; i++) {
 		struct vm_row *r = &g_array_index(rows, struct vm_row, i);
-		g_autoptr(GVariant) info = NULL;
+		GVariant *props = g_hash_table_lookup(by_uuid, r->uuid);
 		const char *st = "none";
 
 		r->limit_w = 0;
-		if (ve_manager1_call_get_vm_sync(p, r->uuid, &info, NULL, NULL)) {
-			g_variant_lookup(info, "LimitW", "d", &r->limit_w);
-			g_variant_lookup(info, "LimitState", "&s", &st);
+		if (props) {
+			g_variant_lookup(props, "LimitW", "d", &r->limit_w);
+			g_variant_lookup(props, "LimitState", "&s", &st);
 		}
 		g_strlcpy(r->state, st, sizeof(r->state));
 	}
