@@ -177,11 +177,18 @@ static gboolean check_duplicates(const char *data, gsize len, const char *origin
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		g_autofree char *l = g_strndup(p, (gsize)((nl ? nl : end) - p));
+		gsize n = (gsize)((nl ? nl : end) - p);
+		g_autofree char *l = g_strndup(p, n);
 		char *eq;
 
-		p = nl ? nl + 1 : end;
 		line++;
+		/* GKeyFile loads any bytes, then reads a value that is not UTF-8 as unset */
+		if (!g_utf8_validate_len(p, n, NULL)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE,
+				    "%s: line %u is not UTF-8 text", origin, line);
+			return FALSE;
+		}
+		p = nl ? nl + 1 : end;
 		g_strstrip(l);
 		if (!*l || *l == '#')
 			continue;

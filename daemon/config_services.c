@@ -116,7 +116,10 @@ static gboolean parse_one(GKeyFile *kf, const char *group, struct ve_service_con
 		return FALSE;
 	}
 	s->by = (enum ve_service_by)found;
-	s->where = g_strstrip(g_key_file_get_string(kf, group, find_keys[found], NULL));
+	s->where = g_key_file_get_string(kf, group, find_keys[found], error);
+	if (!s->where)
+		return FALSE; /* not UTF-8, say, with GKeyFile's message naming the key */
+	g_strstrip(s->where);
 	switch (s->by) {
 	case VE_SERVICE_BY_UNIT:
 		if (!g_str_has_suffix(s->where, ".service") || strchr(s->where, '/') ||

@@ -216,6 +216,9 @@ static void test_refusals(void **state)
 		/* GKeyFile would keep the last value without a word */
 		{ "[limits]\nhost-cap=100W\n# a comment\nhost-cap=50W\n", "set twice, on lines 2 and 4" },
 		{ "[daemon]\nperiod-ms=100\n[limits]\n[daemon]\nperiod-ms = 200\n", "lines 2 and 5" },
+		/* ... and a value that is not UTF-8 as unset (the fuzzer found the NULL) */
+		{ "# v\n[service ng]\ncgroup=cyc\xec\xec-mi\n", "test: line 3 is not UTF-8 text" },
+		{ "[daemon]\nuri=qemu:///\xff\n", "line 2 is not UTF-8" },
 		/* shared services */
 		{ "[service store]\n", "[service store]: say how to find the service" },
 		{ "[service store]\nexe=/usr/bin/qsd\npidfile=/run/q.pid\n", "[service store] exe and pidfile" },
