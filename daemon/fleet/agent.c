@@ -8,7 +8,11 @@
  * last keepalive etcd answered: two thirds of a TTL without one and the
  * host falls back, which leaves the controller a third in which it still
  * counts this host at its cap, and a member's death or etcd's own leader
- * election (well under a second) costs no fallback (fleet.h).
+ * election (well under a second) costs no fallback (fleet.h): keepalives
+ * and cap reads go to every member at once (etcd.h), so none waits for a
+ * member that died or hangs, and a keepalive not answered in a sixth of
+ * the TTL is sent again, so one that a follower holds for a leader that
+ * hangs costs at most that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +161,32 @@ static void drop_lease(struct ve_fleet_agent *a, const char *why)
 	say(a, "fleet: lease lost (%s); registering again", why);
 }
 
+/*
+ * At each registration, with a fallback saved (by an earlier run, or held
+ * while the lease was lost): no roster key for this host means an operator forgot it (virtenergyctl
+ * fleet forget), and the controller reserves nothing for it any more, so the
+ * saved fallback goes (to [fleet] fallback-cap, else the lowest cap).
+ */
+static void on_roster(JsonObject *r, const GError *err, gpointer ud)
+{
+	struct ve_fleet_agent *a = ud;
+	JsonArray *kvs;
+
+	if (!ours(err))
+		return;
+	if (!r)
+		return;
+	kvs = json_object_has_member(r, "kvs") ? json_object_get_array_member(r, "kvs") : NULL;
+	if ((kvs && json_array_get_length(kvs)) || !a->fb_uw || a->have_cap ||
+	    (a->o.fallback_cap_uw && a->fb_uw == a->o.fallback_cap_uw))
+		return;
+	say(a, "fleet: this host was forgotten (no roster key): the saved fallback of %.3f W goes",
+	    (double)a->fb_uw / 1e6);
+	a->fb_uw = 0;
+	set_fallback(a, 0);
+	save_fallback(a);
+}
+
 static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 {
 	struct ve_fleet_agent *a = ud;
@@ -175,6 +205,11 @@ static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 		return;
 	a->lease = id;
 	a->last_ka_us = a->last_ka_ok_us = now_us();
+	{
+		g_autofree char *key = g_strdup_printf("%s/roster/%s", a->o.prefix, a->o.host);
+
+		ve_etcd_call(a->etcd, "/v3/kv/range", ve_etcd_range_body(key, FALSE), 0, a->cancel, on_roster, a);
+	}
 	say(a, "fleet: registered as '%s' under %s (lease %" G_GINT64_FORMAT ", TTL %" G_GUINT64_FORMAT " s)",
 	    a->o.host, a->o.node, id, a->o.ttl_s);
 	if (a->ctl)
@@ -317,18 +352,25 @@ static gboolean on_tick(gpointer data)
 		}
 	} else {
 		if (!a->ka_busy && now - a->last_ka_us >= ttl_us / 6) {
+			/*
+			 * To every member at once, each given a sixth of the TTL, then
+			 * sent again: a follower forwards a keepalive to the leader it
+			 * knows, and to a leader that hangs (stopped, cut off) it waits
+			 * for etcd's peer read timeout (5 s) even after another was
+			 * elected; a new request finds the new leader.
+			 */
 			a->ka_busy = true;
 			a->last_ka_us = now;
-			ve_etcd_call(a->etcd, "/v3/lease/keepalive", ve_etcd_lease_body(a->lease, 0), 0,
-				     a->cancel, on_keepalive, a);
+			ve_etcd_call_any(a->etcd, "/v3/lease/keepalive", ve_etcd_lease_body(a->lease, 0),
+					 (unsigned int)MAX(ttl_us / 6000, 100), a->cancel, on_keepalive, a);
 		}
 		if (!a->put_busy)
 			put_report(a, now);
 	}
 	if (!a->range_busy) {
 		a->range_busy = true;
-		ve_etcd_call(a->etcd, "/v3/kv/range", ve_etcd_range_body(a->key_cap, FALSE), 0, a->cancel,
-			     on_range, a);
+		ve_etcd_call_any(a->etcd, "/v3/kv/range", ve_etcd_range_body(a->key_cap, FALSE), 0, a->cancel,
+				 on_range, a);
 	}
 	return G_SOURCE_CONTINUE;
 }

@@ -161,6 +161,17 @@ class Etcd:
         except (TypeError, KeyError):
             return None
 
+    def raft_leader(self):
+        """The index of the member etcd's raft leader is, None when none is known."""
+        r = self.ctl("endpoint", "status", "-w", "json", check=False)
+        try:
+            for st in json.loads(r.stdout):
+                if st["Status"]["header"]["member_id"] == st["Status"]["leader"]:
+                    return self.client.index(int(st["Endpoint"].rsplit(":", 1)[1]))
+        except (ValueError, KeyError, TypeError):
+            pass
+        return None
+
     def healthy(self):
         r = self.ctl("endpoint", "health", check=False)
         return r.returncode == 0
