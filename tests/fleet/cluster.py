@@ -172,6 +172,19 @@ class Etcd:
             pass
         return None
 
+    def metric(self, i, name, match=""):
+        """The sum of member I's Prometheus samples NAME{...MATCH...}; None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.client[i]}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ") and match in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def healthy(self):
         r = self.ctl("endpoint", "health", check=False)
         return r.returncode == 0

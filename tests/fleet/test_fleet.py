@@ -169,6 +169,23 @@ def main(build, source):
         expect(ok, f"4 hosts registered and under fleet caps ({t:.1f} s)")
         ok, _ = wait("the caps match the split", split_ok, 15)
         expect(ok, "the caps are the share algorithm's split of feed -> rack -> host for the reported demands")
+        # the watch API: every host watches its cap key (etcd counts the watchers), and reads it no more
+        ok, _ = wait("every host watching its cap key",
+                     lambda: all("watching the cap key" in h.log() for h in hosts.values()), 10)
+        watchers = etcd.metric(0, "etcd_debugging_mvcc_watcher_total")
+        r0, t0 = etcd.metric(0, "grpc_server_handled_total", 'grpc_method="Range"'), time.monotonic()
+        time.sleep(4 * PERIOD)
+        r1, t1 = etcd.metric(0, "grpc_server_handled_total", 'grpc_method="Range"'), time.monotonic()
+        per_s = (r1 - r0) / (t1 - t0) if r0 is not None and r1 is not None else None
+        polled = len(hosts) * 4 / PERIOD
+        print(f"# etcd member e0: {watchers} watchers, {per_s} Range calls a second (the hosts polling their "
+              f"cap keys would add {polled:.0f})")
+        rate = f"{per_s:.1f}" if per_s is not None else "?"
+        figures["Range calls a second at one member, watching (polling would add)"] = f"{rate} ({polled:.0f})"
+        expect(ok and watchers is not None and watchers >= len(hosts) and per_s is not None and per_s < polled / 2,
+               f"every host watches its cap key (v3 watch, one stream per member; {watchers} watchers at e0) and "
+               f"no longer polls it ({rate} Range calls a second at e0, polling would add {polled:.0f})")
+
         r = vctl("fleet")
         expect(r.returncode == 0 and "leader:" in r.stdout and "feed/rack-a" in r.stdout and "h4" in r.stdout,
                "virtenergyctl fleet shows the tree, the hosts and who leads")
@@ -354,6 +371,11 @@ def main(build, source):
 
         # forgetting an absent host: its reserved fallback goes; a live or unknown host is refused
         chk.set_phase("a host forgotten")
+        # first a feed budget with room for every demand: a forgotten host that comes back holds the
+        # fallback it saved until it reaches etcd, and nothing reserves that any more (README, Fleet)
+        chk.set_budget("feed", 400)   # a raise: the new budget is in force from the tree on
+        ok, t, _ = budget_change(400)
+        expect(ok, f"feed budget 220 -> 400 W, room for every host's demand, in force after {t:.2f} s")
         for args, why, word in ((["h1"], "a live host", "live"), (["nosuch"], "an unknown host", "no host"),
                                 (["../h3"], "a name that is no host name", "not a host name")):
             r = vctl("fleet", "forget", *args)
