@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virtenergyctl-fleet.c: virtenergyctl fleet, fleet set-budget PATH WATTS,
- * fleet set-tree FILE (see virtenergyctl.1).
+ * fleet set-tree FILE, fleet forget HOST (see virtenergyctl.1).
  *
  * Through the daemon's D-Bus, like every other command, not to etcd
  * directly: the daemon already holds the endpoints, the prefix and a
@@ -133,6 +133,12 @@ int vc_fleet(VeManager1 *p, int argc, char **argv)
 		printf("budget of %s set to %g W\n", argv[1], w);
 		return 0;
 	}
+	if (strcmp(argv[0], "forget") == 0) {
+		if (!ve_manager1_call_forget_fleet_host_sync(p, argv[1], NULL, &err))
+			return refused("forgetting the host", err);
+		printf("host %s forgotten: its fallback is no longer reserved\n", argv[1]);
+		return 0;
+	}
 	{
 		g_autofree char *text = NULL;
 
@@ -155,8 +161,8 @@ int vc_fleet_usage(int argc, char **argv)
 		return 0;
 	if (strcmp(argv[0], "set-budget") == 0 && argc == 3)
 		return parse_budget(argv[2], &w);
-	if (strcmp(argv[0], "set-tree") == 0 && argc == 2)
+	if ((strcmp(argv[0], "set-tree") == 0 || strcmp(argv[0], "forget") == 0) && argc == 2)
 		return 0;
-	fprintf(stderr, "virtenergyctl: 'fleet' takes nothing, set-budget PATH WATTS or set-tree FILE\n");
+	fprintf(stderr, "virtenergyctl: 'fleet' takes nothing, set-budget PATH WATTS, set-tree FILE or forget HOST\n");
 	return EXIT_USAGE;
 }

@@ -532,7 +532,7 @@ int main(int argc, char **argv)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
 		"status | list | show VM | top | set-limit VM POWER | clear-limit VM | host-cap POWER|none | "
-		"fleet [set-budget PATH WATTS, set-tree FILE]");
+		"fleet [set-budget PATH WATTS, set-tree FILE, forget HOST]");
 	g_autoptr(GError) err = NULL;
 	g_autoptr(VeManager1) p = NULL;
 	const char *cmd;
@@ -575,7 +575,7 @@ int main(int argc, char **argv)
 			{ "clear-limit", 1, "one VM (name or UUID)" },
 			{ "host-cap", 1, "a power (e.g. 300W) or none" },
 			/* its arguments vary (vc_fleet_usage checks them); listed for the usage check of the man page */
-			{ "fleet", 0, "nothing, set-budget PATH WATTS or set-tree FILE" },
+			{ "fleet", 0, "nothing, set-budget PATH WATTS, set-tree FILE or forget HOST" },
 		};
 		size_t i;
 

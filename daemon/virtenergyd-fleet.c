@@ -182,6 +182,11 @@ void vd_fleet_write(void *ud, GDBusMethodInvocation *inv)
 		ve_log("fleet: budget of '%s' set to %g W over D-Bus", s, w);
 		ve_fleet_set_budget(ve_fleet_agent_etcd(d->fleet), ve_fleet_agent_opts(d->fleet)->prefix, s, w,
 				    on_written, inv);
+	} else if (strcmp(method, "ForgetFleetHost") == 0) {
+		g_variant_get(params, "(&s)", &s);
+		ve_log("fleet: forgetting the absent host '%s' over D-Bus", s);
+		ve_fleet_forget(ve_fleet_agent_etcd(d->fleet), ve_fleet_agent_opts(d->fleet)->prefix, s,
+				on_written, inv);
 	} else {
 		g_variant_get(params, "(&s)", &s);
 		ve_log("fleet: tree replaced over D-Bus");

@@ -180,7 +180,7 @@ static void do_write(struct ve_dbus *d, GDBusMethodInvocation *inv)
 						      "limits are not managed by this daemon");
 		return;
 	}
-	if (g_str_has_prefix(method, "SetFleet")) {
+	if (g_str_has_prefix(method, "SetFleet") || strcmp(method, "ForgetFleetHost") == 0) {
 		d->ops->fleet_write(d->ud, inv);
 		return;
 	}
@@ -350,6 +350,12 @@ static gboolean on_set_fleet_tree(VeManager1 *m, GDBusMethodInvocation *inv, con
 	return write_call(data, inv, VE_AUTHZ_SET_FLEET, NULL);
 }
 
+static gboolean on_forget_fleet_host(VeManager1 *m, GDBusMethodInvocation *inv, const char *host,
+				     gpointer data)
+{
+	return write_call(data, inv, VE_AUTHZ_SET_FLEET, NULL);
+}
+
 static gboolean on_get_fleet(VeManager1 *m, GDBusMethodInvocation *inv, gpointer data)
 {
 	struct ve_dbus *d = data;
@@ -425,6 +431,7 @@ struct ve_dbus *ve_dbus_new(GBusType bus, struct ve_engine *engine, const struct
 	g_signal_connect(d->mgr, "handle-get-fleet", G_CALLBACK(on_get_fleet), d);
 	g_signal_connect(d->mgr, "handle-set-fleet-budget", G_CALLBACK(on_set_fleet_budget), d);
 	g_signal_connect(d->mgr, "handle-set-fleet-tree", G_CALLBACK(on_set_fleet_tree), d);
+	g_signal_connect(d->mgr, "handle-forget-fleet-host", G_CALLBACK(on_forget_fleet_host), d);
 	update_manager(d);
 	ve_object_skeleton_set_manager1(host, d->mgr);
 	g_dbus_object_manager_server_export(d->om, G_DBUS_OBJECT_SKELETON(host));

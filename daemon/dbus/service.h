@@ -37,7 +37,8 @@ struct ve_dbus_ops {
 	/* The fleet's cap for this host (0: none) and the source of the cap in force (keys.h's names). */
 	uint64_t (*fleet_cap)(void *ud, const char **ret_source);
 	/*
-	 * GetFleet, and SetFleetBudget / SetFleetTree from root: asynchronous
+	 * GetFleet, and SetFleetBudget / SetFleetTree / ForgetFleetHost once
+	 * authorized (org.virtenergy.set-fleet): asynchronous
 	 * (etcd), each completes @inv itself.
 	 */
 	void (*fleet_status)(void *ud, GDBusMethodInvocation *inv);

@@ -8,7 +8,11 @@
  * last keepalive etcd answered: two thirds of a TTL without one and the
  * host falls back, which leaves the controller a third in which it still
  * counts this host at its cap, and a member's death or etcd's own leader
- * election (well under a second) costs no fallback (fleet.h).
+ * election (well under a second) costs no fallback (fleet.h): keepalives
+ * and cap reads go to every member at once (etcd.h), so none waits for a
+ * member that died or hangs, and a keepalive not answered in a sixth of
+ * the TTL is sent again, so one that a follower holds for a leader that
+ * hangs costs at most that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +24,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "fleet.h"
+#include "watch.h"
 
 struct ve_fleet_agent {
 	struct ve_fleet_opts o;      /* strings owned */
@@ -60,6 +65,9 @@ struct ve_fleet_agent {
 	gint64 fb_report_rev;
 	uint64_t fb_bound_uw;
 	bool put_in_fallback;           /* the report in flight was sent in fallback */
+	struct ve_etcd_watch *watch;    /* of the cap key, from the first read on */
+	bool watching;                  /* a stream of it is up */
+	gint64 state_rev;               /* the cap key as of this revision is taken */
 	char *said;                  /* the last state logged, to log each change once */
 };
 
@@ -157,6 +165,32 @@ static void drop_lease(struct ve_fleet_agent *a, const char *why)
 	say(a, "fleet: lease lost (%s); registering again", why);
 }
 
+/*
+ * At each registration, with a fallback saved (by an earlier run, or held
+ * while the lease was lost): no roster key for this host means an operator forgot it (virtenergyctl
+ * fleet forget), and the controller reserves nothing for it any more, so the
+ * saved fallback goes (to [fleet] fallback-cap, else the lowest cap).
+ */
+static void on_roster(JsonObject *r, const GError *err, gpointer ud)
+{
+	struct ve_fleet_agent *a = ud;
+	JsonArray *kvs;
+
+	if (!ours(err))
+		return;
+	if (!r)
+		return;
+	kvs = json_object_has_member(r, "kvs") ? json_object_get_array_member(r, "kvs") : NULL;
+	if ((kvs && json_array_get_length(kvs)) || !a->fb_uw || a->have_cap ||
+	    (a->o.fallback_cap_uw && a->fb_uw == a->o.fallback_cap_uw))
+		return;
+	say(a, "fleet: this host was forgotten (no roster key): the saved fallback of %.3f W goes",
+	    (double)a->fb_uw / 1e6);
+	a->fb_uw = 0;
+	set_fallback(a, 0);
+	save_fallback(a);
+}
+
 static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 {
 	struct ve_fleet_agent *a = ud;
@@ -175,6 +209,11 @@ static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 		return;
 	a->lease = id;
 	a->last_ka_us = a->last_ka_ok_us = now_us();
+	{
+		g_autofree char *key = g_strdup_printf("%s/roster/%s", a->o.prefix, a->o.host);
+
+		ve_etcd_call(a->etcd, "/v3/kv/range", ve_etcd_range_body(key, FALSE), 0, a->cancel, on_roster, a);
+	}
 	say(a, "fleet: registered as '%s' under %s (lease %" G_GINT64_FORMAT ", TTL %" G_GUINT64_FORMAT " s)",
 	    a->o.host, a->o.node, id, a->o.ttl_s);
 	if (a->ctl)
@@ -194,6 +233,8 @@ static void on_keepalive(JsonObject *r, const GError *err, gpointer ud)
 	contact(a);
 	/* the gateway streams: one {"result": {...}} for our one request */
 	res = json_object_has_member(r, "result") ? json_object_get_object_member(r, "result") : r;
+	if (!a->lease || ve_etcd_int(res, "ID", 0) != a->lease)
+		return;   /* for a lease given up since */
 	if (ve_etcd_int(res, "TTL", 0) <= 0)
 		drop_lease(a, "etcd says it expired");
 	else
@@ -218,27 +259,17 @@ static void on_put(JsonObject *r, const GError *err, gpointer ud)
 		a->fb_report_rev = ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0);
 }
 
-static void on_range(JsonObject *r, const GError *err, gpointer ud)
+/* The cap key's value (@kv; NULL: no key) as of revision @rev, from a read or the watch. */
+static void take_cap(struct ve_fleet_agent *a, JsonObject *kv)
 {
-	struct ve_fleet_agent *a = ud;
 	g_autoptr(GError) perr = NULL;
 	struct ve_fleet_cap cap = { 0 };
-	JsonArray *kvs;
-	JsonObject *kv;
 	g_autofree char *val = NULL;
 
-	if (!ours(err))
-		return;
-	a->range_busy = false;
-	if (!r)
-		return;
-	contact(a);
-	kvs = json_object_has_member(r, "kvs") ? json_object_get_array_member(r, "kvs") : NULL;
-	if (!kvs || json_array_get_length(kvs) == 0) {
+	if (!kv) {
 		lose_cap(a, now_us(), "no cap from the controller (its lease expired, or none leads)");
 		return;
 	}
-	kv = json_array_get_object_element(kvs, 0);
 	val = ve_etcd_unb64(json_object_get_string_member_with_default(kv, "value", NULL));
 	if (!ve_fleet_cap_parse(val, &cap, &perr)) {
 		lose_cap(a, now_us(), perr->message);
@@ -258,6 +289,45 @@ static void on_range(JsonObject *r, const GError *err, gpointer ud)
 	a->cap_uw = cap.cap_uw;
 	a->cap_rev = ve_etcd_int(kv, "mod_revision", 0);
 	g_free(cap.leader);
+}
+
+static void on_watch(JsonObject *ev, gpointer ud)
+{
+	struct ve_fleet_agent *a = ud;
+	JsonNode *kvn = json_object_get_member(ev, "kv");
+	JsonObject *kv = kvn && JSON_NODE_HOLDS_OBJECT(kvn) ? json_node_get_object(kvn) : NULL;
+	gint64 rev = kv ? ve_etcd_int(kv, "mod_revision", 0) : 0;
+
+	/* a read answered since says as much or more */
+	if (!kv || rev <= a->state_rev)
+		return;
+	a->state_rev = rev;
+	take_cap(a, g_strcmp0(json_object_get_string_member_with_default(ev, "type", "PUT"), "DELETE") == 0
+			    ? NULL : kv);
+}
+
+static void on_range(JsonObject *r, const GError *err, gpointer ud)
+{
+	struct ve_fleet_agent *a = ud;
+	JsonArray *kvs;
+	gint64 rev;
+
+	if (!ours(err))
+		return;
+	a->range_busy = false;
+	if (!r)
+		return;
+	contact(a);
+	rev = ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0);
+	/* older than an event of the watch already taken: stale */
+	if (rev < a->state_rev)
+		return;
+	a->state_rev = rev;
+	/* from the revision after this read on, the watch tells what changes */
+	if (!a->watch && rev > 0)
+		a->watch = ve_etcd_watch_new(a->etcd, a->key_cap, rev + 1, on_watch, a);
+	kvs = json_object_has_member(r, "kvs") ? json_object_get_array_member(r, "kvs") : NULL;
+	take_cap(a, kvs && json_array_get_length(kvs) ? json_array_get_object_element(kvs, 0) : NULL);
 }
 
 static void put_report(struct ve_fleet_agent *a, uint64_t now)
@@ -289,6 +359,7 @@ static gboolean on_tick(gpointer data)
 {
 	struct ve_fleet_agent *a = data;
 	uint64_t now = now_us(), ttl_us = a->o.ttl_s * 1000000;
+	bool watching;
 
 	/*
 	 * The lease runs out a TTL after the last keepalive etcd answered at
@@ -301,6 +372,16 @@ static gboolean on_tick(gpointer data)
 		lose_cap(a, a->lease ? a->last_ka_ok_us : a->last_contact_us,
 			 "etcd has not renewed this host's lease for two thirds of its TTL");
 		say(a, "fleet: etcd out of reach; holding the fallback");
+		/*
+		 * And no more keepalives on that lease: keepalives that reach etcd
+		 * but whose answers come too late (a host starved of CPU, a lossy
+		 * path) would keep it alive, and the controller would count this
+		 * host at its cap while it rises to its fallback.  Given up now,
+		 * the lease ends a TTL after the last keepalive etcd took, before
+		 * the rise (fleet.h); the host registers again on a new one.
+		 */
+		if (a->lease)
+			drop_lease(a, "no keepalive answered for two thirds of its TTL");
 	}
 	if (!a->lease) {
 		if (!a->granting) {
@@ -317,18 +398,37 @@ static gboolean on_tick(gpointer data)
 		}
 	} else {
 		if (!a->ka_busy && now - a->last_ka_us >= ttl_us / 6) {
+			/*
+			 * To every member at once, each given a sixth of the TTL, then
+			 * sent again: a follower forwards a keepalive to the leader it
+			 * knows, and to a leader that hangs (stopped, cut off) it waits
+			 * for etcd's peer read timeout (5 s) even after another was
+			 * elected; a new request finds the new leader.
+			 */
 			a->ka_busy = true;
 			a->last_ka_us = now;
-			ve_etcd_call(a->etcd, "/v3/lease/keepalive", ve_etcd_lease_body(a->lease, 0), 0,
-				     a->cancel, on_keepalive, a);
+			ve_etcd_call_any(a->etcd, "/v3/lease/keepalive", ve_etcd_lease_body(a->lease, 0),
+					 (unsigned int)MAX(ttl_us / 6000, 100), a->cancel, on_keepalive, a);
 		}
 		if (!a->put_busy)
 			put_report(a, now);
 	}
-	if (!a->range_busy) {
+	/*
+	 * The watch says when the cap changes; the key is read while no stream
+	 * of it is up, and while in fallback, where a cap is taken only from a
+	 * round that read the fallback report (on_put may learn its revision
+	 * after the cap's event came).
+	 */
+	watching = ve_etcd_watch_up(a->watch);
+	if (watching != a->watching) {
+		a->watching = watching;
+		say(a, watching ? "fleet: watching the cap key" : "fleet: no watch of the cap key is up; reading it "
+								   "a few times a control period");
+	}
+	if (!a->range_busy && !(watching && a->have_cap)) {
 		a->range_busy = true;
-		ve_etcd_call(a->etcd, "/v3/kv/range", ve_etcd_range_body(a->key_cap, FALSE), 0, a->cancel,
-			     on_range, a);
+		ve_etcd_call_any(a->etcd, "/v3/kv/range", ve_etcd_range_body(a->key_cap, FALSE), 0, a->cancel,
+				 on_range, a);
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -370,6 +470,7 @@ void ve_fleet_agent_free(struct ve_fleet_agent *a)
 		return;
 	if (a->timer)
 		g_source_remove(a->timer);
+	ve_etcd_watch_free(a->watch);
 	g_cancellable_cancel(a->cancel);
 	ve_fleet_controller_free(a->ctl);
 	/* let the cancelled calls finish before the client goes */

@@ -3,8 +3,11 @@
  * agent.h: a host's part in the fleet (keys.h for what it writes).
  *
  * Grants itself a lease of [fleet] ttl-s, keeps it alive (every sixth of
- * it), puts its report under P/hosts/HOST bound to that lease, and reads
- * P/caps/HOST a few times a control period.  The cap the daemon should
+ * it), puts its report under P/hosts/HOST bound to that lease, and watches
+ * P/caps/HOST (watch.h), reading it a few times a control period only while
+ * no stream of the watch is up or while in fallback.  A lease whose
+ * keepalives went unanswered for two thirds of a TTL is given up (no more
+ * keepalives on it) and a new one granted.  The cap the daemon should
  * hold (ve_fleet_agent_cap):
  *   - the controller's cap while the key is there and etcd answers;
  *   - its fallback (fleet.h's ve_fleet_fallback_uw: the lower of the cap

@@ -40,7 +40,7 @@ struct ve_fleet_controller {
 	gint64 leader_rev;
 	uint64_t elected_us;         /* when its warm-up began: the election, or etcd back */
 	uint64_t last_read_us;       /* the last round that could read etcd */
-	guint timer, retry;
+	guint timer, retry, reread;
 	GHashTable *books;           /* host -> struct book */
 	struct ve_fleet_tree tree;   /* the last good one */
 	char *tree_error;            /* the last refusal logged */
@@ -82,6 +82,7 @@ static void warn_host(struct ve_fleet_controller *c, const char *host, const cha
 }
 
 static void campaign(struct ve_fleet_controller *c);
+static gboolean on_reread(gpointer data);
 
 static void step_down(struct ve_fleet_controller *c, const char *why)
 {
@@ -93,6 +94,10 @@ static void step_down(struct ve_fleet_controller *c, const char *why)
 	if (c->timer) {
 		g_source_remove(c->timer);
 		c->timer = 0;
+	}
+	if (c->reread) {
+		g_source_remove(c->reread);
+		c->reread = 0;
 	}
 	g_hash_table_remove_all(c->books);
 }
@@ -338,16 +343,23 @@ static void on_read(JsonObject *r, const GError *err, gpointer ud)
 	if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
 	if (!r) {
+		/* etcd electing a leader, say: again soon rather than a period later */
 		c->busy = false;
+		if (!c->reread)
+			c->reread = g_timeout_add(100, on_reread, c);
 		return;
 	}
 	/*
-	 * etcd was out of reach (quorum lost: no lease expires then, so no host
-	 * was seen gone, while every host went to its fallback): the reports
-	 * read now may be from before.  Start over as a new controller would,
-	 * with a warm-up, until every host has reported again.
+	 * etcd was out of reach for a TTL (quorum lost: no lease expires then,
+	 * so no host was seen gone, while every host went to its fallback): the
+	 * reports read now may be from before.  Start over as a new controller
+	 * would, with a warm-up, until every host has reported again.  Shorter
+	 * gaps (a member's death, etcd's leader election) need none: a host that
+	 * fell back holds at most the cap it had until 2 TTL + a period after it
+	 * lost etcd (fleet.h), which leaves it more than a TTL after etcd is back
+	 * to report its fallback, and from that report on it is counted at it.
 	 */
-	if (c->last_read_us && now_us() - c->last_read_us > c->o->ttl_s * 1000000 / 2) {
+	if (c->last_read_us && now_us() - c->last_read_us > c->o->ttl_s * 1000000) {
 		say(c, "fleet controller: etcd was out of reach for %.1f s; raising no cap for %" G_GUINT64_FORMAT " s",
 		    (double)(now_us() - c->last_read_us) / 1e6, c->o->ttl_s + c->o->period_us / 1000000);
 		c->elected_us = now_us();
@@ -401,6 +413,16 @@ static void on_read(JsonObject *r, const GError *err, gpointer ud)
 		say(c, "fleet controller: no tree under %s; no caps are written", tree_key);
 		c->tree_error = g_strdup("none");
 	}
+	/* a host with no key left (forgotten, virtenergyctl fleet forget) has no books either */
+	{
+		GHashTableIter it;
+		gpointer name;
+
+		g_hash_table_iter_init(&it, c->books);
+		while (g_hash_table_iter_next(&it, &name, NULL))
+			if (!g_hash_table_contains(hosts, name))
+				g_hash_table_iter_remove(&it);
+	}
 	if (!c->tree.n) {
 		c->busy = false;
 		return;
@@ -416,8 +438,17 @@ static gboolean on_round(gpointer data)
 	if (!c->leads || c->busy)
 		return G_SOURCE_CONTINUE;
 	c->busy = true;
-	ve_etcd_call(c->etcd, "/v3/kv/range", ve_etcd_range_body(pfx, TRUE), 0, c->cancel, on_read, c);
+	ve_etcd_call_any(c->etcd, "/v3/kv/range", ve_etcd_range_body(pfx, TRUE), 0, c->cancel, on_read, c);
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_reread(gpointer data)
+{
+	struct ve_fleet_controller *c = data;
+
+	c->reread = 0;
+	on_round(c);
+	return G_SOURCE_REMOVE;
 }
 
 static void on_elected(JsonObject *r, const GError *err, gpointer ud)

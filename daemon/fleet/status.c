@@ -4,6 +4,7 @@
  * one range over the prefix and one election leader query; the leader's
  * absence (no one campaigns) is not an error, it is shown as null.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "error.h"
@@ -16,6 +17,7 @@ struct op {
 	char *path;
 	double watts;
 	char *tree_json;             /* SetFleetTree's, checked */
+	char *host;                  /* ForgetFleetHost's */
 	JsonObject *range;           /* the status: the range's answer */
 	ve_fleet_status_fn status_fn;
 	ve_fleet_done_fn done_fn;
@@ -27,6 +29,7 @@ static void op_free(struct op *o)
 	g_free(o->prefix);
 	g_free(o->path);
 	g_free(o->tree_json);
+	g_free(o->host);
 	if (o->range)
 		json_object_unref(o->range);
 	g_free(o);
@@ -325,4 +328,87 @@ void ve_fleet_set_tree(struct ve_etcd *e, const char *prefix, const char *json, 
 	o->tree_json = ve_fleet_tree_to_json(&t);
 	ve_fleet_tree_clear(&t);
 	read_tree(o);
+}
+
+static void on_forgotten(JsonObject *r, const GError *err, gpointer ud)
+{
+	struct op *o = ud;
+	g_autoptr(GError) e = NULL;
+
+	if (r && !json_object_get_boolean_member_with_default(r, "succeeded", FALSE))
+		e = g_error_new(VE_ERROR, VE_ERROR_EXISTS,
+				"host '%s' came back (or its roster changed) meanwhile; nothing forgotten", o->host);
+	o->done_fn(r ? e : err, o->ud);
+	op_free(o);
+}
+
+static void on_forget_read(JsonObject *r, const GError *err, gpointer ud)
+{
+	struct op *o = ud;
+	g_autofree char *hk = g_strdup_printf("%s/hosts/%s", o->prefix, o->host);
+	g_autofree char *rk = g_strdup_printf("%s/roster/%s", o->prefix, o->host);
+	g_autofree char *ck = g_strdup_printf("%s/caps/%s", o->prefix, o->host);
+	g_autoptr(GError) e = NULL;
+	JsonArray *kvs, *ops;
+	JsonNode *txn;
+	gint64 roster_rev = 0;
+	bool live = false;
+
+	if (!r) {
+		o->done_fn(err, o->ud);
+		op_free(o);
+		return;
+	}
+	kvs = json_object_has_member(r, "kvs") ? json_object_get_array_member(r, "kvs") : NULL;
+	for (guint i = 0; kvs && i < json_array_get_length(kvs); i++) {
+		JsonObject *kv = json_array_get_object_element(kvs, i);
+		g_autofree char *v = NULL, *k = key_value(kv, &v);
+
+		if (g_strcmp0(k, hk) == 0)
+			live = true;
+		else if (g_strcmp0(k, rk) == 0)
+			roster_rev = ve_etcd_int(kv, "mod_revision", 0);
+	}
+	if (live)
+		e = g_error_new(VE_ERROR, VE_ERROR_INVALID,
+				"host '%s' is live (its report is in etcd under its lease): only an absent "
+				"host's reserved fallback can be forgotten", o->host);
+	else if (!roster_rev)
+		e = g_error_new(VE_ERROR, VE_ERROR_NOT_FOUND, "no host '%s' in the fleet (no roster key %s)",
+				o->host, rk);
+	if (e) {
+		o->done_fn(e, o->ud);
+		op_free(o);
+		return;
+	}
+	/* only if it is still absent and its roster is the one read */
+	ops = json_array_new();
+	json_array_add_element(ops, ve_etcd_txn_delete(rk));
+	json_array_add_element(ops, ve_etcd_txn_delete(ck));
+	txn = ve_etcd_txn_body(hk, "CREATE", 0, ops);
+	ve_etcd_txn_add_compare(txn, rk, "MOD", roster_rev);
+	ve_etcd_call(o->e, "/v3/kv/txn", txn, 0, NULL, on_forgotten, o);
+}
+
+void ve_fleet_forget(struct ve_etcd *e, const char *prefix, const char *host, ve_fleet_done_fn fn,
+		     gpointer ud)
+{
+	struct op *o;
+	g_autofree char *pfx = NULL;
+
+	if (!ve_fleet_name_ok(host)) {
+		g_autoptr(GError) err = g_error_new(VE_ERROR, VE_ERROR_INVALID,
+						    "'%s' is not a host name (1 to 64 of A-Z a-z 0-9 . _ -)", host);
+
+		fn(err, ud);
+		return;
+	}
+	o = g_new0(struct op, 1);
+	o->e = e;
+	o->prefix = g_strdup(prefix);
+	o->host = g_strdup(host);
+	o->done_fn = fn;
+	o->ud = ud;
+	pfx = g_strdup_printf("%s/", prefix);
+	ve_etcd_call(e, "/v3/kv/range", ve_etcd_range_body(pfx, TRUE), 0, NULL, on_forget_read, o);
 }

@@ -73,6 +73,8 @@ expect "set-limit: a VM first" "web1" "set-limit" "web1"
 expect "set-limit VM: no VM for the power" "" "set-limit" "web1" ""
 expect "a UUID prefix completes the UUID" "0f8fad5b-d9cb-469f-a165-70867728950e" "show" "0f8"
 expect "host-cap: none" "none" "host-cap" ""
+expect "fleet: its subcommands" "forget set-budget set-tree" "fleet" ""
+expect "fleet f: forget" "forget" "fleet" "f"
 expect "status takes no argument" "" "status" ""
 expect "options before the command still find it" "we\\\"ird web1 web2" "--json" "show" "w"
 

@@ -161,6 +161,30 @@ class Etcd:
         except (TypeError, KeyError):
             return None
 
+    def raft_leader(self):
+        """The index of the member etcd's raft leader is, None when none is known."""
+        r = self.ctl("endpoint", "status", "-w", "json", check=False)
+        try:
+            for st in json.loads(r.stdout):
+                if st["Status"]["header"]["member_id"] == st["Status"]["leader"]:
+                    return self.client.index(int(st["Endpoint"].rsplit(":", 1)[1]))
+        except (ValueError, KeyError, TypeError):
+            pass
+        return None
+
+    def metric(self, i, name, match=""):
+        """The sum of member I's Prometheus samples NAME{...MATCH...}; None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.client[i]}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ") and match in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def healthy(self):
         r = self.ctl("endpoint", "health", check=False)
         return r.returncode == 0

@@ -7,6 +7,7 @@
  * of what is really in force is checked every step.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "check.h"
@@ -157,10 +158,12 @@ static void test_fallback_timing(void **state)
  * the raise delay pays for one host's move to its fallback; hosts cut off
  * independently within the same few control periods are not covered by
  * this test (README, Fleet: what is not guaranteed).  In every
- * step the sum of the caps really in force is within the budget.
+ * step the sum of the caps really in force is within the budget.  With
+ * @several, a host is cut off with no regard to the others (one in 41
+ * rounds each): the steps over budget are counted, not refused.
  */
 #define NH 5
-static void simulate(uint64_t seed)
+static int simulate(uint64_t seed, bool several)
 {
 	struct ve_fleet_node n[] = { { -1, W(1000) }, { 0, W(600) }, { 0, W(600) } };
 	struct ve_fleet_host h[NH];
@@ -171,6 +174,7 @@ static void simulate(uint64_t seed)
 	/* which write a host applied and reported: values alone would be ambiguous (a cap written twice) */
 	uint64_t seq[NH] = { 0 }, pending_seq[NH] = { 0 }, applied_seq[NH] = { 0 }, rep_seq[NH] = { 0 };
 	uint64_t worst = 0;
+	int over = 0;
 
 	for (int i = 0; i < NH; i++) {
 		h[i] = live(1 + i % 2, W(100), 1, 0);
@@ -244,8 +248,8 @@ static void simulate(uint64_t seed)
 				}
 				continue;
 			}
-			/* one disruption at a time (see the comment above) */
-			if (rnd % 97 == 0 && quiet > 12) {
+			/* one disruption at a time (see the comment above), or several at once */
+			if (several ? rnd % 41 == 0 : rnd % 97 == 0 && quiet > 12) {
 				quiet = 0;
 				cut[i] = 1;
 				continue;
@@ -271,18 +275,38 @@ static void simulate(uint64_t seed)
 			fbsum += fb_in_force[i];
 		}
 		worst = sum > worst ? sum : worst;
-		check(sum <= W(1000), "step %d: caps in force sum to %lu above the budget", step,
-		      (unsigned long)sum);
+		over += sum > W(1000);
 		check(fbsum <= W(1000), "step %d: fallbacks sum to %lu", step, (unsigned long)fbsum);
 	}
 	check(worst > W(500), "the budget was used (largest sum %lu)", (unsigned long)worst);
+	return over;
 }
 
 static void test_simulation(void **state)
 {
 	(void)state;
 	for (uint64_t seed = 17; seed < 17 + 64; seed++)
-		simulate(seed);
+		check(simulate(seed, false) == 0, "seed %lu: caps in force above the budget", (unsigned long)seed);
+}
+
+/*
+ * Several hosts cut off within the same few rounds (README, Fleet, "What is
+ * not guaranteed" (2)): not held by the rules, measured here.  The raise
+ * delay pays for one host's move to its fallback at a time; when the
+ * lowering that pays for one is held up by another's cut, the first rises
+ * before it lands.  Printed, not checked: the count of steps over budget
+ * (of 64 x 4000).  Reserving max(cap, fallback) for every host whose move is
+ * not acknowledged was tried and made it worse (126 steps against 6).
+ */
+static void test_simulation_several(void **state)
+{
+	int over = 0;
+
+	(void)state;
+	for (uint64_t seed = 17; seed < 17 + 64; seed++)
+		over += simulate(seed, true);
+	print_message("# several hosts cut off at once: %d of %d steps over budget\n", over, 64 * 4000);
+	check(over < 64 * 4000, "the simulation ran");
 }
 
 int main(void)
@@ -296,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_warm_up),
 		cmocka_unit_test(test_fallback_timing),
 		cmocka_unit_test(test_simulation),
+		cmocka_unit_test(test_simulation_several),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
