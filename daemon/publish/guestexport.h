@@ -19,23 +19,34 @@
  *                                              8 × MSR index returns that
  *                                              register (native endian)
  *
- * A file whose content is what was last written there is not replaced
+ * A file whose content is what was last written there is not written
  * again (the names, ranges and limit seldom change; the energies every
  * period): an export made anew is written whole.
  *
  * The values come from the register file (vrapl.h), so energy_uj is the
  * energy-status counter times its unit, exactly what the guest's own RAPL
- * driver would report from the same registers.  Every file is replaced
- * atomically (write to a temporary name, rename), so a reader never sees a
- * half-written value.  The directory is meant to be shared read-only into
- * the guest (virtiofs or 9p; see conf/guest-export.md).
+ * driver would report from the same registers.  Every file is made whole
+ * by an atomic replace (write to a temporary name, rename).  The files that
+ * change every period, the energy_uj files and msr, are then held open and
+ * rewritten in place, each with one pwrite(2) (msr: over the registers that
+ * changed; an energy_uj shorter than before, after a wrap, is truncated
+ * after it), which costs no inode and no path walk (issue 15).  Linux does
+ * not lock a page against readers while a write copies into it, so a read
+ * racing that write could see part of the old and part of the new digits
+ * of one value; the window is the copy of at most 328 bytes once a period.
+ * A reader that must never see that reads twice, or asks the vmsr helper
+ * socket (vmsr.h).  The other files are still replaced atomically when they
+ * change.  The directory is meant to be shared read-only into the guest
+ * (virtiofs or 9p; see conf/guest-export.md).
  *
  * The msr file cannot use the MSR index itself as the offset, as
  * /dev/cpu/N/msr does: that device calls rdmsr for each read, while in a
  * file the 8 bytes of MSR 0x610 would overlap those of 0x611.  Hence 8 × index.
  *
- * Not thread-safe (one static buffer).  Errors: GError naming the file; on
- * error the previous files stay.
+ * Not thread-safe (one static buffer, and the record of what was written,
+ * with 3 or 4 held fds per VM exported).  Errors: GError naming the file;
+ * on error the previous files stay, and the next write makes every file
+ * whole again.
  */
 #pragma once
 
