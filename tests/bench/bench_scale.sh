@@ -13,7 +13,7 @@
 #
 # Prints per size and sampler: CPU ms per wall second, user and system, min
 # and median over the runs; periods per second (from the state file's
-# period count); CPU ms per period (the median over periods/s: a loop that
+# period count, with its journal); CPU ms per period (the median over periods/s: a loop that
 # falls behind runs fewer periods); RSS; open fds; and the marginal cost of
 # one more VM, in µs of CPU per VM per period, against the next smaller size.
 #
@@ -64,7 +64,8 @@ host_up() {   # host_up N: N VMs, returns when they are all in place
 	done
 }
 
-periods() { sed -n 's/^periods=//p' "$1/state" 2>/dev/null | tail -n1; }
+# the state file and its journal's saves since (statejournal.h), as the daemon would load them
+periods() { python3 "$(dirname "$0")/../integration/vestate.py" "$1/state" get virtenergy periods 2>/dev/null; }
 
 # one_run N SAMPLER RUN: prints "user_ticks sys_ticks wall_s periods rss_kib fds"
 one_run() {
