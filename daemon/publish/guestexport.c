@@ -135,6 +135,22 @@ static gboolean put(int dir_fd, struct written *w, const char *uuid, const char 
 		n_kept++;
 		return TRUE;
 	}
+	/*
+	 * Not written by this process yet (it restarted, the export was there):
+	 * a read costs no inode, a replace does, so one that says the same
+	 * is kept (a restart at 1,000 VMs replaced 8,000 files on ext4).
+	 */
+	if (!last && len <= CACHED_MAX) {
+		char old[CACHED_MAX + 2];
+		size_t old_len = 0;
+
+		if (ve_read_file_at(dir_fd, rel, old, sizeof(old), &old_len) == 0 && old_len == len &&
+		    memcmp(old, data, len) == 0) {
+			g_hash_table_insert(w->files, g_strdup(rel), g_bytes_new(data, len));
+			n_kept++;
+			return TRUE;
+		}
+	}
 	r = ve_write_file_atomic_at(dir_fd, rel, data, len, 0644, 0, &step);
 	if (r == 0) {
 		n_written++;
@@ -160,6 +176,25 @@ static gboolean put_u64(int dir_fd, struct written *w, const char *uuid, const c
 
 	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)v);
 	return put_text(dir_fd, w, uuid, rel, buf, error);
+}
+
+/*
+ * The regular file @rel as it is, to rewrite in place (a restart finds the
+ * export there: adopting its files costs no inode), or -1 to make it anew.
+ */
+static int adopt(int dir_fd, const char *rel, size_t want_size)
+{
+	int fd = openat(dir_fd, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (want_size && (size_t)st.st_size != want_size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Open @rel, just made whole, to rewrite it in place from now on. */
@@ -201,17 +236,26 @@ static gboolean put_energy(int *dir_fd, int export_fd, struct written *w, size_t
 			if (*dir_fd < 0)
 				return set_error(error, errno, uuid, "", "cannot open directory");
 		}
-		const char *step;
-		int r = ve_write_file_atomic_at(*dir_fd, rel, buf, (size_t)len, 0644, 0, &step);
+		h->fd = adopt(*dir_fd, rel, 0);
+		if (h->fd >= 0) {
+			/* its old length is not known: write, then cut to this one */
+			if (!rewrite(h->fd, uuid, rel, buf, (size_t)len, 0, error))
+				return FALSE;
+			if (ftruncate(h->fd, len) < 0)
+				return set_error(error, errno, uuid, rel, "cannot shorten in place");
+		} else {
+			const char *step;
+			int r = ve_write_file_atomic_at(*dir_fd, rel, buf, (size_t)len, 0644, 0, &step);
 
-		if (r < 0) {
-			g_autofree char *what = g_strdup_printf("%s the temporary file failed", step);
+			if (r < 0) {
+				g_autofree char *what = g_strdup_printf("%s the temporary file failed", step);
 
-			return set_error(error, -r, uuid, rel, what);
+				return set_error(error, -r, uuid, rel, what);
+			}
+			h->fd = hold(*dir_fd, uuid, rel, error);
+			if (h->fd < 0)
+				return FALSE;
 		}
-		h->fd = hold(*dir_fd, uuid, rel, error);
-		if (h->fd < 0)
-			return FALSE;
 	} else {
 		if (!rewrite(h->fd, uuid, rel, buf, (size_t)len, 0, error))
 			return FALSE;
@@ -266,11 +310,18 @@ static gboolean put_msr(int dir_fd, struct written *w, const char *uuid, const u
 		memset(msr, 0, sizeof(msr));
 		for (size_t i = 0; i < N_REGS; i++)
 			memcpy(&msr[8 * regs[i]], &val[i], 8);   /* native endian, as /dev/cpu/N/msr */
-		if (!put(dir_fd, w, uuid, "msr", msr, sizeof(msr), error))
-			return FALSE;
-		w->msr_fd = hold(dir_fd, uuid, "msr", error);
-		if (w->msr_fd < 0)
-			return FALSE;
+		w->msr_fd = adopt(dir_fd, "msr", sizeof(msr));
+		if (w->msr_fd >= 0) {
+			if (!rewrite(w->msr_fd, uuid, "msr", msr, sizeof(msr), 0, error))
+				return FALSE;
+			n_written++;
+		} else {
+			if (!put(dir_fd, w, uuid, "msr", msr, sizeof(msr), error))
+				return FALSE;
+			w->msr_fd = hold(dir_fd, uuid, "msr", error);
+			if (w->msr_fd < 0)
+				return FALSE;
+		}
 		memcpy(w->msr, val, sizeof(w->msr));
 		return TRUE;
 	}
@@ -438,6 +489,12 @@ static int remove_tree(int dir_fd, const char *name)
 	}
 	closedir(d);
 	return unlinkat(dir_fd, name, AT_REMOVEDIR);
+}
+
+void ve_guest_export_forget(const char *uuid)
+{
+	if (exports)
+		g_hash_table_remove(exports, uuid);
 }
 
 gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error)

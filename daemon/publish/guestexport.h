@@ -21,7 +21,9 @@
  *
  * A file whose content is what was last written there is not written
  * again (the names, ranges and limit seldom change; the energies every
- * period): an export made anew is written whole.
+ * period): an export made anew is written whole, and one found in place
+ * (the daemon restarted) is adopted: a file that already says the same is
+ * left as it is.
  *
  * The values come from the register file (vrapl.h), so energy_uj is the
  * energy-status counter times its unit, exactly what the guest's own RAPL
@@ -61,6 +63,14 @@ gboolean ve_guest_export_write(int export_fd, const char *uuid, const struct ve_
 
 /* Files replaced, and files left as they were because unchanged, since the start. */
 void ve_guest_export_counts(uint64_t *ret_written, uint64_t *ret_kept);
+
+/*
+ * Forget what was written to @uuid's export and close its held files,
+ * leaving the files: the next write adopts them as a restarted daemon
+ * would (files that say the same are kept, energies and msr rewritten in
+ * place).  For a VM that stopped, and for tests.
+ */
+void ve_guest_export_forget(const char *uuid);
 
 /* Remove EXPORT/<uuid>/ (the VM is gone).  Missing is fine. */
 gboolean ve_guest_export_remove(int export_fd, const char *uuid, GError **error);

@@ -143,6 +143,25 @@ static void test_export(void **state)
 	check_u64(read_u64(&fx, "intel-rapl:0/constraint_0_time_window_us"), 1000000,
 		  "every file back, the unchanged ones too");
 	{
+		/* a restart finds the export in place: nothing replaced, the energy updated in place */
+		ino_t name0 = ino(&fx, "intel-rapl:0/name"), energy0 = ino(&fx, "intel-rapl:0/energy_uj");
+		ino_t msr0 = ino(&fx, "msr");
+		uint64_t w0, k0, w1, k1;
+
+		ve_guest_export_forget(UUID);
+		ve_guest_export_counts(&w0, &k0);
+		v.pkg_uj += 1000000;
+		check(ve_guest_export_write(dir, UUID, &v, &err), "after a restart: %s",
+		      err ? err->message : "");
+		ve_guest_export_counts(&w1, &k1);
+		check(ino(&fx, "intel-rapl:0/name") == name0 && ino(&fx, "intel-rapl:0/energy_uj") == energy0 &&
+		      ino(&fx, "msr") == msr0, "every file adopted, none replaced");
+		check_u64(read_u64(&fx, "intel-rapl:0/energy_uj"), 2000000, "the energy updated");
+		printf("# after a restart: %llu files written in place, %llu kept\n",
+		       (unsigned long long)(w1 - w0), (unsigned long long)(k1 - k0));
+		v.pkg_uj -= 1000000;
+	}
+	{
 		/* removed by hand under the held fds: noticed, and made whole again */
 		char cmd[PATH_MAX * 2 + 16];
 
