@@ -32,6 +32,7 @@ void ve_config_defaults(struct ve_config *c)
 	c->uri = g_strdup(DEFAULT_URI);
 	c->period_us = 100000;
 	c->thread_scan_us = 1000000;
+	c->vm_thread_scan_us = 10000000;
 	c->retain_undefined_us = 720 * G_GUINT64_CONSTANT(3600000000);   /* 30 days */
 	c->state_dir = g_strdup(DEFAULT_STATE_DIR);
 	c->state_interval_us = 100000;
@@ -113,8 +114,8 @@ static gboolean get_power(GKeyFile *kf, const char *group, const char *key, uint
 
 /* Every group and key we know; anything else is a typo worth refusing. */
 static const char *const known[][12] = {
-	{ "daemon", "uri", "period-ms", "thread-scan-ms", "state-dir", "state-interval-ms",
-	  "retain-undefined-hours", NULL },
+	{ "daemon", "uri", "period-ms", "thread-scan-ms", "vm-thread-scan-ms", "state-dir",
+	  "state-interval-ms", "retain-undefined-hours", NULL },
 	{ "accounting", "idle-policy", "sampler", "events", NULL },
 	{ "host-model", "idle-power", "max-power", "idle-power-per-cpu", "max-power-per-cpu", NULL },
 	{ "calibration", "window-periods", NULL },
@@ -259,7 +260,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	g_auto(GStrv) events = NULL, guest_limits = NULL;
 	g_autofree char *guest_source = NULL, *guest_parent = NULL;
 	uint64_t period_ms = c->period_us / 1000, interval_ms = c->state_interval_us / 1000;
-	uint64_t scan_ms = c->thread_scan_us / 1000;
+	uint64_t scan_ms = c->thread_scan_us / 1000, vm_scan_ms = c->vm_thread_scan_us / 1000;
 	uint64_t retain_h = c->retain_undefined_us / G_GUINT64_CONSTANT(3600000000);
 	uint64_t export_ms = c->export_interval_us / 1000;
 	g_autofree char *export_dir = NULL, *vmsr_socket = NULL, *prom = NULL, *bus = NULL;
@@ -282,6 +283,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	if (!get_uint(kf, "daemon", "period-ms", 10, 60000, &period_ms, error) ||
 	    !get_uint(kf, "daemon", "state-interval-ms", 10, 3600000, &interval_ms, error) ||
 	    !get_uint(kf, "daemon", "thread-scan-ms", 10, 60000, &scan_ms, error) ||
+	    !get_uint(kf, "daemon", "vm-thread-scan-ms", 10, 3600000, &vm_scan_ms, error) ||
 	    !get_uint(kf, "daemon", "retain-undefined-hours", 0, 87600, &retain_h, error) ||
 	    !get_uint(kf, "guests", "export-interval-ms", 10, 3600000, &export_ms, error) ||
 	    !get_uint(kf, "calibration", "window-periods", 8, 100000, &window, error) ||
@@ -405,6 +407,7 @@ gboolean ve_config_load_data(struct ve_config *c, const char *data, gsize len, c
 	ve_config_fleet_commit(&n, c);
 	n.period_us = period_ms * 1000;
 	n.thread_scan_us = scan_ms * 1000;
+	n.vm_thread_scan_us = vm_scan_ms * 1000;
 	n.retain_undefined_us = retain_h * G_GUINT64_CONSTANT(3600000000);
 	n.export_interval_us = export_ms * 1000;
 	if (export_dir) {

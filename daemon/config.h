@@ -19,7 +19,8 @@
 struct ve_config {
 	char *uri;                      /* libvirt connection */
 	uint64_t period_us;             /* accounting period */
-	uint64_t thread_scan_us;        /* how often each VM's threads are listed */
+	uint64_t thread_scan_us;        /* how often each service's processes and threads are listed */
+	uint64_t vm_thread_scan_us;     /* how often each VM's threads are listed besides libvirt's events */
 	char *state_dir;                /* cumulative ledgers */
 	uint64_t state_interval_us;     /* how often the state file is written */
 	uint64_t retain_undefined_us;   /* an undefined VM's counters are kept this long */

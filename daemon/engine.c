@@ -76,6 +76,7 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 	vm->gone = false;
 	e->accounts->slot[vm->slot].vcpus = vcpus;
 	ve_account_set_active(e->accounts, vm->slot, true);
+	vm->next_scan_us = 0;   /* resumed, or started: list its threads in the next period */
 	if (!vm->running) {
 		vm->running = true;
 		vm->located = false;   /* a new QEMU process: find it again */
@@ -83,6 +84,14 @@ bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *nam
 		return true;
 	}
 	return false;
+}
+
+void ve_engine_vm_rescan(struct ve_engine *e, const char *uuid)
+{
+	struct vm *vm = ve_registry_get(e->reg, uuid, VE_REG_ENGINE);
+
+	if (vm)
+		vm->next_scan_us = 0;
 }
 
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid)

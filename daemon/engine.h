@@ -6,8 +6,9 @@
  * stopped), so it runs the same against a live host and a fixture root.
  *
  * Per period (ve_engine_period):
- *   1. list the threads of every running VM (threadmap.h), watch new ones,
- *      take a last reading of threads that are gone, then forget them;
+ *   1. list the threads of the running VMs due for it (threadmap.h: when
+ *      started or told to rescan, else every vm-thread-scan-ms), watch new
+ *      ones, take a last reading of threads that are gone, then forget them;
  *   2. read every thread's counters (sampler.h) and take deltas;
  *   3. the host's own CPU time = busy time of /proc/stat minus what the
  *      sampled threads ran, per socket;
@@ -118,6 +119,13 @@ void ve_engine_free(struct ve_engine *e);
 bool ve_engine_vm_started(struct ve_engine *e, const char *uuid, const char *name,
 			  unsigned int vcpus);
 void ve_engine_vm_stopped(struct ve_engine *e, const char *uuid);
+
+/*
+ * The VM's threads may have changed (libvirt said a device was added or
+ * removed, a tunable changed, the guest rebooted): list them in the next
+ * period rather than at the next vm-thread-scan-ms.  Unknown UUIDs are ignored.
+ */
+void ve_engine_vm_rescan(struct ve_engine *e, const char *uuid);
 
 /*
  * libvirt no longer has the domain at all (a transient domain that was

@@ -125,8 +125,11 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 	ve_sampler_begin_period(e->sampler, now_us * 1000u);
 	/*
 	 * Listing a VM's threads costs a dozen file reads; reading a thread's
-	 * counters one read(2).  So threads are listed every thread-scan-ms
-	 * (and at once for a VM just started) and sampled every period.  A
+	 * counters one read(2).  So threads are sampled every period but
+	 * listed only when libvirt says the VM started, resumed, rebooted or
+	 * changed a device or tunable (ve_engine_vm_rescan()), and otherwise
+	 * every vm-thread-scan-ms (10 s by default; listing every VM every
+	 * second was a tenth of the daemon's time at 1,000 VMs, issue 15).  A
 	 * thread that exits in between keeps its final counts (perf) or fails
 	 * to read (schedstat) and goes; a new one waits for the next listing.
 	 */
@@ -137,7 +140,7 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
 			vm->gen++;
 			vm->scanned = true;
-			vm->next_scan_us = now_us + e->cfg->thread_scan_us;
+			vm->next_scan_us = now_us + e->cfg->vm_thread_scan_us;
 			if (vm->running)
 				scan_vm(e, vm);
 		}

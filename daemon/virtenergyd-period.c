@@ -4,7 +4,7 @@
  */
 #include "virtenergyd.h"
 
-void vd_save_state(struct daemon *d)
+void vd_save_state(struct daemon *d, bool whole)
 {
 	g_autoptr(GError) err = NULL;
 
@@ -12,7 +12,7 @@ void vd_save_state(struct daemon *d)
 		struct ve_state *st = ve_engine_state_next(d->engine, &err);
 
 		if (st)
-			ve_disk_writer_state(d->writer, st);
+			ve_disk_writer_state(d->writer, st, whole);
 		else if (err)
 			ve_log("%s", err->message);
 		vd_writer_errors(d);
@@ -239,7 +239,7 @@ gboolean vd_on_period(gpointer data)
 	if (d->limiter && d->virt)
 		ve_limiter_tick(d->limiter, d->engine, ve_virt_conn(d->virt), now);
 	if (now - d->last_save_us >= d->cfg.state_interval_us) {
-		vd_save_state(d);
+		vd_save_state(d, false);
 		d->last_save_us = now;
 	}
 	if (now - d->last_export_us >= d->cfg.export_interval_us) {

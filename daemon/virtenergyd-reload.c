@@ -133,6 +133,7 @@ void vd_reload(struct daemon *d)
 	d->cfg.state_interval_us = nc.state_interval_us;
 	d->cfg.export_interval_us = nc.export_interval_us;
 	d->cfg.thread_scan_us = nc.thread_scan_us;
+	d->cfg.vm_thread_scan_us = nc.vm_thread_scan_us;
 	d->cfg.retain_undefined_us = nc.retain_undefined_us;
 	ve_config_clear(&nc);
 

@@ -228,6 +228,11 @@ static void on_connection(void *ud, bool up, const char *why)
 		ve_log("libvirt connection down (%s): still accounting the VMs already known", why);
 }
 
+static void on_changed(void *ud, const char *uuid)
+{
+	ve_engine_vm_rescan(((struct daemon *)ud)->engine, uuid);
+}
+
 const struct ve_virt_ops vd_virt_ops = {
 	.sync = on_sync,
 	.started = on_started,
@@ -235,5 +240,6 @@ const struct ve_virt_ops vd_virt_ops = {
 	.gone = on_gone,
 	.defined = on_defined,
 	.metadata_changed = on_metadata,
+	.changed = on_changed,
 	.connection = on_connection,
 };

@@ -265,7 +265,7 @@ static void run_loop(struct daemon *d)
 static void shut_down(struct daemon *d)
 {
 	if (d->engine) {
-		vd_save_state(d);
+		vd_save_state(d, true);   /* the state file whole, not only its journal */
 		vd_export_guests(d);
 		vd_write_prom(d);
 	}

@@ -125,7 +125,7 @@ void vd_on_limiter_event(void *ud, enum ve_limiter_event ev, const char *uuid, c
 void vd_dbus_log(void *ud, const char *msg);
 
 /* virtenergyd-period.c */
-void vd_save_state(struct daemon *d);
+void vd_save_state(struct daemon *d, bool whole);
 int vd_vmsr_admit(void *ud, pid_t peer, uid_t uid, const char **why);
 int vd_vmsr_lookup(void *ud, pid_t peer, uid_t uid, uint32_t msr, uint32_t cpu, pid_t tid,
 		   uint64_t *ret, const char **why);

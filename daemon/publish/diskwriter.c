@@ -12,6 +12,7 @@
 
 #include "diskwriter.h"
 #include "guestexport.h"
+#include "statejournal.h"
 
 struct ve_disk_writer {
 	GThread *thread;
@@ -19,6 +20,8 @@ struct ve_disk_writer {
 	GCond cond;               /* work handed over, work finished, or stop */
 	GArray *exports;          /* pending, or NULL */
 	struct ve_state *state;   /* pending, or NULL */
+	bool state_whole;         /* the pending one rewrites the state file */
+	struct ve_state_journal *journal;   /* the writer thread's */
 	unsigned int busy;
 	bool stop;
 	int export_fd, state_fd;
@@ -74,11 +77,14 @@ static void write_exports(struct ve_disk_writer *w, GArray *items)
 	g_mutex_unlock(&w->lock);
 }
 
-static void write_state(struct ve_disk_writer *w, struct ve_state *s)
+/* Save @s (taken over) through the journal (statejournal.h). */
+static void write_state(struct ve_disk_writer *w, struct ve_state *s, bool whole)
 {
 	GError *err = NULL;
 
-	if (ve_state_save(w->state_fd, w->state_name, s, &err))
+	if (!w->journal)
+		w->journal = ve_state_journal_new(w->state_fd, w->state_name);
+	if (ve_state_journal_save(w->journal, s, whole, &err))
 		return;
 	g_mutex_lock(&w->lock);
 	g_clear_error(&w->state_error);
@@ -94,6 +100,7 @@ static gpointer writer_main(gpointer data)
 	for (;;) {
 		GArray *exports;
 		struct ve_state *state;
+		bool whole;
 
 		while (!w->exports && !w->state && !w->stop)
 			g_cond_wait(&w->cond, &w->lock);
@@ -101,13 +108,13 @@ static gpointer writer_main(gpointer data)
 			break;   /* stop, and nothing left to write */
 		exports = g_steal_pointer(&w->exports);
 		state = g_steal_pointer(&w->state);
+		whole = w->state_whole;
+		w->state_whole = false;
 		w->busy++;
 		g_mutex_unlock(&w->lock);
 		/* the state first: it is what a restart needs */
-		if (state) {
-			write_state(w, state);
-			ve_state_free(state);
-		}
+		if (state)
+			write_state(w, state, whole);
 		if (exports) {
 			write_exports(w, exports);
 			g_array_unref(exports);
@@ -142,6 +149,7 @@ void ve_disk_writer_free(struct ve_disk_writer *w)
 	g_cond_broadcast(&w->cond);
 	g_mutex_unlock(&w->lock);
 	g_thread_join(w->thread);
+	ve_state_journal_free(w->journal, NULL);   /* compacts only what the last save left */
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_clear_error(&w->export_error);
@@ -169,7 +177,7 @@ void ve_disk_writer_exports(struct ve_disk_writer *w, GArray *items)
 		g_array_unref(old);   /* replaced unwritten: the new one has it all */
 }
 
-void ve_disk_writer_state(struct ve_disk_writer *w, struct ve_state *s)
+void ve_disk_writer_state(struct ve_disk_writer *w, struct ve_state *s, bool whole)
 {
 	struct ve_state *old;
 
@@ -180,6 +188,7 @@ void ve_disk_writer_state(struct ve_disk_writer *w, struct ve_state *s)
 	g_mutex_lock(&w->lock);
 	old = w->state;
 	w->state = s;
+	w->state_whole = w->state_whole || whole;
 	g_cond_broadcast(&w->cond);
 	g_mutex_unlock(&w->lock);
 	ve_state_free(old);

@@ -8,8 +8,9 @@
  * Two kinds of work, each a whole snapshot handed over by the loop:
  *   - every running VM's register file for its guest export
  *     (guestexport.h), written one VM after another;
- *   - the state file (statefile.h), written and synced as ve_state_save()
- *     does.
+ *   - the state file (statefile.h), through its journal (statejournal.h):
+ *     each save appended as what changed, the file itself rewritten when
+ *     the journal has grown to its size, and when asked for.
  * The thread writes the newest snapshot of each kind.  One handed over
  * while the previous one of its kind is still being written waits; a
  * newer one replaces it unwritten, since it holds everything the older
@@ -51,8 +52,12 @@ void ve_disk_writer_free(struct ve_disk_writer *w);
 /* A new snapshot of the exports: a GArray of struct ve_export_item, taken over. */
 void ve_disk_writer_exports(struct ve_disk_writer *w, GArray *items);
 
-/* A new state to save (seq as ve_state_save() takes it), taken over. */
-void ve_disk_writer_state(struct ve_disk_writer *w, struct ve_state *s);
+/*
+ * A new state to save (seq as ve_state_save() takes it), taken over;
+ * @whole: rewrite the state file itself with it (the last save before an
+ * exit, so that the file alone is the truth), not only the journal.
+ */
+void ve_disk_writer_state(struct ve_disk_writer *w, struct ve_state *s, bool whole);
 
 /* Wait until everything handed over has been written (or has failed). */
 void ve_disk_writer_flush(struct ve_disk_writer *w);

@@ -330,6 +330,12 @@ static GString *format_state(const struct ve_state *s, uint64_t seq)
 
 gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError **error)
 {
+	return statefile_save(dir_fd, name, s, NULL, error);
+}
+
+gboolean statefile_save(int dir_fd, const char *name, struct ve_state *s, size_t *ret_len,
+			GError **error)
+{
 	g_autoptr(GError) why = NULL;
 	g_autoptr(GString) text = NULL;
 	const char *step;
@@ -350,6 +356,8 @@ gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError 
 		return FALSE;
 	}
 	text = format_state(s, s->seq + 1);
+	if (ret_len)
+		*ret_len = text->len;
 	r = ve_write_file_atomic_at(dir_fd, name, text->str, text->len, 0600,
 				    VE_WRITE_SYNC | VE_WRITE_SYNC_DIR, &step);
 	if (r < 0 && ve_write_step_kept(step)) {

@@ -56,6 +56,13 @@
  *   - Σ total_uj of all accounts + retired_uj = energy_uj;
  * all without any sum passing 2^64 - 1.
  *
+ * The daemon does not rewrite this file every period: its saves go to a
+ * journal beside it, NAME.journal, and the file is rewritten from time to
+ * time (statejournal.h).  ve_state_load() replays that journal, so it
+ * returns the last save; a tool that reads this file alone sees the state
+ * of its last rewrite, consistent but up to a few seconds old while the
+ * daemon runs, and whole after it exits.
+ *
  * Errors are GErrors in VE_STATE_ERROR that name the file, say what was
  * wrong and what was done with the file.  No logging.  Not thread-safe: one
  * owner per struct ve_state and one writer per state file.
@@ -159,9 +166,12 @@ gboolean ve_state_check(const struct ve_state *s, GError **error);
 gboolean ve_state_save(int dir_fd, const char *name, struct ve_state *s, GError **error);
 
 /*
- * Read @name in @dir_fd into a new state in *@ret (untouched on failure).
- * A leftover "@name.tmp" (a save cut short) is removed first: the file under
- * @name is the truth.
+ * Read @name in @dir_fd into a new state in *@ret (untouched on failure),
+ * with the saves of "@name.journal" replayed onto it where that journal
+ * continues it (statejournal.h; a journal that does not apply is set aside
+ * as "@name.journal.corrupt-<UTC time>" and the file alone is returned).
+ * A leftover "@name.tmp" or "@name.journal.tmp" (a save cut short) is
+ * removed first: the file under @name is the truth.
  *
  * No file under @name (first start) is success with an empty state, which
  * the caller can tell by ret->seq == 0: every saved file has seq >= 1.

@@ -37,3 +37,8 @@ struct ve_state_account *statefile_add(struct ve_state *s, const char *key, cons
 				       GError **error);
 gboolean statefile_check(const struct ve_state *s, int code, GError **error);
 gboolean statefile_name_valid(const char *name, GError **error);
+/* ve_state_save(), telling the length of the file it wrote in *@ret_len (may be NULL). */
+gboolean statefile_save(int dir_fd, const char *name, struct ve_state *s, size_t *ret_len,
+			GError **error);
+/* Move @name to "@name.<tag>-<UTC time>[-<n>]"; 0 or -errno (statefile_read.c). */
+int statefile_set_aside(int dir_fd, const char *name, const char *tag, char **ret_aside);

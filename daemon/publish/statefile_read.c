@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "statefile.h"
 #include "statefile_int.h"
+#include "statejournal.h"
 
 
 struct field {
@@ -296,7 +297,7 @@ static int rename_noreplace(int dir_fd, const char *from, const char *to)
  * Move @name to "@name.<tag>-<UTC time>", with "-<n>" added when that is
  * taken, so that every file set aside is kept for a person to look at.
  */
-static int set_aside(int dir_fd, const char *name, const char *tag, char **ret_aside)
+int statefile_set_aside(int dir_fd, const char *name, const char *tag, char **ret_aside)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_from_unix_utc(g_get_real_time() / G_USEC_PER_SEC);
 	g_autofree char *stamp = now ? g_date_time_format(now, "%Y%m%dT%H%M%SZ") : NULL;
@@ -321,7 +322,7 @@ static void report_aside(int dir_fd, const char *name, int code, const char *tag
 			 GError **error)
 {
 	g_autofree char *aside = NULL;
-	int r = set_aside(dir_fd, name, tag, &aside);
+	int r = statefile_set_aside(dir_fd, name, tag, &aside);
 
 	if (r == 0)
 		g_set_error(error, VE_STATE_ERROR, code, "state file '%s' %s; moved it aside to '%s'",
@@ -330,6 +331,32 @@ static void report_aside(int dir_fd, const char *name, int code, const char *tag
 		g_set_error(error, VE_STATE_ERROR, code,
 			    "state file '%s' %s; could not move it aside (%s), left it in place",
 			    name, why, g_strerror(-r));
+}
+
+/*
+ * The saves since the state file was written (statejournal.h), onto *@s.
+ * A journal that cannot be read is left alone (the state file holds what
+ * it held at its last compaction); one whose records do not apply is set
+ * aside and *@s is the state file's again.
+ */
+static void replay_journal(int dir_fd, const char *name, const char *data, size_t len,
+			   struct ve_state **s)
+{
+	g_autofree char *jname = g_strconcat(name, ".journal", NULL);
+	g_autofree char *jdata = NULL;
+	g_autofree char *aside = NULL;
+	g_autoptr(GError) why = NULL;
+	uint64_t version = 0;
+	size_t jlen = 0;
+
+	if (ve_read_regular_at(dir_fd, jname, 2 * (size_t)VE_STATE_MAX_BYTES, &jdata, &jlen) < 0)
+		return;
+	if (ve_state_journal_replay(*s, jdata, jlen, &why))
+		return;
+	statefile_set_aside(dir_fd, jname, "corrupt", &aside);
+	ve_state_free(*s);
+	*s = NULL;
+	parse_file(data, len, s, &version, NULL);   /* parsed before: parses again */
 }
 
 gboolean ve_state_load(int dir_fd, const char *name, struct ve_state **ret, GError **error)
@@ -350,6 +377,9 @@ gboolean ve_state_load(int dir_fd, const char *name, struct ve_state **ret, GErr
 	 * remove it is harmless: the next save replaces it.
 	 */
 	tmp = g_strconcat(name, ".tmp", NULL);
+	unlinkat(dir_fd, tmp, 0);
+	g_free(tmp);
+	tmp = g_strconcat(name, ".journal.tmp", NULL);
 	unlinkat(dir_fd, tmp, 0);
 
 	switch (read_state_file(dir_fd, name, &data, &len, error)) {
@@ -385,6 +415,7 @@ gboolean ve_state_load(int dir_fd, const char *name, struct ve_state **ret, GErr
 		report_aside(dir_fd, name, VE_STATE_ERROR_CORRUPT, "corrupt", what, error);
 		return FALSE;
 	}
+	replay_journal(dir_fd, name, data, len, &s);
 	*ret = s;
 	return TRUE;
 }

@@ -308,7 +308,7 @@ int ve_parse_io_stat(const char *text, struct ve_blkio_dev **ret, size_t *ret_n)
 	};
 	struct blk_recs rs = { 0 };
 	struct ve_span line, f, key, val;
-	uint32_t major, minor;
+	uint32_t major = 0, minor = 0;   /* set by parse_devno; -O3 cannot tell */
 	int r = 0;
 
 	while (r == 0 && ve_next_line(&text, &line)) {

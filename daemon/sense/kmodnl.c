@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "kmodnl.h"
+#include "kmodnl_int.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -26,16 +27,6 @@
 #define VE_NLMSGERR_ATTR_MSG 1
 #define VE_NLMSGERR_ATTR_MAX 3
 
-struct ve_kmod {
-	struct nl_sock *cmd, *mc;
-	struct nl_cb *mc_cb;
-	int family;
-	int group;
-	char error[256];
-	/* while receiving */
-	const struct ve_kmod_handlers *h;
-	int messages;
-};
 
 static struct nla_policy attr_policy[VE_A_MAX + 1] = {
 	[VE_A_VERSION] = { .type = NLA_U32 },
@@ -67,26 +58,6 @@ static struct nla_policy event_policy[VE_EV_MAX + 1] = {
 	[VE_EV_CONFIG] = { .type = NLA_U64 },
 	[VE_EV_STATUS] = { .type = NLA_U32 },
 	[VE_EV_ERROR] = { .type = NLA_U32 },
-};
-
-static struct nla_policy ts_policy[VE_TS_MAX + 1] = {
-	[VE_TS_TID] = { .type = NLA_U32 },
-	[VE_TS_ACCOUNT] = { .type = NLA_U64 },
-	[VE_TS_RUN_NS] = { .type = NLA_U64 },
-	[VE_TS_VALUES] = { .type = NLA_UNSPEC },
-	[VE_TS_FLAGS] = { .type = NLA_U32 },
-};
-
-static struct nla_policy cs_policy[VE_CS_MAX + 1] = {
-	[VE_CS_CGROUP_ID] = { .type = NLA_U64 },
-	[VE_CS_ACCOUNT] = { .type = NLA_U64 },
-	[VE_CS_READ_OPS] = { .type = NLA_U64 },
-	[VE_CS_READ_BYTES] = { .type = NLA_U64 },
-	[VE_CS_READ_NS] = { .type = NLA_U64 },
-	[VE_CS_WRITE_OPS] = { .type = NLA_U64 },
-	[VE_CS_WRITE_BYTES] = { .type = NLA_U64 },
-	[VE_CS_WRITE_NS] = { .type = NLA_U64 },
-	[VE_CS_DEV] = { .type = NLA_U32 },
 };
 
 /* ---- requests ------------------------------------------------------------ */
@@ -178,6 +149,10 @@ static int request(struct ve_kmod *k, struct nl_msg *msg, int (*parse)(struct nl
 	int r;
 
 	k->error[0] = '\0';
+	if (!k->cmd) {
+		nlmsg_free(msg);
+		return 0;   /* a loopback client (kmodnl.h): no module to ask */
+	}
 	cb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!cb) {
 		nlmsg_free(msg);
@@ -206,7 +181,7 @@ static int request(struct ve_kmod *k, struct nl_msg *msg, int (*parse)(struct nl
 
 /* ---- open and close --------------------------------------------------------- */
 
-static int set_int_opt(struct nl_sock *sk, int level, int opt, int v)
+int kmodnl_set_int_opt(struct nl_sock *sk, int level, int opt, int v)
 {
 	return setsockopt(nl_socket_get_fd(sk), level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
 }
@@ -229,8 +204,8 @@ int ve_kmod_open(struct ve_kmod **ret)
 		ve_kmod_close(k);
 		return -EIO;
 	}
-	set_int_opt(k->cmd, SOL_NETLINK, VE_NETLINK_EXT_ACK, 1);
-	set_int_opt(k->cmd, SOL_NETLINK, VE_NETLINK_CAP_ACK, 1);
+	kmodnl_set_int_opt(k->cmd, SOL_NETLINK, VE_NETLINK_EXT_ACK, 1);
+	kmodnl_set_int_opt(k->cmd, SOL_NETLINK, VE_NETLINK_CAP_ACK, 1);
 	k->family = genl_ctrl_resolve(k->cmd, VE_GENL_NAME);
 	if (k->family < 0) {
 		ve_kmod_close(k);
@@ -260,7 +235,7 @@ const char *ve_kmod_error(const struct ve_kmod *k)
 
 bool ve_kmod_alive(struct ve_kmod *k)
 {
-	return genl_ctrl_resolve(k->cmd, VE_GENL_NAME) == k->family;
+	return !k->cmd || genl_ctrl_resolve(k->cmd, VE_GENL_NAME) == k->family;
 }
 
 /* ---- commands --------------------------------------------------------------- */
@@ -416,168 +391,4 @@ int ve_kmod_send_raw(struct ve_kmod *k, uint8_t cmd, uint8_t version, const void
 		return -EMSGSIZE;
 	}
 	return request(k, msg, NULL, NULL);
-}
-
-/* ---- samples ---------------------------------------------------------------- */
-
-static void parse_thread(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
-{
-	struct nlattr *tb[VE_TS_MAX + 1];
-	struct ve_kmod_thread_sample s = { 0 };
-	int len;
-
-	if (nla_parse_nested(tb, VE_TS_MAX, a, ts_policy) < 0 || !tb[VE_TS_TID] || !tb[VE_TS_RUN_NS])
-		return;
-	s.tid = nla_get_u32(tb[VE_TS_TID]);
-	s.flags = get_u32(tb, VE_TS_FLAGS);
-	s.account = tb[VE_TS_ACCOUNT] ? nla_get_u64(tb[VE_TS_ACCOUNT]) : 0;
-	s.run_ns = nla_get_u64(tb[VE_TS_RUN_NS]);
-	if (tb[VE_TS_VALUES]) {
-		len = nla_len(tb[VE_TS_VALUES]);
-		if (len % 8 || len / 8 > VE_NL_MAX_EVENTS)
-			return;
-		s.n = (unsigned int)len / 8;
-		memcpy(s.v, nla_data(tb[VE_TS_VALUES]), (size_t)len);
-	}
-	if (k->h->thread)
-		k->h->thread(k->h->ud, seq, &s);
-}
-
-static uint64_t get_u64(struct nlattr **tb, int a)
-{
-	return tb[a] ? nla_get_u64(tb[a]) : 0;
-}
-
-static void parse_cgroup(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
-{
-	struct nlattr *tb[VE_CS_MAX + 1];
-	struct ve_kmod_cgroup_sample s;
-
-	if (nla_parse_nested(tb, VE_CS_MAX, a, cs_policy) < 0 || !tb[VE_CS_CGROUP_ID])
-		return;
-	s.id = get_u64(tb, VE_CS_CGROUP_ID);
-	s.account = get_u64(tb, VE_CS_ACCOUNT);
-	s.ops[0] = get_u64(tb, VE_CS_READ_OPS);
-	s.bytes[0] = get_u64(tb, VE_CS_READ_BYTES);
-	s.ns[0] = get_u64(tb, VE_CS_READ_NS);
-	s.ops[1] = get_u64(tb, VE_CS_WRITE_OPS);
-	s.bytes[1] = get_u64(tb, VE_CS_WRITE_BYTES);
-	s.ns[1] = get_u64(tb, VE_CS_WRITE_NS);
-	s.dev = tb[VE_CS_DEV] ? nla_get_u32(tb[VE_CS_DEV]) : 0;
-	if (k->h->cgroup)
-		k->h->cgroup(k->h->ud, seq, &s);
-}
-
-static int no_seq_check(struct nl_msg *msg, void *arg)
-{
-	(void)msg;
-	(void)arg;
-	return NL_OK;
-}
-
-static int on_samples(struct nl_msg *msg, void *arg)
-{
-	struct ve_kmod *k = arg;
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct genlmsghdr *g = nlmsg_data(nlh);
-	struct nlattr *a;
-	uint64_t seq = 0, period = 0, time_ns = 0;
-	uint32_t flags = 0;
-	int rem;
-
-	if (!genlmsg_valid_hdr(nlh, 0) || g->cmd != VE_CMD_SAMPLES)
-		return NL_SKIP;
-	k->messages++;
-	nla_for_each_attr(a, genlmsg_attrdata(g, 0), genlmsg_attrlen(g, 0), rem) {
-		switch (nla_type(a)) {
-		case VE_A_SEQ:
-			if (nla_len(a) == 8)
-				seq = nla_get_u64(a);
-			break;
-		case VE_A_PERIOD_NS:
-			if (nla_len(a) == 8)
-				period = nla_get_u64(a);
-			break;
-		case VE_A_TIME_NS:
-			if (nla_len(a) == 8)
-				time_ns = nla_get_u64(a);
-			break;
-		case VE_A_THREAD:
-			parse_thread(k, seq, a);
-			break;
-		case VE_A_CGROUP:
-			parse_cgroup(k, seq, a);
-			break;
-		case VE_A_FLAGS:
-			if (nla_len(a) == 4)
-				flags = nla_get_u32(a);
-			break;
-		default:
-			break;
-		}
-	}
-	if ((flags & VE_MSG_LAST) && k->h->period_end)
-		k->h->period_end(k->h->ud, seq, time_ns, period);
-	return NL_OK;
-}
-
-int ve_kmod_subscribe(struct ve_kmod *k)
-{
-	int r;
-
-	if (k->mc)
-		return nl_socket_get_fd(k->mc);
-	k->group = genl_ctrl_resolve_grp(k->cmd, VE_GENL_NAME, VE_MCGRP_SAMPLES);
-	if (k->group < 0)
-		return -ENOENT;
-	k->mc = nl_socket_alloc();
-	k->mc_cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!k->mc || !k->mc_cb)
-		goto fail;
-	nl_socket_disable_seq_check(k->mc);
-	if (genl_connect(k->mc) < 0)
-		goto fail;
-	/* a period of 1,000 threads is about 100 KiB: room for many periods */
-	nl_socket_set_buffer_size(k->mc, 4 << 20, 0);
-	set_int_opt(k->mc, SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20);
-	r = nl_socket_add_membership(k->mc, k->group);
-	if (r < 0 || nl_socket_set_nonblocking(k->mc) < 0)
-		goto fail;
-	nl_cb_set(k->mc_cb, NL_CB_VALID, NL_CB_CUSTOM, on_samples, k);
-	/* multicast messages carry no sequence numbers of ours */
-	nl_cb_set(k->mc_cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
-	return nl_socket_get_fd(k->mc);
-fail:
-	if (k->mc_cb)
-		nl_cb_put(k->mc_cb);
-	if (k->mc)
-		nl_socket_free(k->mc);
-	k->mc = NULL;
-	k->mc_cb = NULL;
-	return -EIO;
-}
-
-int ve_kmod_receive(struct ve_kmod *k, const struct ve_kmod_handlers *h, unsigned int *ret_lost)
-{
-	int r;
-
-	if (!k->mc)
-		return -EINVAL;
-	k->h = h;
-	k->messages = 0;
-	for (;;) {
-		r = nl_recvmsgs(k->mc, k->mc_cb);
-		if (r == -NLE_AGAIN)
-			break;
-		if (r == -NLE_NOMEM) {       /* ENOBUFS: the kernel dropped messages */
-			if (ret_lost)
-				(*ret_lost)++;
-			continue;
-		}
-		if (r < 0) {
-			snprintf(k->error, sizeof(k->error), "receive: %s", nl_geterror(r));
-			return -EIO;
-		}
-	}
-	return k->messages;
 }

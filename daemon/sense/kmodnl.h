@@ -56,6 +56,16 @@ struct ve_kmod_handlers {
 
 /* -ENOENT when the module is not loaded (its family is unknown). */
 int ve_kmod_open(struct ve_kmod **ret);
+
+/*
+ * A client with no module, for benchmarks and tests: its samples socket
+ * (already subscribed, as far as ve_kmod_receive() is concerned) receives
+ * what another netlink socket of the generic family sends to *@ret_port,
+ * in the module's format; its commands succeed without being sent, and it
+ * is always alive.  So the daemon's side of the module (receive, parse,
+ * the kmod sampler) runs without the kernel's.
+ */
+int ve_kmod_open_loopback(struct ve_kmod **ret, uint32_t *ret_port);
 void ve_kmod_close(struct ve_kmod *k);
 
 /* The module's last error message for this client ("" if none). */

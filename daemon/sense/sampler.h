@@ -120,6 +120,15 @@ int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
 			 struct ve_sampler **ret, char *ret_why, size_t why_len);
 
 /*
+ * The kmod sampler over a loopback client (kmodnl.h), for benchmarks: no
+ * module, no hardware events (run time only), the module's period taken to
+ * be @period_ns; what is sent to *@ret_port in the module's format is what
+ * it samples.  @counts_io: it reads the cgroups' block I/O from there too.
+ */
+int ve_sampler_open_kmod_loopback(int root_fd, uint64_t period_ns, bool counts_io,
+				  struct ve_sampler **ret, uint32_t *ret_port);
+
+/*
  * A period's reads begin at @now_ns (CLOCK_MONOTONIC): the module's
  * samples that arrived are taken in, and start_ns, end_ns say what time the
  * reads that follow cover (start_ns is the previous end_ns; 0 before the

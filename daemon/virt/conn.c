@@ -22,6 +22,7 @@ struct ve_virt {
 	void *ud;
 	virConnectPtr conn;
 	int lifecycle_id, metadata_id;
+	int changed_id[4];          /* device added, removed, tunable, reboot */
 	guint retry_source;
 	guint backoff_ms;
 	bool closing;
@@ -148,6 +149,32 @@ static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const ch
 		v->ops->metadata_changed(v->ud, uuid, virDomainGetName(dom));
 }
 
+/* A device came or went, a tunable changed, the guest rebooted: its threads may have too. */
+static void changed(virDomainPtr dom, struct ve_virt *v)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+
+	if (v->ops->changed && virDomainGetUUIDString(dom, uuid) == 0)
+		v->ops->changed(v->ud, uuid);
+}
+
+/* each event has its own callback type, with opaque last */
+static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+	changed(dom, opaque);
+}
+
+static void on_tunable(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
+		       int n_params, void *opaque)
+{
+	changed(dom, opaque);
+}
+
+static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque)
+{
+	changed(dom, opaque);
+}
+
 static void drop_conn(struct ve_virt *v)
 {
 	if (!v->conn)
@@ -157,6 +184,11 @@ static void drop_conn(struct ve_virt *v)
 	if (v->metadata_id >= 0)
 		virConnectDomainEventDeregisterAny(v->conn, v->metadata_id);
 	v->lifecycle_id = v->metadata_id = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(v->changed_id); i++) {
+		if (v->changed_id[i] >= 0)
+			virConnectDomainEventDeregisterAny(v->conn, v->changed_id[i]);
+		v->changed_id[i] = -1;
+	}
 	virConnectClose(v->conn);
 	v->conn = NULL;
 }
@@ -214,6 +246,18 @@ static gboolean try_connect(gpointer data)
 	v->metadata_id = virConnectDomainEventRegisterAny(
 		v->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
 		VIR_DOMAIN_EVENT_CALLBACK(on_metadata), v, NULL);
+	v->changed_id[0] = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(on_device),
+		v, NULL);
+	v->changed_id[1] = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(on_device),
+		v, NULL);
+	v->changed_id[2] = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_TUNABLE, VIR_DOMAIN_EVENT_CALLBACK(on_tunable),
+		v, NULL);
+	v->changed_id[3] = virConnectDomainEventRegisterAny(
+		v->conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot),
+		v, NULL);
 	v->ops->connection(v->ud, true, v->uri);
 	do_sync(v);
 	return G_SOURCE_REMOVE;
@@ -239,6 +283,8 @@ struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void
 	v->ops = ops;
 	v->ud = ud;
 	v->lifecycle_id = v->metadata_id = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(v->changed_id); i++)
+		v->changed_id[i] = -1;
 	v->backoff_ms = BACKOFF_MIN_MS;
 	/* from the main loop, so that callbacks never run before the caller has v */
 	schedule_connect(v);

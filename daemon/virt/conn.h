@@ -40,6 +40,12 @@ struct ve_virt_ops {
 	/* a domain's definition came or went (it may still run: transient domains) */
 	void (*defined)(void *ud, const char *uuid, const char *name, bool defined);
 	void (*metadata_changed)(void *ud, const char *uuid, const char *name);
+	/*
+	 * A device was added or removed, a tunable changed (vCPUs, iothreads,
+	 * pinning), the guest rebooted: the domain's threads may have changed.
+	 * May be NULL.
+	 */
+	void (*changed)(void *ud, const char *uuid);
 	void (*connection)(void *ud, bool up, const char *why);
 };
 

@@ -11,9 +11,13 @@
 # file system, as /run and /var/lib are here), and after a warm-up its CPU
 # time (utime and stime from /proc/PID/stat) is taken over a window.
 #
+# Guest exports are made once per size (the first run waits for them before
+# its warm-up; how long that took is printed after the table) and adopted by
+# the later runs, as a restarted daemon adopts them.
+#
 # Prints per size and sampler: CPU ms per wall second, user and system, min
 # and median over the runs; periods per second (from the state file's
-# period count); CPU ms per period (the median over periods/s: a loop that
+# period count, with its journal); CPU ms per period (the median over periods/s: a loop that
 # falls behind runs fewer periods); RSS; open fds; and the marginal cost of
 # one more VM, in µs of CPU per VM per period, against the next smaller size.
 #
@@ -64,7 +68,8 @@ host_up() {   # host_up N: N VMs, returns when they are all in place
 	done
 }
 
-periods() { sed -n 's/^periods=//p' "$1/state" 2>/dev/null | tail -n1; }
+# the state file and its journal's saves since (statejournal.h), as the daemon would load them
+periods() { python3 "$(dirname "$0")/../integration/vestate.py" "$1/state" get virtenergy periods 2>/dev/null; }
 
 # one_run N SAMPLER RUN: prints "user_ticks sys_ticks wall_s periods rss_kib fds"
 one_run() {
@@ -87,6 +92,14 @@ bus=none
 CONF
 	"$build/daemon/virtenergyd" --config "$tmp/ve.conf" --root "$tmp/root" 2>"$tmp/daemon.log" &
 	dpid=$!
+	# the steady state: every VM's export made (once per size: later runs adopt them)
+	local made=0 i
+	for i in $(seq 1 600); do
+		made=$(find "$tmp/guests" -path '*intel-rapl:0:0/energy_uj' 2>/dev/null | wc -l)
+		[ "$made" -ge "$n" ] && break
+		sleep 0.2
+	done
+	[ "$i" -le 1 ] || echo "$n $sampler: the exports took $(awk -v i="$i" 'BEGIN { print i * 0.2 }') s to make" >>"$tmp/notes"
 	sleep "$warmup"
 	kill -0 "$dpid" 2>/dev/null || { echo "bench_scale: the daemon died: $(cat "$tmp/daemon.log")" >&2; exit 1; }
 	read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$dpid/stat")
@@ -97,7 +110,7 @@ CONF
 	echo "$((u1 - u0)) $((s1 - s0)) $(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }') $((p1 - p0))" \
 		"$(awk '/VmRSS/ {print $2}' "/proc/$dpid/status")" "$(find "/proc/$dpid/fd" -mindepth 1 | wc -l)"
 	kill -TERM "$dpid"; wait "$dpid" || true; dpid=
-	rm -rf "$st" "$tmp/guests"
+	rm -rf "$st"
 }
 
 echo "scale: ${sizes[*]} VMs x (4 vCPU + 1 emulator threads), 10 Hz, samplers: ${samplers[*]};" \
@@ -111,6 +124,7 @@ for n in "${sizes[@]}"; do
 		done
 	done
 	cleanup
+	rm -rf "$tmp/guests"
 done
 python3 - "$results" "$hz" <<'PY'
 import statistics as st, sys
@@ -139,3 +153,4 @@ for (s, n) in sorted(by, key=lambda k: (k[0] != "schedstat", k[0], k[1])):
           f" {max(x[3] for x in v) / 1024:>7.1f}"
           f" {max(x[4] for x in v):>5} {marg:>16}")
 PY
+if [ -s "$tmp/notes" ]; then sed 's/^/# /' "$tmp/notes"; fi

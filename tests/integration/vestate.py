@@ -5,9 +5,106 @@
 usage: vestate.py FILE get SECTION KEY     print one counter ("vm:<uuid>" total_uj ...)
        vestate.py FILE conserved           exit 0 when every account adds up and
                                            Σ accounts + retired = energy_uj, else print why
+
+Like the daemon, it reads FILE and then the saves since, from FILE.journal
+(daemon/publish/statejournal.c) when that continues FILE: a copy of FILE
+alone is read as it is.
 """
 import configparser
+import os
+import struct
 import sys
+
+COMPS = ["vcpu", "emulator", "io", "disk", "idle", "service", "cpu"]
+DEVS = ["package", "dram", "disk"]
+REASONS = ["idle-policy-none", "idle-no-taker", "unattributed", "service-for-host",
+           "service-no-clients", "service-cycle"]
+FIELDS = [f"comp.{c}" for c in COMPS] + [f"dev.{d}" for d in DEVS] + ["total_uj", "passed_on_uj"]
+
+
+def crc32c(data):
+    table = crc32c.table
+    if table is None:
+        table = crc32c.table = []
+        for i in range(256):
+            v = i
+            for _ in range(8):
+                v = (v >> 1) ^ 0x82F63B78 if v & 1 else v >> 1
+            table.append(v)
+    c = 0xFFFFFFFF
+    for b in data:
+        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+crc32c.table = None
+
+
+def varint(buf, pos):
+    v = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, pos
+
+
+def replay(cp, data):
+    """Apply the journal's records (statejournal.c) onto the state file's counters."""
+    head = cp["virtenergy"]
+    if len(data) < 24 or data[:8] != b"VEJRNL01":
+        return
+    base, n_fields, crc = struct.unpack_from("<QII", data, 8)
+    if crc != crc32c(data[:20]) or n_fields != len(FIELDS) or base != int(head["seq"]):
+        return
+    ids, pos = {}, 24
+    while len(data) - pos >= 8:
+        rlen, rcrc = struct.unpack_from("<II", data, pos)
+        rec = data[pos + 8:pos + 8 + rlen]
+        if len(rec) != rlen or crc32c(rec) != rcrc:
+            break
+        pos += 8 + rlen
+        p = 0
+        vals = []
+        for _ in range(4):
+            v, p = varint(rec, p)
+            vals.append(v)
+        head["seq"], head["periods"], head["energy_uj"], head["retired_uj"] = map(str, vals)
+        n, p = varint(rec, p)
+        for i in range(n):
+            v, p = varint(rec, p)
+            head[f"reason.{REASONS[i]}"] = str(v)
+        while p < len(rec):
+            op = rec[p]
+            p += 1
+            if op == ord("D"):
+                i, p = varint(rec, p)
+                n, p = varint(rec, p)
+                key = rec[p:p + n].decode()
+                p += n
+                n, p = varint(rec, p)
+                if not cp.has_section(key):
+                    cp.add_section(key)
+                    for f in FIELDS:
+                        cp[key][f] = "0"
+                if n:
+                    cp[key]["name"] = rec[p:p + n - 1].decode()
+                    p += n - 1
+                ids[i] = key
+            elif op == ord("U"):
+                i, p = varint(rec, p)
+                mask, p = varint(rec, p)
+                for f, name in enumerate(FIELDS):
+                    if mask & (1 << f):
+                        z, p = varint(rec, p)
+                        d = (z >> 1) ^ -(z & 1)
+                        cp[ids[i]][name] = str((int(cp[ids[i]].get(name, "0")) + d) % 2**64)
+            elif op == ord("X"):
+                n, p = varint(rec, p)
+                cp.remove_section(rec[p:p + n].decode())
+                p += n
 
 
 def load(path):
@@ -15,6 +112,9 @@ def load(path):
     cp.optionxform = str  # keys are case-sensitive
     with open(path, encoding="utf-8") as f:
         cp.read_file(f)
+    if os.path.exists(path + ".journal"):
+        with open(path + ".journal", "rb") as f:
+            replay(cp, f.read())
     return cp
 
 

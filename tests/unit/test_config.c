@@ -79,6 +79,7 @@ static void test_shipped_file(void **state)
 	check(strcmp(c.uri, d.uri) == 0 && strcmp(c.state_dir, d.state_dir) == 0, "strings");
 	check_u64(c.period_us, d.period_us, "period");
 	check_u64(c.thread_scan_us, d.thread_scan_us, "thread scan");
+	check_u64(c.vm_thread_scan_us, d.vm_thread_scan_us, "VM thread scan");
 	check_u64(c.state_interval_us, d.state_interval_us, "state interval");
 	check_u64(c.host_idle_power_uw, d.host_idle_power_uw, "idle");
 	check_u64(c.host_max_power_uw, d.host_max_power_uw, "max");

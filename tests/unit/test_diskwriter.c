@@ -43,7 +43,7 @@ static void test_writes(void **state)
 
 	/* many saves in a row: whichever are written, the newest is the file */
 	for (uint64_t i = 0; i < 50; i++)
-		ve_disk_writer_state(w, state_of(i, 10 * i));
+		ve_disk_writer_state(w, state_of(i, 10 * i), false);
 	ve_vrapl_init(&it.regs);
 	it.regs.pkg_uj = 5000000;
 	it.name = g_strdup("web1");
@@ -86,7 +86,7 @@ static void test_writes(void **state)
 
 	/* no directories: nothing to do, nothing failing */
 	w = ve_disk_writer_new(-1, -1, "state");
-	ve_disk_writer_state(w, state_of(0, 1));
+	ve_disk_writer_state(w, state_of(0, 1), false);
 	ve_disk_writer_exports(w, ve_export_items_new(0));
 	ve_disk_writer_flush(w);
 	ve_disk_writer_free(w);

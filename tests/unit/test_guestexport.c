@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The per-VM export directory: the powercap-shaped tree and the msr file
- * say what the register file says, updates replace files whole, removal
+ * say what the register file says, updates write what changed (the energies
+ * in place, the rest replaced whole), removal
  * clears the directory, and a bad UUID never becomes a path.
  */
 #include <errno.h>
@@ -89,7 +90,8 @@ static void test_export(void **state)
 
 	/*
 	 * The same figures again but a new energy: only the files that changed
-	 * are replaced (a new inode), the others are left as they were.
+	 * are written, the energy in place (the same inode, issue 15), the
+	 * others are left as they were.
 	 */
 	{
 		uint64_t w0, k0, w1, k1;
@@ -103,7 +105,7 @@ static void test_export(void **state)
 		check(ino(&fx, "intel-rapl:0/name") == name0 &&
 		      ino(&fx, "intel-rapl:0/constraint_0_power_limit_uw") == limit0,
 		      "the name and the limit left as they were");
-		check(ino(&fx, "intel-rapl:0/energy_uj") != energy0, "the energy replaced");
+		check(ino(&fx, "intel-rapl:0/energy_uj") == energy0, "the energy written in place");
 		check_u64(read_u64(&fx, "intel-rapl:0/energy_uj"), 6000000, "and right");
 		printf("# files written in a second period: %llu of %llu (the others unchanged)\n",
 		       (unsigned long long)(w1 - w0), (unsigned long long)(w1 - w0 + k1 - k0));
@@ -140,6 +142,38 @@ static void test_export(void **state)
 	check(ve_guest_export_write(dir, UUID, &v, &err), "written again");
 	check_u64(read_u64(&fx, "intel-rapl:0/constraint_0_time_window_us"), 1000000,
 		  "every file back, the unchanged ones too");
+	{
+		/* a restart finds the export in place: nothing replaced, the energy updated in place */
+		ino_t name0 = ino(&fx, "intel-rapl:0/name"), energy0 = ino(&fx, "intel-rapl:0/energy_uj");
+		ino_t msr0 = ino(&fx, "msr");
+		uint64_t w0, k0, w1, k1;
+
+		ve_guest_export_forget(UUID);
+		ve_guest_export_counts(&w0, &k0);
+		v.pkg_uj += 1000000;
+		check(ve_guest_export_write(dir, UUID, &v, &err), "after a restart: %s",
+		      err ? err->message : "");
+		ve_guest_export_counts(&w1, &k1);
+		check(ino(&fx, "intel-rapl:0/name") == name0 && ino(&fx, "intel-rapl:0/energy_uj") == energy0 &&
+		      ino(&fx, "msr") == msr0, "every file adopted, none replaced");
+		check_u64(read_u64(&fx, "intel-rapl:0/energy_uj"), 2000000, "the energy updated");
+		printf("# after a restart: %llu files written in place, %llu kept\n",
+		       (unsigned long long)(w1 - w0), (unsigned long long)(k1 - k0));
+		v.pkg_uj -= 1000000;
+	}
+	{
+		/* removed by hand under the held fds: noticed, and made whole again */
+		char cmd[PATH_MAX * 2 + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", fx.path, UUID);
+		check(system(cmd) == 0, "rm -rf the export");
+		v.pkg_uj += 2000000;
+		check(ve_guest_export_write(dir, UUID, &v, &err), "written after rm -rf: %s",
+		      err ? err->message : "");
+		check_u64(read_u64(&fx, "intel-rapl:0/energy_uj"), 3000000, "the energy back, in a new file");
+		check_u64(read_u64(&fx, "intel-rapl:0/name"), 0, "the name back");
+		check_u64(read_msr(&fx, VE_MSR_PKG_ENERGY_STATUS), 49152, "the msr file back: 3 J in units");
+	}
 	check(ve_guest_export_remove(dir, UUID, &err), "removed");
 	close(dir);
 	fx_remove(&fx);
