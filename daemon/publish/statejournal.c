@@ -4,8 +4,10 @@
  *
  * Layout, all integers little-endian:
  *
- *   header   "VEJRNL01"  u64 base_seq  u32 n_fields  u32 crc32c(the 20 bytes before)
- *   record   u32 len  u32 crc32c(payload)  payload[len]
+ *   header   "VEJRNL02"  u64 base_seq  u32 n_fields  u32 crc32(the 20 bytes before)
+ *   record   u32 len  u32 crc32(payload)  payload[len]
+ *
+ * crc32 is zlib's.
  *   payload  varint seq, periods, energy_uj, retired_uj, n_reasons, reason_uj...
  *            then ops to its end:
  *              'D' varint id, varint key_len, key, varint name_len + 1 (0: no name), name
@@ -25,12 +27,13 @@
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fileio.h"
 #include "statefile_int.h"
 #include "statejournal.h"
 
-#define MAGIC "VEJRNL01"
+#define MAGIC "VEJRNL02"   /* 01 had a CRC-32C of its own */
 #define HEADER_LEN 24
 #define N_FIELDS (VE_COMP__MAX + VE_DEV__MAX + 2)
 G_STATIC_ASSERT(N_FIELDS <= 63);
@@ -45,27 +48,10 @@ static uint64_t *field(struct ve_ledger_entry *e, unsigned int f)
 	return f == VE_DEV__MAX ? &e->total_uj : &e->passed_on_uj;
 }
 
-/* CRC-32C (Castagnoli), reflected, bytewise from a table made once. */
-static uint32_t crc32c(const void *data, size_t len)
+/* zlib's CRC-32 (what gzip and PNG use): a record cut short or torn fails it */
+static uint32_t crc(const void *data, size_t len)
 {
-	static uint32_t table[256];
-	static gsize made;
-	const uint8_t *p = data;
-	uint32_t c = 0xffffffffu;
-
-	if (g_once_init_enter(&made)) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t v = i;
-
-			for (int k = 0; k < 8; k++)
-				v = v & 1 ? (v >> 1) ^ 0x82f63b78u : v >> 1;
-			table[i] = v;
-		}
-		g_once_init_leave(&made, 1);
-	}
-	while (len--)
-		c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
+	return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), data, len);
 }
 
 static void put_le(GByteArray *b, uint64_t v, unsigned int bytes)
@@ -166,7 +152,7 @@ static gboolean compact(struct ve_state_journal *j, struct ve_state *s, GError *
 	g_byte_array_append(h, (const guint8 *)MAGIC, 8);
 	put_le(h, s->seq, 8);
 	put_le(h, N_FIELDS, 4);
-	put_le(h, crc32c(h->data, h->len), 4);
+	put_le(h, crc(h->data, h->len), 4);
 	r = ve_write_file_atomic_at(j->dir_fd, j->jname, h->data, h->len, 0600,
 				    VE_WRITE_SYNC | VE_WRITE_SYNC_DIR, &step);
 	if (r == 0) {
@@ -238,7 +224,7 @@ static void record_account(struct ve_state_journal *j, const struct ve_state_acc
 static gboolean append(struct ve_state_journal *j, struct ve_state *s, GError **error)
 {
 	g_autoptr(GError) why = NULL;
-	uint32_t crc;
+	uint32_t sum;
 	ssize_t n;
 
 	if (!statefile_check(s, VE_STATE_ERROR_INVALID, &why)) {
@@ -269,10 +255,10 @@ static gboolean append(struct ve_state_journal *j, struct ve_state *s, GError **
 		put_bytes(j->buf, a->key, strlen(a->key));
 		g_hash_table_remove(j->ids, a->key);
 	}
-	crc = crc32c(j->buf->data + 8, j->buf->len - 8);
+	sum = crc(j->buf->data + 8, j->buf->len - 8);
 	for (unsigned int i = 0; i < 4; i++) {
 		j->buf->data[i] = (uint8_t)((j->buf->len - 8) >> (8 * i));
-		j->buf->data[4 + i] = (uint8_t)(crc >> (8 * i));
+		j->buf->data[4 + i] = (uint8_t)(sum >> (8 * i));
 	}
 	n = write(j->fd, j->buf->data, j->buf->len);
 	if (n != (ssize_t)j->buf->len || fdatasync(j->fd) < 0) {
@@ -444,7 +430,7 @@ gboolean ve_state_journal_replay(struct ve_state *s, const char *data, size_t le
 	g_autoptr(GPtrArray) ids = g_ptr_array_new();
 
 	if (len < HEADER_LEN || memcmp(p, MAGIC, 8) != 0 ||
-	    get_le(p + 20, 4) != crc32c(p, 20) || get_le(p + 16, 4) != N_FIELDS ||
+	    get_le(p + 20, 4) != crc(p, 20) || get_le(p + 16, 4) != N_FIELDS ||
 	    get_le(p + 8, 8) != s->seq)
 		return TRUE;   /* another layout, or it continues another state file: not ours */
 	p += HEADER_LEN;
@@ -452,7 +438,7 @@ gboolean ve_state_journal_replay(struct ve_state *s, const char *data, size_t le
 		uint64_t rlen = get_le(p, 4);
 		struct cursor c;
 
-		if (rlen > (uint64_t)(end - p - 8) || get_le(p + 4, 4) != crc32c(p + 8, rlen))
+		if (rlen > (uint64_t)(end - p - 8) || get_le(p + 4, 4) != crc(p + 8, rlen))
 			break;   /* cut short, or torn: the saves end here */
 		c = (struct cursor){ p + 8, p + 8 + rlen };
 		if (!apply_record(s, ids, &c, error))

@@ -22,7 +22,7 @@
  *
  * Crash safety: a record is one write(2), then fdatasync(2), so a SIGKILL
  * or power cut loses at most the record being written (the one period
- * the daemon promises); every record carries its length and a CRC-32C, and
+ * the daemon promises); every record carries its length and a CRC-32 (zlib's), and
  * loading stops at the first that is short or fails it, which is where a
  * cut-short write ends.  A new journal is made under a temporary name and
  * renamed into place after the state file it continues, so a crash between

@@ -14,30 +14,13 @@ import configparser
 import os
 import struct
 import sys
+import zlib
 
 COMPS = ["vcpu", "emulator", "io", "disk", "idle", "service", "cpu"]
 DEVS = ["package", "dram", "disk"]
 REASONS = ["idle-policy-none", "idle-no-taker", "unattributed", "service-for-host",
            "service-no-clients", "service-cycle"]
 FIELDS = [f"comp.{c}" for c in COMPS] + [f"dev.{d}" for d in DEVS] + ["total_uj", "passed_on_uj"]
-
-
-def crc32c(data):
-    table = crc32c.table
-    if table is None:
-        table = crc32c.table = []
-        for i in range(256):
-            v = i
-            for _ in range(8):
-                v = (v >> 1) ^ 0x82F63B78 if v & 1 else v >> 1
-            table.append(v)
-    c = 0xFFFFFFFF
-    for b in data:
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-crc32c.table = None
 
 
 def varint(buf, pos):
@@ -54,16 +37,16 @@ def varint(buf, pos):
 def replay(cp, data):
     """Apply the journal's records (statejournal.c) onto the state file's counters."""
     head = cp["virtenergy"]
-    if len(data) < 24 or data[:8] != b"VEJRNL01":
+    if len(data) < 24 or data[:8] != b"VEJRNL02":
         return
     base, n_fields, crc = struct.unpack_from("<QII", data, 8)
-    if crc != crc32c(data[:20]) or n_fields != len(FIELDS) or base != int(head["seq"]):
+    if crc != zlib.crc32(data[:20]) or n_fields != len(FIELDS) or base != int(head["seq"]):
         return
     ids, pos = {}, 24
     while len(data) - pos >= 8:
         rlen, rcrc = struct.unpack_from("<II", data, pos)
         rec = data[pos + 8:pos + 8 + rlen]
-        if len(rec) != rlen or crc32c(rec) != rcrc:
+        if len(rec) != rlen or zlib.crc32(rec) != rcrc:
             break
         pos += 8 + rlen
         p = 0
