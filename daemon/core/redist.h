@@ -26,7 +26,9 @@
  *    a closed class of the chain (VE_REASON_SERVICE_CYCLE).  Energy flowing
  *    into such a class from outside is trapped as well.
  *
- * What is left is non-singular and is solved exactly (LU with pivoting).
+ * What is left is non-singular and is solved exactly: one strongly connected
+ * component of services at a time, servers' first, each by LU with
+ * pivoting of its own block, so a chain costs linear time in its uses.
  *
  * Plan once per period (ve_redist_plan), then apply it to one energy vector
  * per device (ve_redist_apply): the flows are the same for every device.
@@ -34,6 +36,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,3 +83,18 @@ int ve_redist_apply(struct ve_redist *r, double *energy_uj, double *to_service_u
 
 /* Number of services found trapped in closed classes by the last plan. */
 size_t ve_redist_trapped(const struct ve_redist *r);
+
+/*
+ * For tests and benchmarks: how the last plan solves its live services:
+ * in how many strongly connected components, the largest one's size, and
+ * how many are solved by sweeps rather than an LU of their own.
+ */
+void ve_redist_components(const struct ve_redist *r, size_t *ret_n, size_t *ret_largest,
+			  size_t *ret_swept);
+
+/*
+ * For tests: the energy that passed through the service in slot @slot in
+ * the last apply (x[s] above), or false when the last plan did not solve
+ * for it (no such service, no work, or trapped).
+ */
+bool ve_redist_through(const struct ve_redist *r, uint32_t slot, double *ret_uj);
