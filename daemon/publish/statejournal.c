@@ -306,6 +306,13 @@ void ve_state_journal_free(struct ve_state_journal *j, GError **error)
 		if (!compact(j, last, error) && j->prev != last)
 			ve_state_free(last);
 	}
+	ve_state_journal_discard(j);
+}
+
+void ve_state_journal_discard(struct ve_state_journal *j)
+{
+	if (!j)
+		return;
 	if (j->fd >= 0)
 		close(j->fd);
 	ve_state_free(j->prev);

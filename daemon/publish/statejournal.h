@@ -62,6 +62,9 @@ gboolean ve_state_journal_save(struct ve_state_journal *j, struct ve_state *s, b
 /* Compact the last state saved into the state file when the journal holds records, then free; NULL is fine. */
 void ve_state_journal_free(struct ve_state_journal *j, GError **error);
 
+/* Free without writing anything (the files stay as they are); NULL is fine. */
+void ve_state_journal_discard(struct ve_state_journal *j);
+
 /* Records appended and compactions since the start (for tests and benchmarks). */
 void ve_state_journal_counts(const struct ve_state_journal *j, uint64_t *ret_appended,
 			     uint64_t *ret_compacted);

@@ -202,7 +202,7 @@ static void test_stale_and_bad(void **state)
 	ve_state_free(s);
 	check(faccessat(fx.fd, NAME ".journal", F_OK, 0) == 0, "that journal left where it is");
 	fx_remove(&fx);
-	g_free(j);   /* not ve_state_journal_free(): it would compact over the newer file */
+	ve_state_journal_discard(j);   /* not _free(): it would compact over the newer file */
 }
 
 int main(void)
