@@ -247,7 +247,14 @@ def main(build, source):
             return m is not None and float(m.group(1)) > 0, t
         ok, first = wait_for("power for the busy guest", busy_power, 30)
         expect(ok, f"the busy guest has a power above 0 ({first})")
-        samples0 = int(row(busy).find_element(By.CSS_SELECTOR, "svg.ve-graph").get_attribute("data-samples"))
+
+        # the row's graph is made with the row and drawn at its first sample: wait for that
+        def graph_drawn():
+            n = row(busy).find_element(By.CSS_SELECTOR, "svg.ve-graph").get_attribute("data-samples")
+            return n is not None, n
+        ok, samples0 = wait_for("the busy guest's graph drawn", graph_drawn, 10)
+        expect(ok, f"the busy guest's graph is drawn ({samples0} samples)")
+        samples0 = int(samples0 or 0)
         seen_texts = {first}
 
         def changes():

@@ -163,11 +163,15 @@ sleep 4
 expect "after a restart the guest continues from its counter" gt "$(get "vm:$busy_uuid" total_uj)" "$stopped"
 
 # SIGKILL the daemon: the file holds the last complete period, nothing is half-written
-cp "$tmp/state/state" "$tmp/before-kill"
+keep() { # NAME: the state file and its journal, as they are
+	cp "$tmp/state/state" "$tmp/$1"
+	cp "$tmp/state/state.journal" "$tmp/$1.journal" 2>/dev/null || rm -f "$tmp/$1.journal"
+}
+keep before-kill   # (compacted between the two copies, the journal is ignored: an older state)
 kill -9 "$dpid"
 wait "$dpid" 2>/dev/null
 dpid=
-cp "$tmp/state/state" "$tmp/after-kill"
+keep after-kill
 p_before=$($vestate "$tmp/before-kill" get virtenergy periods)
 p_after=$($vestate "$tmp/after-kill" get virtenergy periods)
 expect "after SIGKILL the state file is intact" $vestate "$tmp/after-kill" conserved
@@ -216,33 +220,33 @@ expect "the table marks it undefined" grep -q "^$idle *undefined" "$tmp/daemon.o
 # destroyed: their counters go to the host's retired total, the state file
 # does not grow, and the sum still holds
 transient="$prefix-transient"
-has_section() { grep -q "^\[vm:$1\]" "$tmp/state/state"; }
+has_section() { $vestate "$tmp/state/state" has "vm:$1"; }
 wait_until() { # SECONDS COMMAND...
 	local end=$(($(date +%s) + $1))
 	shift
 	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.2; done
 }
 retired0=$(get virtenergy retired_uj)
-sections0=$(grep -c '^\[vm:' "$tmp/state/state")
+sections0=$($vestate "$tmp/state/state" count vm:)
 guests_define "$transient" idle 1 && guests__virsh undefine "$transient" >/dev/null
 sed '/<uuid>/d' "$tmp/$transient.xml" >"$tmp/$transient-nouuid.xml"
 seen_uj=0 cycles_ok=true
 for cycle in 1 2 3; do
 	guests__virsh create "$tmp/$transient-nouuid.xml" >/dev/null || { cycles_ok=false; break; }
 	u=$(guests__virsh domuuid "$transient" | tr -d '[:space:]')
-	wait_until 20 sh -c "grep -q '^\[vm:$u\]' '$tmp/state/state' && [ \$($vestate '$tmp/state/state' get 'vm:$u' total_uj) -gt 0 ]" ||
+	wait_until 20 sh -c "$vestate '$tmp/state/state' has 'vm:$u' && [ \$($vestate '$tmp/state/state' get 'vm:$u' total_uj) -gt 0 ]" ||
 		{ cycles_ok=false; echo "# cycle $cycle: $u never accounted"; break; }
 	last=$(get "vm:$u" total_uj)
 	guests__virsh destroy "$transient" >/dev/null
-	wait_until 10 sh -c "! grep -q '^\[vm:$u\]' '$tmp/state/state'" ||
+	wait_until 10 sh -c "! $vestate '$tmp/state/state' has 'vm:$u'" ||
 		{ cycles_ok=false; echo "# cycle $cycle: $u still in the state file after destroy"; break; }
 	seen_uj=$((seen_uj + last))
 done
 retired1=$(get virtenergy retired_uj)
-echo "# 3 transient cycles: retired_uj $retired0 -> $retired1 (+$((retired1 - retired0)) uJ; their last saved totals: $seen_uj uJ); vm sections $sections0 -> $(grep -c '^\[vm:' "$tmp/state/state")"
+echo "# 3 transient cycles: retired_uj $retired0 -> $retired1 (+$((retired1 - retired0)) uJ; their last saved totals: $seen_uj uJ); vm sections $sections0 -> $($vestate "$tmp/state/state" count vm:)"
 expect "a destroyed transient domain leaves the state file, 3 times" $cycles_ok
 expect "... its energy is in the host's retired total (at least what it had saved)" ge $((retired1 - retired0)) "$seen_uj"
-expect "... and the state file does not grow" [ "$(grep -c '^\[vm:' "$tmp/state/state")" -le "$sections0" ]
+expect "... and the state file does not grow" [ "$($vestate "$tmp/state/state" count vm:)" -le "$sections0" ]
 expect "... the accounts and the retired total still add up" $vestate "$tmp/state/state" conserved
 expect "... the log says so" grep -q "VM '$transient' retired" "$tmp/daemon.log"
 
@@ -251,7 +255,7 @@ i_total=$(get "vm:$idle_uuid" total_uj)
 retired0=$(get virtenergy retired_uj)
 sed -i 's/^state-interval-ms=100$/state-interval-ms=100\nretain-undefined-hours=0/' "$tmp/ve.conf"
 kill -HUP "$dpid"
-expect "with retain-undefined-hours=0 (reloaded) the undefined guest is retired" wait_until 10 sh -c "! grep -q '^\[vm:$idle_uuid\]' '$tmp/state/state'"
+expect "with retain-undefined-hours=0 (reloaded) the undefined guest is retired" wait_until 10 sh -c "! $vestate '$tmp/state/state' has 'vm:$idle_uuid'"
 expect "... with its total in the retired total" ge $(($(get virtenergy retired_uj) - retired0)) "$i_total"
 expect "... and the sum still holds" $vestate "$tmp/state/state" conserved
 

@@ -69,13 +69,13 @@ start_daemon() {
 	"$daemon" --config "$tmp/ve.conf" --foreground >>"$tmp/daemon.log" 2>&1 &
 	dpid=$!
 }
-# counters at one moment, as shell assignments (one state file read)
+# counters at one moment, as shell assignments (one read of the state file and its journal)
 snapshot() { # PREFIX
-	python3 - "$tmp/state/state" "$1" "$u1" "$u2" <<'PY'
-import configparser, sys
-cp = configparser.ConfigParser(interpolation=None, strict=True)
-cp.optionxform = str
-cp.read(sys.argv[1])
+	python3 - "$tmp/state/state" "$1" "$u1" "$u2" "$here" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[5])
+import vestate
+cp = vestate.load(sys.argv[1])   # the state file and its journal
 p, u1, u2 = sys.argv[2:5]
 g = lambda s, k: int(cp[s][k]) if cp.has_option(s, k) else 0
 print(f"{p}_v1={g('vm:' + u1, 'comp.service')} {p}_v2={g('vm:' + u2, 'comp.service')}",
@@ -229,8 +229,8 @@ while ! grep -q "VE-IO done" "$tmp/$g1.console" || ! grep -q "VE-IO done" "$tmp/
 		eval "$(snapshot m)"
 		m1=$(bytes_of "$g1"); m2=$(bytes_of "$g2")
 	fi
-	cp "$tmp/state/state" "$tmp/state.copy" 2>/dev/null || continue
-	why=$($vestate "$tmp/state.copy" conserved) || { bad=$((bad + 1)); echo "# $why"; }
+	[ -f "$tmp/state/state" ] || continue
+	why=$($vestate "$tmp/state/state" conserved) || { bad=$((bad + 1)); echo "# $why"; }
 	seen=$((seen + 1))
 	[ "$(date +%s)" -lt "$until" ] || { echo "# the guests did not finish writing within 150 s"; break; }
 	sleep 0.3

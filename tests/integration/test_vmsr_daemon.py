@@ -15,7 +15,6 @@ libvirt-qemu, mode 0660, so it can connect.  Prints one line per check.
 
 usage: test_vmsr_daemon.py BUILD_DIR
 """
-import configparser
 import grp
 import os
 import pwd
@@ -29,6 +28,7 @@ import time
 UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tap  # noqa: E402
+import vestate  # noqa: E402
 from tap import expect  # noqa: E402
 
 
@@ -186,10 +186,7 @@ def main(build):
             unit = ask(sock, 0x606, pid)
             expect(unit == 0xA0E03, f"MSR_RAPL_POWER_UNIT is 0xa0e03 (saw {unit})")
             status = ask(sock, 0x611, pid + 1)
-            cp = configparser.ConfigParser(interpolation=None)
-            cp.optionxform = str
-            cp.read(os.path.join(state, "state"), encoding="utf-8")
-            total = int(cp[f"vm:{UUID}"]["total_uj"])
+            total = int(vestate.load(os.path.join(state, "state"))[f"vm:{UUID}"]["total_uj"])
             # the counter in 61 µJ units and the ledger a moment apart: within 2 s of 40 W
             got_uj = None if status is None else status * 1000000 >> 14
             expect(got_uj is not None and got_uj > 0 and abs(got_uj - total) < 80000000,

@@ -3,6 +3,8 @@
 """Read virtenergyd's state file for the integration tests.
 
 usage: vestate.py FILE get SECTION KEY     print one counter ("vm:<uuid>" total_uj ...)
+       vestate.py FILE has SECTION         exit 0 when the account is there
+       vestate.py FILE count PREFIX        print how many accounts' keys start with PREFIX
        vestate.py FILE conserved           exit 0 when every account adds up and
                                            Σ accounts + retired = energy_uj, else print why
 
@@ -14,6 +16,7 @@ import configparser
 import os
 import struct
 import sys
+import time
 import zlib
 
 COMPS = ["vcpu", "emulator", "io", "disk", "idle", "service", "cpu"]
@@ -38,10 +41,10 @@ def replay(cp, data):
     """Apply the journal's records (statejournal.c) onto the state file's counters."""
     head = cp["virtenergy"]
     if len(data) < 24 or data[:8] != b"VEJRNL02":
-        return
+        return False
     base, n_fields, crc = struct.unpack_from("<QII", data, 8)
     if crc != zlib.crc32(data[:20]) or n_fields != len(FIELDS) or base != int(head["seq"]):
-        return
+        return False
     ids, pos = {}, 24
     while len(data) - pos >= 8:
         rlen, rcrc = struct.unpack_from("<II", data, pos)
@@ -88,17 +91,32 @@ def replay(cp, data):
                 n, p = varint(rec, p)
                 cp.remove_section(rec[p:p + n].decode())
                 p += n
+    return True
 
 
-def load(path):
+def load_once(path):
+    """(counters, False when a journal lies beside FILE but does not continue it)."""
     cp = configparser.ConfigParser(interpolation=None, strict=True)
     cp.optionxform = str  # keys are case-sensitive
     with open(path, encoding="utf-8") as f:
         cp.read_file(f)
-    if os.path.exists(path + ".journal"):
+    try:
         with open(path + ".journal", "rb") as f:
-            replay(cp, f.read())
-    return cp
+            return cp, replay(cp, f.read())
+    except FileNotFoundError:
+        return cp, True
+
+
+def load(path, tries=20):
+    """FILE and its journal.  A live daemon compacts now and then (a new FILE,
+    then a new journal, each renamed into place), so a reader may take one
+    of each: it reads again, a few times, until they match."""
+    for _ in range(tries - 1):
+        cp, whole = load_once(path)
+        if whole:
+            return cp
+        time.sleep(0.01)
+    return load_once(path)[0]
 
 
 def conserved(cp):
@@ -128,6 +146,11 @@ def main(argv):
     cp = load(argv[1])
     if argv[2] == "get":
         print(cp[argv[3]][argv[4]] if cp.has_option(argv[3], argv[4]) else 0)
+        return 0
+    if argv[2] == "has":
+        return 0 if cp.has_section(argv[3]) else 1
+    if argv[2] == "count":
+        print(sum(1 for name in cp.sections() if name.startswith(argv[3])))
         return 0
     if argv[2] == "conserved":
         why = conserved(cp)

@@ -21,6 +21,7 @@
 # Prints TAP.
 set -u
 build=${1:?usage: daemon_io.sh BUILD_DIR kmod|cgroup} want=${2:?}
+vestate_dir=$(cd "$(dirname "$0")/../integration" && pwd)
 cg=/sys/fs/cgroup root=/tmp/ve-ioroot prom=/tmp/ve-io.prom state=/tmp/ve-iostate
 n=0 pids=()
 
@@ -113,31 +114,32 @@ daemon=$!
 # disk FILE: the VM's own disk energy, its disk energy passed on by the
 # service, and the host's own disk energy in state file FILE (µJ)
 disk() {
-	python3 - "$1" <<'PY'
-import configparser, sys
-cp = configparser.ConfigParser(interpolation=None, strict=True)
-cp.optionxform = str
-cp.read(sys.argv[1])
+	python3 - "$1" "$vestate_dir" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import vestate
+cp = vestate.load(sys.argv[1])   # the state file and its journal
 vm = "vm:6695eb01-f6a4-8304-79aa-97f2502e193f"
 g = lambda s, k: int(cp[s][k]) if cp.has_section(s) and cp.has_option(s, k) else 0
 print(g(vm, "comp.disk"), g(vm, "dev.disk") - g(vm, "comp.disk"), g("host", "comp.disk"))
 PY
 }
 
-# snap N: at the next rewrite of the state file (a new inode), its disk
-# energies and the bytes each cgroup wrote, so that both cover the same time
+# snap N: right after the next save (one more journal record, or a new
+# state file), its disk energies and the bytes each cgroup wrote, so that
+# both cover the same time
 snap() {
-	local m0 m
-	m0=$(stat -c %i "$state/state" 2>/dev/null)
+	local s0 s
+	s0=$(seq_of)
 	for _ in $(seq 100); do
-		m=$(stat -c %i "$state/state" 2>/dev/null)
-		[ -n "$m" ] && [ "$m" != "$m0" ] && break
+		s=$(seq_of)
+		[ -n "$s" ] && [ "$s" != "$s0" ] && break
 		sleep 0.01
 	done
-	cp "$state/state" "/tmp/ve-io.state.$1"
 	eval "vmb$1=\$(wbytes \"\$cg/ve-vm\") svcb$1=\$(wbytes \"\$cg/ve-svc\") otherb$1=\$(wbytes \"\$cg/ve-other\")"
-	read -r "vme$1" "svce$1" "hoste$1" < <(disk "/tmp/ve-io.state.$1")
+	read -r "vme$1" "svce$1" "hoste$1" < <(disk "$state/state")
 }
+seq_of() { python3 "$vestate_dir/vestate.py" "$state/state" get virtenergy seq 2>/dev/null; }
 
 # from when the daemon counts the VM's disk energy to 8 s later
 for _ in $(seq 100); do

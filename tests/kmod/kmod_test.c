@@ -1149,6 +1149,7 @@ static void test_sampler(void)
 	 */
 	workers_park(w, 3);
 	wait_periods(k, 2);
+	ve_sampler_begin_period(km, now_ns());   /* as the daemon does before a period's reads */
 	for (i = 0; i < 3; i++) {
 		acc_read(km, wk[i], k0[i]);
 		acc_read(pf, wp[i], p0[i]);
@@ -1159,6 +1160,7 @@ static void test_sampler(void)
 	workers_unpark(w, 3);
 	for (int t = 0; t < 30; t++) {         /* 3 s, reading like the daemon does */
 		sleep_ms(100);
+		ve_sampler_begin_period(km, now_ns());
 		for (i = 0; i < 3; i++) {
 			acc_read(km, wk[i], k1[i]);
 			acc_read(pf, wp[i], p1[i]);
@@ -1166,6 +1168,7 @@ static void test_sampler(void)
 	}
 	workers_park(w, 3);
 	wait_periods(k, 2);
+	ve_sampler_begin_period(km, now_ns());
 	for (i = 0; i < 3; i++) {
 		acc_read(km, wk[i], k1[i]);
 		acc_read(pf, wp[i], p1[i]);
@@ -1245,6 +1248,7 @@ static void test_fallback(void)
 	/* as in test_sampler: the first readings parked, after a period's end */
 	workers_park(&w, 1);
 	wait_periods(k, 2);
+	ve_sampler_begin_period(km, now_ns());   /* as the daemon does before a period's reads */
 	acc_read(km, wk, k0);
 	acc_read(pf, wp, p0);
 	memcpy(k1, k0, sizeof(k1));
@@ -1256,6 +1260,7 @@ static void test_fallback(void)
 		sleep_ms(100);
 		if (t == 10)
 			r = system("rmmod virtenergy");
+		ve_sampler_begin_period(km, now_ns());
 		if (acc_read(km, wk, k1) < 0)
 			bail("kmod sampler read failed after the unload");
 		acc_read(pf, wp, p1);
@@ -1265,6 +1270,7 @@ static void test_fallback(void)
 	   ve_sampler_mode(km));
 	workers_park(&w, 1);    /* perf from here on: parked, both read the same end */
 	t1 = now_ns();
+	ve_sampler_begin_period(km, t1);
 	acc_read(km, wk, k1);
 	acc_read(pf, wp, p1);
 	kd = (double)(k1[0] - k0[0]);
