@@ -5,7 +5,13 @@
  * (emulator, iothreads, vhost, host), 10 services, a package and a DRAM
  * domain and a disk.  Prints ns per thread sample and µs per period.
  *
- * usage: bench_core [periods]
+ * usage: bench_core [PERIODS [SERVICES [SHAPE]]]
+ *
+ * SERVICES (default 10, up to 4000) each serve 100 VMs; SHAPE says how they
+ * serve each other besides: "star" (the default: every other one passes
+ * work to service 0), "chain" (each to the next), "dense" (each to 10
+ * others at random, so nearly all of them are one strongly connected
+ * component, each passing about a third of its work on to services).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +24,7 @@
 #define N_VMS 1000
 #define VCPUS 4
 #define OTHER_THREADS 3000
-#define N_SERVICES 10
+#define MAX_SERVICES 4000
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -53,9 +59,11 @@ int main(int argc, char **argv)
 	size_t n_threads = N_VMS * VCPUS + OTHER_THREADS;
 	struct ve_thread_sample *th = calloc(n_threads, sizeof(*th));
 	struct ve_io_sample *io = calloc(N_VMS, sizeof(*io));
-	struct ve_service_use *use = calloc(N_SERVICES * 101, sizeof(*use));
+	struct ve_service_use *use;
 	double *samples;
-	uint32_t vm[N_VMS], svc[N_SERVICES];
+	uint32_t vm[N_VMS], *svc;
+	long n_svc = 10;
+	const char *shape = "star";
 	struct ve_device dev[3];
 	struct ve_result r;
 	struct ve_ledger l;
@@ -73,12 +81,31 @@ int main(int argc, char **argv)
 		}
 		periods = (int)v;
 	}
+	if (argc > 2) {
+		char *end;
+
+		n_svc = strtol(argv[2], &end, 10);
+		if (*end || end == argv[2] || n_svc < 1 || n_svc > MAX_SERVICES) {
+			fprintf(stderr, "bench_core: services must be 1..%d, not '%s'\n", MAX_SERVICES,
+				argv[2]);
+			return 2;
+		}
+	}
+	if (argc > 3) {
+		shape = argv[3];
+		if (strcmp(shape, "star") && strcmp(shape, "chain") && strcmp(shape, "dense")) {
+			fprintf(stderr, "bench_core: shape must be star, chain or dense, not '%s'\n", shape);
+			return 2;
+		}
+	}
+	use = calloc((size_t)n_svc * 110, sizeof(*use));
+	svc = calloc((size_t)n_svc, sizeof(*svc));
 	samples = calloc((size_t)periods, sizeof(double));
-	if (!t || !a || !th || !io || !use || !samples)
+	if (!t || !a || !th || !io || !use || !svc || !samples)
 		return 1;
 	for (int i = 0; i < N_VMS; i++)
 		ve_account_add(t, VE_KIND_VM, VCPUS, &vm[i]);
-	for (int i = 0; i < N_SERVICES; i++)
+	for (long i = 0; i < n_svc; i++)
 		ve_account_add(t, VE_KIND_SERVICE, 0, &svc[i]);
 
 	memset(dev, 0, sizeof(dev));
@@ -102,7 +129,7 @@ int main(int argc, char **argv)
 							     .comp = pick < 3 ? VE_COMP_EMULATOR
 									      : VE_COMP_IO };
 		else if (pick < 8)
-			th[k++] = (struct ve_thread_sample){ .account = svc[i % N_SERVICES],
+			th[k++] = (struct ve_thread_sample){ .account = svc[i % n_svc],
 							     .comp = VE_COMP_CPU };
 		else
 			th[k++] = (struct ve_thread_sample){ .account = VE_ACCOUNT_HOST,
@@ -110,13 +137,22 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < N_VMS; i++)
 		io[i] = (struct ve_io_sample){ vm[i], 2, VE_COMP_DISK, 0, 0 };
-	/* each service serves 100 VMs; services 1..9 also pass work to service 0 */
-	for (int s = 0; s < N_SERVICES; s++) {
-		for (int c = 0; c < 100; c++)
+	/* each service serves 100 VMs, and others by the shape */
+	for (long s = 0; s < n_svc; s++) {
+		for (long c = 0; c < 100; c++)
 			use[n_use++] = (struct ve_service_use){ svc[s], vm[(s * 100 + c) % N_VMS],
 								1 + rnd(&seed) % 1000 };
-		if (s)
+		if (!strcmp(shape, "star") && s)
 			use[n_use++] = (struct ve_service_use){ svc[s], svc[0], 500 };
+		else if (!strcmp(shape, "chain") && s + 1 < n_svc)
+			use[n_use++] = (struct ve_service_use){ svc[s], svc[s + 1], 500 };
+		else if (!strcmp(shape, "dense") && n_svc > 1)
+			for (int o = 0; o < 10; o++) {
+				long to = (long)(rnd(&seed) % (uint64_t)(n_svc - 1));
+
+				use[n_use++] = (struct ve_service_use){ svc[s], svc[to >= s ? to + 1 : to],
+									2500 };
+			}
 	}
 
 	ve_result_init(&r);
@@ -152,8 +188,8 @@ int main(int argc, char **argv)
 			samples[p] = t1 - t0;
 	}
 	qsort(samples, (size_t)periods, sizeof(double), cmp_double);
-	printf("core period (attribute + ledger), %d VMs x %d vCPUs + %d other threads + %d services, "
-	       "pkg+dram+disk:\n", N_VMS, VCPUS, OTHER_THREADS, N_SERVICES);
+	printf("core period (attribute + ledger), %d VMs x %d vCPUs + %d other threads + %ld services "
+	       "(%s, %zu uses), pkg+dram+disk:\n", N_VMS, VCPUS, OTHER_THREADS, n_svc, shape, n_use);
 	printf("  median %.1f us per period, %.1f ns per thread sample (%zu samples); p90 %.1f us; "
 	       "median of %d periods\n",
 	       samples[periods / 2] / 1e3, samples[periods / 2] / (double)n_threads, n_threads,
@@ -165,6 +201,7 @@ int main(int argc, char **argv)
 	free(th);
 	free(io);
 	free(use);
+	free(svc);
 	free(samples);
 	return 0;
 }
