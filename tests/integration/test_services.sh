@@ -125,8 +125,9 @@ chmod 777 "$tmp/front.sock"   # QEMU runs as libvirt-qemu
 # a service on the bridge: it reads every frame there and hashes it (a
 # flow monitor, an intrusion detector), so its work follows the bytes
 # (IPv4 only: IPv6's solicitations would be traffic of the guests' when they are idle)
+# (its address only once the disks are done: the guests ping from when it answers)
 ip link add "$br" type bridge && echo 1 >"/proc/sys/net/ipv6/conf/$br/disable_ipv6" &&
-	ip addr add "$net.1/24" dev "$br" && ip link set "$br" up || not_ok "bridge $br"
+	ip link set "$br" up || not_ok "bridge $br"
 python3 -c '
 import hashlib, socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
@@ -186,10 +187,10 @@ expect "a use of an undeclared service is refused, naming it" \
 
 # ---- the guests ----------------------------------------------------------
 at=$(($(date +%s) + 90))   # both write from then on: TCG boots take 10-60 s here
-# then, once both are done writing (about 25 s), pings 3:1 in bytes for 14 s
-# (1400 and 400 bytes at the same rate: faster than about 6 a second, a TCG
-# guest's pings come in bursts)
-netat=$((at + 40))
+# then, once both are done writing and the bridge has its address (below),
+# pings 3:1 in bytes for 14 s (1400 and 400 bytes at the same rate: faster
+# than about 6 a second, a TCG guest's pings come in bursts)
+netat=0
 GUESTS_CMDLINE="ve.io=16 ve.secs=60 ve.gap=0 ve.at=$at ve.net=$net.11,$net.1,0.15,$netat,14,1400" \
 	guests_define "$g1" io || not_ok "define $g1"
 GUESTS_CMDLINE="ve.io=16 ve.secs=20 ve.gap=0 ve.at=$at ve.net=$net.12,$net.1,0.15,$netat,14,400" \
@@ -273,8 +274,9 @@ echo "# front and back lost $lost uJ to periods without client bytes"
 expect "the daemon says tap serves $g1's interface" \
 	grep -q "VM '$g1': interface $(nic_of "$g1") (bridge, $br) is served by service 'tap'" "$tmp/daemon.log"
 expect "and $g2's" grep -q "VM '$g2': interface $(nic_of "$g2") (bridge, $br) is served by service 'tap'" "$tmp/daemon.log"
-expect "$g1 starts pinging" wait_console "$g1" "VE-NET start" 60
-expect "$g2 starts pinging" wait_console "$g2" "VE-NET start" 10
+ip addr add "$net.1/24" dev "$br" || not_ok "$br's address"
+expect "$g1 starts pinging" wait_console "$g1" "VE-NET start" 30
+expect "$g2 starts pinging" wait_console "$g2" "VE-NET start" 30
 # the disks are idle now: front's and back's energy goes to the host, the guests' service component is tap's
 sleep 2
 eval "$(snapshot p)"
@@ -290,7 +292,7 @@ expect "the guests sent and received about 3:1 in bytes as libvirt counts them (
 expect "tap's energy reached them in the ratio of their interface bytes (within 10 %)" \
 	ratio_within "$f1" "$f2" "$(python3 -c "print($n1 / max($n2, 1))")" 0.10
 expect "$g1 stops pinging" wait_console "$g1" "VE-NET done" 30
-expect "$g2 stops pinging" wait_console "$g2" "VE-NET done" 10
+expect "$g2 stops pinging" wait_console "$g2" "VE-NET done" 30
 
 # ---- idle: every service's energy to the host, with its reason ----------
 sleep 2
