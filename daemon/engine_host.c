@@ -181,8 +181,7 @@ void engine_io_watch(struct ve_engine *e, struct io_src *io, const char *rel, bo
 	struct stat st;
 
 	if (strcmp(io->rel, rel) != 0 || io->v2 != v2) {
-		engine_io_unwatch(e, io);
-		ve_blkio_files_close(&io->files);
+		engine_io_unwatch(e, io);   /* its files too */
 		g_strlcpy(io->rel, rel, sizeof(io->rel));
 		io->v2 = v2;
 	}

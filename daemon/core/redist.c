@@ -312,7 +312,10 @@ static int factor_components(struct ve_redist *r)
 	size_t need = 0;
 
 	r->n_swept = 0;
-	/* the flows within components, by client; each member's share kept inside */
+	/*
+	 * The flows within components, by client; and in b (free until
+	 * apply) the share of each member's work kept inside its component.
+	 */
 	memset(r->inner_start, 0, (r->n_live + 1) * sizeof(*r->inner_start));
 	for (size_t i = 0; i < r->n_live; i++)
 		r->b[i] = 0.0;

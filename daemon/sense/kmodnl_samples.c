@@ -53,26 +53,26 @@ static void parse_thread(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
 		len = nla_len(x);
 		switch (nla_type(x)) {
 		case VE_TS_TID:
+			if (len != 4)
+				return;
+			s.tid = nla_get_u32(x);
+			have_tid = true;
+			break;
 		case VE_TS_FLAGS:
 			if (len != 4)
 				return;
-			if (nla_type(x) == VE_TS_TID) {
-				s.tid = nla_get_u32(x);
-				have_tid = true;
-			} else {
-				s.flags = nla_get_u32(x);
-			}
+			s.flags = nla_get_u32(x);
 			break;
 		case VE_TS_ACCOUNT:
+			if (len != 8)
+				return;
+			s.account = nla_get_u64(x);
+			break;
 		case VE_TS_RUN_NS:
 			if (len != 8)
 				return;
-			if (nla_type(x) == VE_TS_ACCOUNT) {
-				s.account = nla_get_u64(x);
-			} else {
-				s.run_ns = nla_get_u64(x);
-				have_run = true;
-			}
+			s.run_ns = nla_get_u64(x);
+			have_run = true;
 			break;
 		case VE_TS_VALUES:
 			if (len % 8 || len / 8 > VE_NL_MAX_EVENTS)

@@ -21,8 +21,7 @@ struct ve_virt {
 	const struct ve_virt_ops *ops;
 	void *ud;
 	virConnectPtr conn;
-	int lifecycle_id, metadata_id;
-	int changed_id[4];          /* device added, removed, tunable, reboot */
+	int event_id[6];            /* one per entry of events[], -1: not registered */
 	guint retry_source;
 	guint backoff_ms;
 	bool closing;
@@ -175,19 +174,29 @@ static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque)
 	changed(dom, opaque);
 }
 
+/* The domain events taken, each with its handler. */
+static const struct {
+	int id;
+	virConnectDomainEventGenericCallback cb;
+} events[] = {
+	{ VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle) },
+	{ VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata) },
+	/* what may change a VM's threads or devices */
+	{ VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(on_device) },
+	{ VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(on_device) },
+	{ VIR_DOMAIN_EVENT_ID_TUNABLE, VIR_DOMAIN_EVENT_CALLBACK(on_tunable) },
+	{ VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot) },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(events) == G_N_ELEMENTS(((struct ve_virt *)0)->event_id));
+
 static void drop_conn(struct ve_virt *v)
 {
 	if (!v->conn)
 		return;
-	if (v->lifecycle_id >= 0)
-		virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id);
-	if (v->metadata_id >= 0)
-		virConnectDomainEventDeregisterAny(v->conn, v->metadata_id);
-	v->lifecycle_id = v->metadata_id = -1;
-	for (size_t i = 0; i < G_N_ELEMENTS(v->changed_id); i++) {
-		if (v->changed_id[i] >= 0)
-			virConnectDomainEventDeregisterAny(v->conn, v->changed_id[i]);
-		v->changed_id[i] = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(v->event_id); i++) {
+		if (v->event_id[i] >= 0)
+			virConnectDomainEventDeregisterAny(v->conn, v->event_id[i]);
+		v->event_id[i] = -1;
 	}
 	virConnectClose(v->conn);
 	v->conn = NULL;
@@ -240,24 +249,9 @@ static gboolean try_connect(gpointer data)
 	/* keepalive notices a hung or vanished libvirtd: 5 s interval, 3 misses */
 	virConnectSetKeepAlive(v->conn, 5, 3);
 	virConnectRegisterCloseCallback(v->conn, on_close, v, NULL);
-	v->lifecycle_id = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-		v, NULL);
-	v->metadata_id = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-		VIR_DOMAIN_EVENT_CALLBACK(on_metadata), v, NULL);
-	v->changed_id[0] = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(on_device),
-		v, NULL);
-	v->changed_id[1] = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(on_device),
-		v, NULL);
-	v->changed_id[2] = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_TUNABLE, VIR_DOMAIN_EVENT_CALLBACK(on_tunable),
-		v, NULL);
-	v->changed_id[3] = virConnectDomainEventRegisterAny(
-		v->conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_reboot),
-		v, NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(events); i++)
+		v->event_id[i] = virConnectDomainEventRegisterAny(v->conn, NULL, events[i].id,
+								   events[i].cb, v, NULL);
 	v->ops->connection(v->ud, true, v->uri);
 	do_sync(v);
 	return G_SOURCE_REMOVE;
@@ -282,9 +276,8 @@ struct ve_virt *ve_virt_new(const char *uri, const struct ve_virt_ops *ops, void
 	v->uri = g_strdup(uri);
 	v->ops = ops;
 	v->ud = ud;
-	v->lifecycle_id = v->metadata_id = -1;
-	for (size_t i = 0; i < G_N_ELEMENTS(v->changed_id); i++)
-		v->changed_id[i] = -1;
+	for (size_t i = 0; i < G_N_ELEMENTS(v->event_id); i++)
+		v->event_id[i] = -1;
 	v->backoff_ms = BACKOFF_MIN_MS;
 	/* from the main loop, so that callbacks never run before the caller has v */
 	schedule_connect(v);

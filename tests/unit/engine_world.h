@@ -74,6 +74,22 @@ static void set_energy(struct world *w, const char *zone, uint64_t uj)
 	fx_write(&w->fx, rel, text);
 }
 
+/* A v1 blkio cgroup DIR's counters for device DEV ("8:1"): @bytes and @ios read, nothing written. */
+static void set_blkio_reads(struct world *w, const char *dir, const char *dev, uint64_t bytes,
+			    uint64_t ios)
+{
+	char rel[PATH_MAX], text[256];
+
+	snprintf(rel, sizeof(rel), "%s/blkio.throttle.io_service_bytes_recursive", dir);
+	snprintf(text, sizeof(text), "%s Read %llu\n%s Write 0\nTotal %llu\n", dev,
+		 (unsigned long long)bytes, dev, (unsigned long long)bytes);
+	fx_write(&w->fx, rel, text);
+	snprintf(rel, sizeof(rel), "%s/blkio.throttle.io_serviced_recursive", dir);
+	snprintf(text, sizeof(text), "%s Read %llu\n%s Write 0\nTotal %llu\n", dev,
+		 (unsigned long long)ios, dev, (unsigned long long)ios);
+	fx_write(&w->fx, rel, text);
+}
+
 static void make_domain(struct world *w, pid_t pid)
 {
 	char text[64];

@@ -192,12 +192,7 @@ static void set_disk(struct world *w, uint64_t ios, uint64_t sectors, uint64_t t
 		 (unsigned long long)ios, (unsigned long long)sectors, (unsigned long long)ticks_ms,
 		 (unsigned long long)ios, (unsigned long long)sectors, (unsigned long long)ticks_ms);
 	fx_write(&w->fx, "proc/diskstats", text);
-	snprintf(text, sizeof(text), "8:1 Read %llu\n8:1 Write 0\nTotal %llu\n",
-		 (unsigned long long)vm_bytes, (unsigned long long)vm_bytes);
-	fx_write(&w->fx, BLKIO "/blkio.throttle.io_service_bytes_recursive", text);
-	snprintf(text, sizeof(text), "8:1 Read %llu\n8:1 Write 0\nTotal %llu\n",
-		 (unsigned long long)vm_ios, (unsigned long long)vm_ios);
-	fx_write(&w->fx, BLKIO "/blkio.throttle.io_serviced_recursive", text);
+	set_blkio_reads(w, BLKIO, "8:1", vm_bytes, vm_ios);
 }
 
 /*

@@ -185,12 +185,7 @@ static void svc_disk(struct world *w, int at, uint64_t svc_bytes, uint64_t svc_b
 	snprintf(text, sizeof(text), "   8       0 sda %d 0 %d 0 0 0 0 0 0 %d 0\n", 1000 + 150 * at,
 		 8000 + 3072 * at, 10000 + 500 * at);
 	fx_write(&w->fx, "proc/diskstats", text);
-	snprintf(text, sizeof(text), "8:0 Read %llu\n8:0 Write 0\nTotal %llu\n",
-		 (unsigned long long)svc_bytes, (unsigned long long)svc_bytes);
-	fx_write(&w->fx, SVC_BLKIO "/blkio.throttle.io_service_bytes_recursive", text);
-	snprintf(text, sizeof(text), "8:0 Read %llu\n8:0 Write 0\nTotal %llu\n",
-		 (unsigned long long)svc_bios, (unsigned long long)svc_bios);
-	fx_write(&w->fx, SVC_BLKIO "/blkio.throttle.io_serviced_recursive", text);
+	set_blkio_reads(w, SVC_BLKIO, "8:0", svc_bytes, svc_bios);
 }
 
 /*
