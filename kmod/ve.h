@@ -24,20 +24,25 @@ extern struct genl_family ve_family;
 extern unsigned int ve_max_threads;
 extern unsigned int ve_max_cgroups;
 
-/* One period's samples, cut into messages of at most ve_batch entries. */
+/* One period's samples, cut into messages of at most ve_batch records. */
 struct ve_batch {
 	struct sk_buff *skb;
 	void *hdr;
-	unsigned int entries;	/* in the current message */
-	unsigned int limit;	/* entries per message */
+	struct nlattr *array;	/* the record array open in skb, of array_type */
+	int array_type;		/* VE_A_THREADS or VE_A_CGROUPS */
+	unsigned int entries;	/* records in the current message */
+	unsigned int limit;	/* records per message */
 	u64 seq, time_ns, period_ns;
-	unsigned int sent, dropped;	/* messages */
+	unsigned int sent, dropped;	/* messages, or records */
 };
 
-/* Open a nest for one entry, starting a new message when the batch is full. */
-struct nlattr *ve_batch_entry(struct ve_batch *b, int type, size_t size);
-void ve_batch_entry_end(struct ve_batch *b, struct nlattr *nest);
-void ve_batch_cancel(struct ve_batch *b, struct nlattr *nest);
+/*
+ * Room for one record of @size bytes in the @type array (uapi.h), in a new
+ * message when the current one holds @limit records or has no room; NULL
+ * (counted as dropped) when no message can be had.  The caller fills it
+ * with memcpy: records are only 4-byte aligned.
+ */
+void *ve_batch_record(struct ve_batch *b, int type, size_t size);
 
 int ve_thread_watch(struct genl_info *info, u32 tid, u64 account,
 		    const struct nlattr *events, struct sk_buff *reply);

@@ -29,7 +29,7 @@
 
 #include "ve.h"
 
-enum { VE_RD, VE_WR, VE_DIRS };
+enum { VE_RD = VE_DIR_READ, VE_WR = VE_DIR_WRITE, VE_DIRS };
 
 #define VE_CG_DEVS 8
 
@@ -250,40 +250,29 @@ static u64 ve_delta(atomic64_t *now, u64 *last)
 	return d;
 }
 
-/* One entry: @d's deltas of @c's I/O, @dev the device to report. */
+/* One record: @d's deltas of @c's I/O, @dev the device to report. */
 static void ve_cgdev_sample(struct ve_batch *b, struct ve_cgroup *c, struct ve_cgdev *d, u32 dev)
 {
-	static const int attr[VE_DIRS][3] = {
-		{ VE_CS_READ_OPS, VE_CS_READ_BYTES, VE_CS_READ_NS },
-		{ VE_CS_WRITE_OPS, VE_CS_WRITE_BYTES, VE_CS_WRITE_NS },
+	struct ve_cgroup_rec rec = {
+		.cgroup_id = c->id,
+		.account = c->account,
+		.dev = dev,
 	};
-	u64 v[VE_DIRS][3];
-	struct nlattr *nest;
-	int i, err;
+	void *p;
+	int i;
 
 	for (i = 0; i < VE_DIRS; i++) {
-		v[i][0] = ve_delta(&d->ops[i], &d->last_ops[i]);
-		v[i][1] = ve_delta(&d->bytes[i], &d->last_bytes[i]);
-		v[i][2] = ve_delta(&d->ns[i], &d->last_ns[i]);
+		rec.ops[i] = ve_delta(&d->ops[i], &d->last_ops[i]);
+		rec.bytes[i] = ve_delta(&d->bytes[i], &d->last_bytes[i]);
+		rec.ns[i] = ve_delta(&d->ns[i], &d->last_ns[i]);
 	}
-	nest = ve_batch_entry(b, VE_A_CGROUP,
-			      nla_total_size(nla_total_size_64bit(sizeof(u64)) * 8 +
-					     nla_total_size(sizeof(u32))));
-	if (!nest)
-		return;
-	err = nla_put_u64_64bit(b->skb, VE_CS_CGROUP_ID, c->id, VE_CS_PAD) ||
-	      nla_put_u64_64bit(b->skb, VE_CS_ACCOUNT, c->account, VE_CS_PAD) ||
-	      nla_put_u32(b->skb, VE_CS_DEV, dev);
-	for (i = 0; i < VE_DIRS * 3 && !err; i++)
-		err = nla_put_u64_64bit(b->skb, attr[i / 3][i % 3], v[i / 3][i % 3], VE_CS_PAD);
-	if (err)
-		ve_batch_cancel(b, nest);
-	else
-		ve_batch_entry_end(b, nest);
+	p = ve_batch_record(b, VE_A_CGROUPS, sizeof(rec));
+	if (p)
+		memcpy(p, &rec, sizeof(rec));
 }
 
 /*
- * One entry per device the cgroup's I/O went to; a cgroup that has done
+ * One record per device the cgroup's I/O went to; a cgroup that has done
  * none yet still gets one, of device 0 and all zeros, so that a watched
  * cgroup shows in every period.
  */

@@ -56,8 +56,11 @@ static void ve_batch_flush(struct ve_batch *b, bool last)
 
 	if (!b->skb)
 		return;
+	if (b->array)
+		nla_nest_end(b->skb, b->array);
+	b->array = NULL;
 	if (nla_put_u32(b->skb, VE_A_FLAGS, last ? VE_MSG_LAST : 0)) {
-		/* room for the flags is kept by ve_batch_entry: cannot happen */
+		/* room for the flags is kept by ve_batch_record: cannot happen */
 		nlmsg_free(b->skb);
 		b->dropped++;
 		goto out;
@@ -75,13 +78,13 @@ out:
 	b->entries = 0;
 }
 
-/* A header and the trailing flags, beside the entries. */
+/* A header, the two arrays' headers and the trailing flags, beside the records. */
 #define VE_MSG_OVERHEAD (GENL_HDRLEN + 3 * nla_total_size_64bit(sizeof(u64)) + \
-			 nla_total_size(sizeof(u32)))
+			 2 * NLA_HDRLEN + nla_total_size(sizeof(u32)))
 
-static int ve_batch_begin(struct ve_batch *b, size_t entry)
+static int ve_batch_begin(struct ve_batch *b, size_t record)
 {
-	size_t size = VE_MSG_OVERHEAD + entry * b->limit;
+	size_t size = VE_MSG_OVERHEAD + record * b->limit;
 
 	b->skb = genlmsg_new(min_t(size_t, size, 64 * 1024), GFP_KERNEL);
 	if (!b->skb)
@@ -98,28 +101,31 @@ static int ve_batch_begin(struct ve_batch *b, size_t entry)
 	return 0;
 }
 
-struct nlattr *ve_batch_entry(struct ve_batch *b, int type, size_t size)
+void *ve_batch_record(struct ve_batch *b, int type, size_t size)
 {
-	if (b->skb && (b->entries >= b->limit ||
-		       skb_tailroom(b->skb) < size + nla_total_size(sizeof(u32))))
+	/* what this record may add: itself, a new array's header; then the flags */
+	size_t room = size + NLA_HDRLEN + nla_total_size(sizeof(u32));
+
+	if (b->skb && (b->entries >= b->limit || skb_tailroom(b->skb) < room))
 		ve_batch_flush(b, false);
-	if (!b->skb && ve_batch_begin(b, size)) {
-		b->dropped++;
-		return NULL;
+	if (!b->skb && ve_batch_begin(b, size))
+		goto lost;
+	if (skb_tailroom(b->skb) < room)
+		goto lost;	/* not even in a message of its own */
+	if (b->array && b->array_type != type) {
+		nla_nest_end(b->skb, b->array);
+		b->array = NULL;
 	}
-	return nla_nest_start(b->skb, type);
-}
-
-void ve_batch_entry_end(struct ve_batch *b, struct nlattr *nest)
-{
-	nla_nest_end(b->skb, nest);
+	if (!b->array) {
+		/* a plain attribute whose length nla_nest_end() sets: not NLA_F_NESTED */
+		b->array = nla_nest_start_noflag(b->skb, type);
+		b->array_type = type;
+	}
 	b->entries++;
-}
-
-void ve_batch_cancel(struct ve_batch *b, struct nlattr *nest)
-{
-	nla_nest_cancel(b->skb, nest);
+	return __nla_reserve_nohdr(b->skb, size);
+lost:
 	b->dropped++;
+	return NULL;
 }
 
 static void ve_period_work(struct work_struct *work)
@@ -143,7 +149,7 @@ static void ve_period_work(struct work_struct *work)
 		ve_batch_flush(&b, true);
 		ve_work_ns += ktime_get_ns() - now;
 		if (b.dropped)
-			pr_warn_ratelimited("virtenergy: period %llu: %u samples or messages lost\n",
+			pr_warn_ratelimited("virtenergy: period %llu: %u records or messages lost\n",
 					    b.seq, b.dropped);
 	}
 	ve_last_ns = now;

@@ -248,21 +248,15 @@ unsigned int ve_thread_count(void)
 	return ve_nr_threads;
 }
 
-static size_t ve_thread_entry_size(unsigned int nr_events)
-{
-	return nla_total_size(nla_total_size(sizeof(u32)) * 2 +
-			      nla_total_size_64bit(sizeof(u64)) * 2 +
-			      nla_total_size(nr_events * sizeof(u64)));
-}
-
 void ve_thread_sample(struct ve_batch *b)
 {
+	struct ve_thread_rec rec;
 	u64 vals[VE_NL_MAX_EVENTS];
 	struct ve_thread *t, *n;
-	struct nlattr *nest;
 	unsigned int i;
 	bool exited;
 	u64 run;
+	u8 *p;
 
 	lockdep_assert_held(&ve_lock);
 	list_for_each_entry_safe(t, n, &ve_thread_list, link) {
@@ -277,18 +271,17 @@ void ve_thread_sample(struct ve_batch *b)
 			vals[i] = ve_scale_delta(&t->last[i], &now);
 			t->last[i] = now;
 		}
-		nest = ve_batch_entry(b, VE_A_THREAD, ve_thread_entry_size(t->nr_events));
-		if (nest) {
-			/* VALUES only with events, FLAGS only when set */
-			if (nla_put_u32(b->skb, VE_TS_TID, t->tid) ||
-			    nla_put_u64_64bit(b->skb, VE_TS_ACCOUNT, t->account, VE_TS_PAD) ||
-			    nla_put_u64_64bit(b->skb, VE_TS_RUN_NS, run - t->last_run_ns, VE_TS_PAD) ||
-			    (t->nr_events &&
-			     nla_put(b->skb, VE_TS_VALUES, t->nr_events * sizeof(u64), vals)) ||
-			    (exited && nla_put_u32(b->skb, VE_TS_FLAGS, VE_TS_EXITED)))
-				ve_batch_cancel(b, nest);
-			else
-				ve_batch_entry_end(b, nest);
+		rec = (struct ve_thread_rec){
+			.tid = t->tid,
+			.flags = exited ? VE_TS_EXITED : 0,
+			.n_values = t->nr_events,
+			.account = t->account,
+			.run_ns = run - t->last_run_ns,
+		};
+		p = ve_batch_record(b, VE_A_THREADS, sizeof(rec) + t->nr_events * sizeof(u64));
+		if (p) {
+			memcpy(p, &rec, sizeof(rec));
+			memcpy(p + sizeof(rec), vals, t->nr_events * sizeof(u64));
 		}
 		t->last_run_ns = run;
 		if (exited)

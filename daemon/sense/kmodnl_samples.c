@@ -2,7 +2,7 @@
 /*
  * kmodnl_samples.c: the samples side of virtenergy.ko's client (see
  * kmodnl.h): joining the samples group, draining it, parsing each thread's
- * and cgroup's entry; and the loopback client that benchmarks feed.
+ * and cgroup's record; and the loopback client that benchmarks feed.
  */
 #include <errno.h>
 #include <netlink/attr.h>
@@ -19,102 +19,62 @@
 #include "kmodnl_int.h"
 
 
-static struct nla_policy cs_policy[VE_CS_MAX + 1] = {
-	[VE_CS_CGROUP_ID] = { .type = NLA_U64 },
-	[VE_CS_ACCOUNT] = { .type = NLA_U64 },
-	[VE_CS_READ_OPS] = { .type = NLA_U64 },
-	[VE_CS_READ_BYTES] = { .type = NLA_U64 },
-	[VE_CS_READ_NS] = { .type = NLA_U64 },
-	[VE_CS_WRITE_OPS] = { .type = NLA_U64 },
-	[VE_CS_WRITE_BYTES] = { .type = NLA_U64 },
-	[VE_CS_WRITE_NS] = { .type = NLA_U64 },
-	[VE_CS_DEV] = { .type = NLA_U32 },
-};
-
 /* ---- samples ---------------------------------------------------------------- */
 
 /*
- * A thread's entry, the one per watched thread and period: walked once by
- * hand rather than through nla_parse_nested(), which zeroes and fills a
- * table and checks each attribute against the policy by its type, a third
- * of the daemon's cost of a period in kmod mode (bench_kmod_daemon).  The
- * rules a policy table of their types would keep: every attribute the exact size of its type, a
- * value array of whole u64s, TID and RUN_NS present; an entry that breaks
- * one is dropped; of a repeated attribute the last counts.
+ * A VE_A_THREADS array: packed records, each its header and n_values
+ * u64s (uapi.h).  Read with memcpy, as they are only 4-byte aligned.  A
+ * record that claims more values than VE_NL_MAX_EVENTS or more bytes than
+ * are left ends the array: what follows it cannot be found.
  */
-static void parse_thread(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
+static void parse_threads(struct ve_kmod *k, uint64_t seq, const struct nlattr *a)
 {
-	struct ve_kmod_thread_sample s = { 0 };
-	bool have_tid = false, have_run = false;
-	struct nlattr *x;
-	int rem, len;
+	const unsigned char *p = nla_data(a);
+	size_t left = (size_t)nla_len(a);
+	struct ve_kmod_thread_sample s;
+	struct ve_thread_rec r;
 
-	nla_for_each_nested(x, a, rem) {
-		len = nla_len(x);
-		switch (nla_type(x)) {
-		case VE_TS_TID:
-			if (len != 4)
-				return;
-			s.tid = nla_get_u32(x);
-			have_tid = true;
-			break;
-		case VE_TS_FLAGS:
-			if (len != 4)
-				return;
-			s.flags = nla_get_u32(x);
-			break;
-		case VE_TS_ACCOUNT:
-			if (len != 8)
-				return;
-			s.account = nla_get_u64(x);
-			break;
-		case VE_TS_RUN_NS:
-			if (len != 8)
-				return;
-			s.run_ns = nla_get_u64(x);
-			have_run = true;
-			break;
-		case VE_TS_VALUES:
-			if (len % 8 || len / 8 > VE_NL_MAX_EVENTS)
-				return;
-			s.n = (unsigned int)len / 8;
-			memcpy(s.v, nla_data(x), (size_t)len);
-			break;
-		default:
-			if (nla_type(x) > VE_TS_MAX)
-				return;   /* nla_parse_nested() refuses those too */
-			break;
-		}
+	while (left >= sizeof(r)) {
+		size_t size;
+
+		memcpy(&r, p, sizeof(r));
+		size = sizeof(r) + (size_t)r.n_values * 8u;
+		if (r.n_values > VE_NL_MAX_EVENTS || size > left)
+			return;
+		s.tid = r.tid;
+		s.flags = r.flags;
+		s.account = r.account;
+		s.run_ns = r.run_ns;
+		s.n = r.n_values;
+		memcpy(s.v, p + sizeof(r), (size_t)r.n_values * 8u);
+		if (k->h->thread)
+			k->h->thread(k->h->ud, seq, &s);
+		p += size;
+		left -= size;
 	}
-	if (rem != 0 || !have_tid || !have_run)
-		return;
-	if (k->h->thread)
-		k->h->thread(k->h->ud, seq, &s);
 }
 
-static uint64_t get_u64(struct nlattr **tb, int a)
+/* A VE_A_CGROUPS array: packed records of one size. */
+static void parse_cgroups(struct ve_kmod *k, uint64_t seq, const struct nlattr *a)
 {
-	return tb[a] ? nla_get_u64(tb[a]) : 0;
-}
-
-static void parse_cgroup(struct ve_kmod *k, uint64_t seq, struct nlattr *a)
-{
-	struct nlattr *tb[VE_CS_MAX + 1];
+	const unsigned char *p = nla_data(a);
+	size_t left = (size_t)nla_len(a);
 	struct ve_kmod_cgroup_sample s;
+	struct ve_cgroup_rec r;
 
-	if (nla_parse_nested(tb, VE_CS_MAX, a, cs_policy) < 0 || !tb[VE_CS_CGROUP_ID])
-		return;
-	s.id = get_u64(tb, VE_CS_CGROUP_ID);
-	s.account = get_u64(tb, VE_CS_ACCOUNT);
-	s.ops[0] = get_u64(tb, VE_CS_READ_OPS);
-	s.bytes[0] = get_u64(tb, VE_CS_READ_BYTES);
-	s.ns[0] = get_u64(tb, VE_CS_READ_NS);
-	s.ops[1] = get_u64(tb, VE_CS_WRITE_OPS);
-	s.bytes[1] = get_u64(tb, VE_CS_WRITE_BYTES);
-	s.ns[1] = get_u64(tb, VE_CS_WRITE_NS);
-	s.dev = tb[VE_CS_DEV] ? nla_get_u32(tb[VE_CS_DEV]) : 0;
-	if (k->h->cgroup)
-		k->h->cgroup(k->h->ud, seq, &s);
+	for (; left >= sizeof(r); p += sizeof(r), left -= sizeof(r)) {
+		memcpy(&r, p, sizeof(r));
+		s.id = r.cgroup_id;
+		s.account = r.account;
+		s.dev = r.dev;
+		for (unsigned int d = 0; d < 2; d++) {
+			s.ops[d] = r.ops[d];
+			s.bytes[d] = r.bytes[d];
+			s.ns[d] = r.ns[d];
+		}
+		if (k->h->cgroup)
+			k->h->cgroup(k->h->ud, seq, &s);
+	}
 }
 
 static int no_seq_check(struct nl_msg *msg, void *arg)
@@ -151,11 +111,11 @@ static int on_samples(struct nl_msg *msg, void *arg)
 			if (nla_len(a) == 8)
 				time_ns = nla_get_u64(a);
 			break;
-		case VE_A_THREAD:
-			parse_thread(k, seq, a);
+		case VE_A_THREADS:
+			parse_threads(k, seq, a);
 			break;
-		case VE_A_CGROUP:
-			parse_cgroup(k, seq, a);
+		case VE_A_CGROUPS:
+			parse_cgroups(k, seq, a);
 			break;
 		case VE_A_FLAGS:
 			if (nla_len(a) == 4)

@@ -127,6 +127,8 @@ int ve_sampler_open_kmod(const char *const *events, unsigned int n, int root_fd,
  */
 int ve_sampler_open_kmod_loopback(int root_fd, uint64_t period_ns, bool counts_io,
 				  struct ve_sampler **ret, uint32_t *ret_port);
+/* The account tag a kmod sampler's watch gave the module, for what feeds a loopback one. */
+uint64_t ve_sampler_kmod_tag(const struct ve_sampler *s, const struct ve_watch *w);
 
 /*
  * A period's reads begin at @now_ns (CLOCK_MONOTONIC): the module's

@@ -43,7 +43,7 @@
 struct kmod_watch {
 	struct kmod_watch *next;     /* in its bucket */
 	pid_t pid, tid;
-	uint64_t tag;                /* the module's account tag: this watch's own number */
+	uint64_t tag;                /* the module's account tag: index << 32 | serial (by_tag) */
 	bool exited;
 	bool has_sched0;
 	uint64_t sched0;             /* schedstat run time when the watch began */
@@ -69,7 +69,16 @@ struct kmod_sampler {
 	unsigned int n_names;
 	struct kmod_watch *bucket[BUCKETS];
 	unsigned int n_watches;
-	uint64_t next_tag;
+	/*
+	 * Watches by the tag's index: a sample finds its watch with one load,
+	 * not a hash chain's (the receive is most of kmod mode's cost).  The
+	 * serial in the tag's low half tells a reused index's new watch from
+	 * the last word of the one before it.
+	 */
+	struct kmod_watch **by_tag;
+	uint32_t n_tags, cap_tags;
+	uint32_t *free_tags, n_free;
+	uint32_t serial;
 	struct kmod_cgwatch *cg_bucket[BUCKETS];
 	uint64_t last_drain_ns, last_period_ns;
 	unsigned int reads;                 /* since the last look at the clock (read_drain()) */
@@ -98,13 +107,14 @@ static struct kmod_watch **slot(struct kmod_sampler *ks, pid_t tid)
 static void on_thread(void *ud, uint64_t seq, const struct ve_kmod_thread_sample *s)
 {
 	struct kmod_sampler *ks = ud;
-	struct kmod_watch *w = *slot(ks, (pid_t)s->tid);
+	uint64_t idx = s->account >> 32;
+	struct kmod_watch *w = idx < ks->n_tags ? ks->by_tag[idx] : NULL;
 
 	(void)seq;
 	/*
-	 * Unwatched since; or the tid is another thread's now, watched anew,
+	 * Unwatched since; or the index (or the tid) is another watch's now,
 	 * and this is the last word of the one before it (the module sends a
-	 * thread's final deltas as it exits): the tag says whose.
+	 * thread's final deltas as it exits): the whole tag says whose.
 	 */
 	if (!w || w->tag != s->account)
 		return;
@@ -257,6 +267,53 @@ static void read_drain(struct kmod_sampler *ks)
 		drain(ks, false);
 }
 
+/* A tag for @w: a free index (or a new one) and the next serial. */
+static int tag_take(struct kmod_sampler *ks, struct kmod_watch *w)
+{
+	uint32_t idx;
+
+	if (ks->n_free) {
+		idx = ks->free_tags[--ks->n_free];
+	} else {
+		if (ks->n_tags == ks->cap_tags) {
+			uint32_t cap = ks->cap_tags ? ks->cap_tags * 2 : 256;
+			struct kmod_watch **t = realloc(ks->by_tag, cap * sizeof(*t));
+			uint32_t *f;
+
+			if (!t)
+				return -ENOMEM;
+			ks->by_tag = t;
+			f = realloc(ks->free_tags, cap * sizeof(*f));
+			if (!f)
+				return -ENOMEM;
+			ks->free_tags = f;
+			ks->cap_tags = cap;
+		}
+		idx = ks->n_tags++;
+	}
+	ks->by_tag[idx] = w;
+	if (++ks->serial == 0)
+		ks->serial = 1;   /* a tag is never 0 (the probes' own) */
+	w->tag = (uint64_t)idx << 32 | ks->serial;
+	return 0;
+}
+
+static void tag_drop(struct kmod_sampler *ks, struct kmod_watch *w)
+{
+	uint32_t idx = (uint32_t)(w->tag >> 32);
+
+	if (!w->tag || idx >= ks->n_tags || ks->by_tag[idx] != w)
+		return;   /* a perf watch after the fallback has no tag */
+	ks->by_tag[idx] = NULL;
+	ks->free_tags[ks->n_free++] = idx;
+}
+
+uint64_t ve_sampler_kmod_tag(const struct ve_sampler *s, const struct ve_watch *vw)
+{
+	(void)s;
+	return vw ? ((const struct kmod_watch *)vw)->tag : 0;
+}
+
 static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watch **ret_w)
 {
 	struct kmod_sampler *ks = (struct kmod_sampler *)s;
@@ -279,8 +336,12 @@ static int kmod_watch(struct ve_sampler *s, pid_t pid, pid_t tid, struct ve_watc
 	} else {
 		w->has_sched0 = ve_proc_task_schedstat(s->root_fd, pid, tid, &w->sched0) == 0;
 		memcpy(ev, ks->ev, sizeof(ev));
-		w->tag = ++ks->next_tag;
-		r = ve_kmod_watch_thread(ks->k, tid, w->tag, ev, ks->n_ev);
+		r = tag_take(ks, w);
+		if (r == 0) {
+			r = ve_kmod_watch_thread(ks->k, tid, w->tag, ev, ks->n_ev);
+			if (r < 0)
+				tag_drop(ks, w);
+		}
 	}
 	if (r < 0) {
 		free(w);
@@ -344,6 +405,7 @@ static void kmod_unwatch(struct ve_sampler *s, struct ve_watch *vw)
 		*p = w->next;
 		ks->n_watches--;
 	}
+	tag_drop(ks, w);
 	free(w);
 }
 
@@ -414,6 +476,8 @@ static void kmod_free(struct ve_sampler *s)
 	ve_kmod_close(ks->k);
 	for (unsigned int i = 0; i < ks->n_names; i++)
 		free(ks->events[i]);
+	free(ks->by_tag);
+	free(ks->free_tags);
 	free(ks);
 }
 

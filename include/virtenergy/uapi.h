@@ -34,15 +34,22 @@
  * Samples: every PERIOD_MS the module multicasts VE_CMD_SAMPLES messages to
  * the group VE_MCGRP_SAMPLES.  Each message has SEQ (the period's number),
  * TIME_NS (monotonic), PERIOD_NS (since the previous period), up to BATCH
- * VE_A_THREAD and VE_A_CGROUP entries, and VE_A_FLAGS; the last message of
- * a period carries VE_MSG_LAST.  Thread entries hold deltas over the period:
- * run time (ns, the scheduler's own sum_exec_runtime) and one u64 per event
- * in watch order; a thread that exited sends its last deltas with
- * VE_TS_EXITED and is unwatched.  Cgroup entries hold the operations,
- * bytes and service time (ns, from the request's start to its completion)
- * of the block I/O that completed in the period, per direction, one entry
- * per device the cgroup's I/O went to (VE_CS_DEV; up to 7 devices a
- * cgroup, the rest together as device 0), from the first I/O on.
+ * records in VE_A_THREADS and VE_A_CGROUPS arrays, and VE_A_FLAGS; the
+ * last message of a period carries VE_MSG_LAST.  The arrays are packed
+ * records, not nested attributes (version 2: a nested entry per thread
+ * cost 41 bytes and most of the daemon's receive, issue 15); a record's
+ * size is in its own header, records follow each other with no padding,
+ * and are 4-byte aligned in the message (read them with memcpy).
+ *
+ * A thread record (struct ve_thread_rec) holds deltas over the period:
+ * run time (ns, the scheduler's own sum_exec_runtime) and one u64 per
+ * event in watch order; a thread that exited sends its last deltas with
+ * VE_TS_EXITED and is unwatched.  A cgroup record (struct ve_cgroup_rec)
+ * holds the operations, bytes and service time (ns, from the request's
+ * start to its completion) of the block I/O that completed in the period,
+ * per direction, one record per device the cgroup's I/O went to (dev; up
+ * to 7 devices a cgroup, the rest together as device 0), from the first
+ * I/O on.
  *
  * Watches belong to the netlink socket that made them and end when it
  * closes (the daemon died), when the module unloads, or on UNWATCH.
@@ -53,7 +60,7 @@
 #include <linux/types.h>
 
 #define VE_GENL_NAME		"virtenergy"
-#define VE_GENL_VERSION		1
+#define VE_GENL_VERSION		2
 #define VE_MCGRP_SAMPLES	"samples"
 
 /* Events per thread besides run time. */
@@ -104,8 +111,8 @@ enum ve_attr {
 	VE_A_SEQ,		/* u64 */
 	VE_A_TIME_NS,		/* u64 */
 	VE_A_PERIOD_NS,		/* u64 */
-	VE_A_THREAD,		/* nested: VE_TS_* */
-	VE_A_CGROUP,		/* nested: VE_CS_* */
+	VE_A_THREADS,		/* binary: struct ve_thread_rec, packed */
+	VE_A_CGROUPS,		/* binary: struct ve_cgroup_rec, packed */
 	VE_A_FLAGS,		/* u32, VE_MSG_* */
 	VE_A_WORK_NS,		/* u64 */
 	VE_A_ENTRIES,		/* u64 */
@@ -129,35 +136,31 @@ enum ve_event_attr {
 };
 #define VE_EV_MAX (__VE_EV_MAX - 1)
 
-/* VE_TS_FLAGS bits */
+/* struct ve_thread_rec flags */
 #define VE_TS_EXITED		(1U << 0)	/* final deltas; the watch is gone */
 
-enum ve_thread_sample_attr {
-	VE_TS_UNSPEC,
-	VE_TS_PAD,
-	VE_TS_TID,		/* u32 */
-	VE_TS_ACCOUNT,		/* u64 */
-	VE_TS_RUN_NS,		/* u64, delta */
-	VE_TS_VALUES,		/* binary: __u64[n], deltas, n = events watched (absent: none) */
-	VE_TS_FLAGS,		/* u32, VE_TS_* (absent: 0) */
-	__VE_TS_MAX,
+/* A thread's record: sizeof(struct ve_thread_rec) + 8 * n_values bytes. */
+struct ve_thread_rec {
+	__u32 tid;
+	__u16 flags;		/* VE_TS_* */
+	__u16 n_values;		/* the events watched, <= VE_NL_MAX_EVENTS */
+	__u64 account;		/* the tag WATCH_THREAD gave */
+	__u64 run_ns;		/* delta */
+	__u64 values[];		/* n_values deltas, in watch order */
 };
-#define VE_TS_MAX (__VE_TS_MAX - 1)
 
-enum ve_cgroup_sample_attr {
-	VE_CS_UNSPEC,
-	VE_CS_PAD,
-	VE_CS_CGROUP_ID,	/* u64 */
-	VE_CS_ACCOUNT,		/* u64 */
-	VE_CS_READ_OPS,		/* u64, deltas from here on */
-	VE_CS_READ_BYTES,
-	VE_CS_READ_NS,
-	VE_CS_WRITE_OPS,
-	VE_CS_WRITE_BYTES,
-	VE_CS_WRITE_NS,
-	VE_CS_DEV,		/* u32: the device, new_encode_dev(); 0 for other devices */
-	__VE_CS_MAX,
+#define VE_DIR_READ		0
+#define VE_DIR_WRITE		1
+
+/* A watched cgroup's block I/O on one device: sizeof(struct ve_cgroup_rec) bytes. */
+struct ve_cgroup_rec {
+	__u64 cgroup_id;
+	__u64 account;
+	__u32 dev;		/* the device, new_encode_dev(); 0 for other devices */
+	__u32 reserved;		/* 0 */
+	__u64 ops[2];		/* deltas, [VE_DIR_READ], [VE_DIR_WRITE] */
+	__u64 bytes[2];
+	__u64 ns[2];
 };
-#define VE_CS_MAX (__VE_CS_MAX - 1)
 
 #endif /* _UAPI_VIRTENERGY_H */

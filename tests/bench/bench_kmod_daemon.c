@@ -44,7 +44,6 @@
 #include "sampler.h"
 
 #define THREADS_PER_VM 5
-#define BATCH 128
 #define PERIOD_NS 100000000ull
 
 static uint64_t clock_ns(clockid_t c)
@@ -74,6 +73,8 @@ static int cmp_u64(const void *a, const void *b)
 struct sender {
 	struct nl_sock *sk;
 	struct nl_msg *msg;
+	struct nlattr *array;        /* the record array open in msg */
+	int array_type;
 	unsigned int entries;
 	uint64_t seq, time_ns, bytes;
 };
@@ -82,6 +83,9 @@ static void flush(struct sender *s, bool last)
 {
 	if (!s->msg)
 		return;
+	if (s->array)
+		nla_nest_end(s->msg, s->array);
+	s->array = NULL;
 	nla_put_u32(s->msg, VE_A_FLAGS, last ? VE_MSG_LAST : 0);
 	s->bytes += nlmsg_hdr(s->msg)->nlmsg_len;
 	if (nl_send_auto(s->sk, s->msg) < 0) {
@@ -93,10 +97,14 @@ static void flush(struct sender *s, bool last)
 	s->entries = 0;
 }
 
-/* An entry's nest, in a new message when the current one holds BATCH. */
-static struct nlattr *entry(struct sender *s, int type)
+static unsigned int batch = 128;   /* records per message: the module's default, VE_BENCH_BATCH */
+
+/* Append one record to the @type array, in a new message when the current one holds batch. */
+static void record(struct sender *s, int type, const void *rec, size_t size)
 {
-	if (s->entries == BATCH)
+	/* as the module: at batch records, or when the message is full */
+	if (s->entries == batch ||
+	    (s->msg && nlmsg_hdr(s->msg)->nlmsg_len + 2 * NLA_HDRLEN + size + 8 > 64 * 1024))
 		flush(s, false);
 	if (!s->msg) {
 		s->msg = nlmsg_alloc_size(64 * 1024);
@@ -106,8 +114,17 @@ static struct nlattr *entry(struct sender *s, int type)
 		nla_put_u64(s->msg, VE_A_TIME_NS, s->time_ns);
 		nla_put_u64(s->msg, VE_A_PERIOD_NS, PERIOD_NS);
 	}
+	if (s->array && s->array_type != type) {
+		nla_nest_end(s->msg, s->array);
+		s->array = NULL;
+	}
+	if (!s->array) {
+		/* the module's nla_nest_start_noflag(): a plain attribute of records */
+		s->array = nla_reserve(s->msg, type, 0);
+		s->array_type = type;
+	}
+	memcpy(nlmsg_reserve(s->msg, size, 1), rec, size);
 	s->entries++;
-	return nla_nest_start(s->msg, type);
 }
 
 static int run(unsigned int n_vms, int periods, int root_fd)
@@ -120,6 +137,7 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 	uint64_t *t_recv = calloc((size_t)periods, 8), *t_read = calloc((size_t)periods, 8);
 	uint64_t *t_core = calloc((size_t)periods, 8), *t_all = calloc((size_t)periods, 8);
 	uint32_t *vm = calloc(n_vms, sizeof(*vm));
+	uint64_t *tags = calloc(n_threads, sizeof(*tags));
 	struct ve_account_table *t = ve_account_table_new();
 	struct ve_attrib *a = ve_attrib_new();
 	const char *const events[] = { "task-clock" };
@@ -131,7 +149,7 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 	uint64_t seed = n_vms, next, sent_ns = 0, got_ns = 0;
 	uint32_t port = 0;
 
-	if (!w || !th || !io || !t_recv || !t_read || !t_core || !t_all || !vm || !t || !a)
+	if (!w || !th || !io || !t_recv || !t_read || !t_core || !t_all || !vm || !tags || !t || !a)
 		return -ENOMEM;
 	if (ve_sampler_open_kmod_loopback(root_fd, PERIOD_NS, true, &smp, &port) < 0) {
 		fprintf(stderr, "bench_kmod_daemon: no loopback netlink socket\n");
@@ -151,6 +169,7 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 		/* tids no root has: the watch's schedstat look-up fails fast, as for a thread gone */
 		if (smp->ops->watch(smp, (pid_t)(4000000 + i), (pid_t)(4000000 + i), &w[i]) < 0)
 			return -EIO;
+		tags[i] = ve_sampler_kmod_tag(smp, w[i]);
 		th[i] = (struct ve_thread_sample){ .account = vm[i / THREADS_PER_VM],
 						   .comp = i % THREADS_PER_VM == 4 ? VE_COMP_EMULATOR
 										   : VE_COMP_VCPU };
@@ -172,26 +191,26 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 		snd.seq++;
 		snd.time_ns = clock_ns(CLOCK_MONOTONIC);
 		for (size_t i = 0; i < n_threads; i++) {
-			struct nlattr *e = entry(&snd, VE_A_THREAD);
+			struct ve_thread_rec r = {
+				.tid = (uint32_t)(4000000 + i),
+				.account = tags[i],
+				.run_ns = rnd(&seed) % 1000000,
+			};
 
-			nla_put_u32(snd.msg, VE_TS_TID, (uint32_t)(4000000 + i));
-			nla_put_u64(snd.msg, VE_TS_ACCOUNT, i + 1);   /* the sampler's tags count from 1 */
-			uint64_t run_ns = rnd(&seed) % 1000000;
-
-			sent_ns += run_ns;
-			nla_put_u64(snd.msg, VE_TS_RUN_NS, run_ns);
-			nla_nest_end(snd.msg, e);
+			sent_ns += r.run_ns;
+			record(&snd, VE_A_THREADS, &r, sizeof(r));
 		}
 		for (unsigned int v = 0; v < n_vms; v++) {
-			struct nlattr *e = entry(&snd, VE_A_CGROUP);
 			uint64_t ops = rnd(&seed) % 4;
+			struct ve_cgroup_rec r = {
+				.cgroup_id = 1000 + v,
+				.account = 1000 + v,
+				.dev = 8u << 8,    /* new_encode_dev(8, 0) */
+				.ops[VE_DIR_WRITE] = ops,
+				.bytes[VE_DIR_WRITE] = ops * 4096,
+			};
 
-			nla_put_u64(snd.msg, VE_CS_CGROUP_ID, 1000 + v);
-			nla_put_u64(snd.msg, VE_CS_ACCOUNT, 1000 + v);
-			nla_put_u64(snd.msg, VE_CS_WRITE_OPS, ops);
-			nla_put_u64(snd.msg, VE_CS_WRITE_BYTES, ops * 4096);
-			nla_put_u32(snd.msg, VE_CS_DEV, 8u << 8);   /* new_encode_dev(8, 0) */
-			nla_nest_end(snd.msg, e);
+			record(&snd, VE_A_CGROUPS, &r, sizeof(r));
 		}
 		flush(&snd, true);
 
@@ -262,7 +281,7 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 	ve_result_clear(&res);
 	ve_attrib_free(a);
 	ve_account_table_free(t);
-	free(w), free(th), free(io), free(vm);
+	free(w), free(th), free(io), free(vm), free(tags);
 	free(t_recv), free(t_read), free(t_core), free(t_all);
 	return 0;
 }
@@ -270,7 +289,7 @@ static int run(unsigned int n_vms, int periods, int root_fd)
 int main(int argc, char **argv)
 {
 	static const unsigned int defaults[] = { 10, 100, 1000, 4000 };
-	const char *env = getenv("VE_BENCH_PERIODS");
+	const char *env = getenv("VE_BENCH_PERIODS"), *env_batch = getenv("VE_BENCH_BATCH");
 	char root[] = "/tmp/ve-kmodbench-XXXXXX";
 	int periods = env ? atoi(env) : 50;
 	int root_fd;
@@ -279,10 +298,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_kmod_daemon: VE_BENCH_PERIODS must be 5..100000\n");
 		return 2;
 	}
+	if (env_batch)
+		batch = (unsigned int)atoi(env_batch);
+	if (batch < VE_BATCH_MIN || batch > VE_BATCH_MAX) {
+		fprintf(stderr, "bench_kmod_daemon: VE_BENCH_BATCH must be %u..%u\n", VE_BATCH_MIN,
+			VE_BATCH_MAX);
+		return 2;
+	}
 	if (!mkdtemp(root) || (root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return 1;
 	printf("kmod mode, the daemon's side: the module's samples over a loopback netlink socket, "
-	       "10 Hz, %d periods per size; CPU of the daemon's thread, medians\n", periods);
+	       "10 Hz, %u records a message, %d periods per size; CPU of the daemon's thread, medians\n",
+	       batch, periods);
 	printf("%5s %7s %9s %9s %9s %9s %8s %9s\n", "VMs", "threads", "recv us", "read us", "core us",
 	       "total us", "us/VM", "B/entry");
 	for (int i = 0; i < (argc > 1 ? argc - 1 : (int)(sizeof(defaults) / sizeof(defaults[0]))); i++) {

@@ -23,7 +23,8 @@
 #
 # usage: bench_scale.sh BUILD_DIR [VMS...]        (default: 10 100 1000)
 # environment: VE_BENCH_RUNS (3), VE_BENCH_WINDOW_S (20), VE_BENCH_WARMUP_S (5),
-#              VE_BENCH_SAMPLERS ("schedstat perf")
+#              VE_BENCH_SAMPLERS ("schedstat perf"), VE_BENCH_PROFILE (a path: perf record
+#              the daemon through each window into PATH.N-SAMPLER-RUN)
 set -euo pipefail
 build=$1; shift
 sizes=("$@")
@@ -104,7 +105,13 @@ CONF
 	kill -0 "$dpid" 2>/dev/null || { echo "bench_scale: the daemon died: $(cat "$tmp/daemon.log")" >&2; exit 1; }
 	read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$dpid/stat")
 	p0=$(periods "$st"); w0=$(date +%s.%N)
-	sleep "$window"
+	if [ -n "${VE_BENCH_PROFILE:-}" ]; then
+		# a CPU profile of the window (perf's software clock: this host has no PMU)
+		perf record -q -e cpu-clock -F 4999 -g -p "$dpid" -o "$VE_BENCH_PROFILE.$n-$sampler-$run" \
+			-- sleep "$window" >/dev/null 2>&1
+	else
+		sleep "$window"
+	fi
 	read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$dpid/stat")
 	p1=$(periods "$st"); w1=$(date +%s.%N)
 	echo "$((u1 - u0)) $((s1 - s0)) $(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }') $((p1 - p0))" \
