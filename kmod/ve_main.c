@@ -28,9 +28,9 @@ static unsigned int ve_period_ms = 100;
 module_param_named(period_ms, ve_period_ms, uint, 0444);
 MODULE_PARM_DESC(period_ms, "Sampling period in ms at load (default 100; VE_CMD_SET_CONFIG changes it)");
 
-static unsigned int ve_batch_max = 128;
+static unsigned int ve_batch_max = 512;
 module_param_named(batch, ve_batch_max, uint, 0444);
-MODULE_PARM_DESC(batch, "Entries per samples message at load (default 128)");
+MODULE_PARM_DESC(batch, "Records per samples message at load (default 512)");
 
 DEFINE_MUTEX(ve_lock);
 
@@ -86,7 +86,8 @@ static int ve_batch_begin(struct ve_batch *b, size_t record)
 {
 	size_t size = VE_MSG_OVERHEAD + record * b->limit;
 
-	b->skb = genlmsg_new(min_t(size_t, size, 64 * 1024), GFP_KERNEL);
+	b->skb = genlmsg_new(min_t(size_t, size, VE_MSG_MAX_BYTES - NLMSG_HDRLEN - GENL_HDRLEN),
+			     GFP_KERNEL);
 	if (!b->skb)
 		return -ENOMEM;
 	b->hdr = genlmsg_put(b->skb, 0, 0, &ve_family, 0, VE_CMD_SAMPLES);
@@ -101,16 +102,22 @@ static int ve_batch_begin(struct ve_batch *b, size_t record)
 	return 0;
 }
 
+/* Does @skb take @room more bytes, within VE_MSG_MAX_BYTES? (kmalloc may give it more tailroom.) */
+static bool ve_batch_room(const struct sk_buff *skb, size_t room)
+{
+	return skb_tailroom(skb) >= room && skb->len + room <= VE_MSG_MAX_BYTES;
+}
+
 void *ve_batch_record(struct ve_batch *b, int type, size_t size)
 {
 	/* what this record may add: itself, a new array's header; then the flags */
 	size_t room = size + NLA_HDRLEN + nla_total_size(sizeof(u32));
 
-	if (b->skb && (b->entries >= b->limit || skb_tailroom(b->skb) < room))
+	if (b->skb && (b->entries >= b->limit || !ve_batch_room(b->skb, room)))
 		ve_batch_flush(b, false);
 	if (!b->skb && ve_batch_begin(b, size))
 		goto lost;
-	if (skb_tailroom(b->skb) < room)
+	if (!ve_batch_room(b->skb, room))
 		goto lost;	/* not even in a message of its own */
 	if (b->array && b->array_type != type) {
 		nla_nest_end(b->skb, b->array);

@@ -219,8 +219,7 @@ void ve_kmod_close(struct ve_kmod *k)
 {
 	if (!k)
 		return;
-	if (k->mc_cb)
-		nl_cb_put(k->mc_cb);
+	free(k->rx);
 	if (k->mc)
 		nl_socket_free(k->mc);
 	if (k->cmd)

@@ -11,7 +11,7 @@
 
 struct ve_kmod {
 	struct nl_sock *cmd, *mc;     /* cmd NULL: a loopback client (ve_kmod_open_loopback()) */
-	struct nl_cb *mc_cb;
+	unsigned char *rx;            /* mc's receive buffer, VE_MSG_MAX_BYTES */
 	int family;
 	int group;
 	char error[256];

@@ -77,25 +77,17 @@ static void parse_cgroups(struct ve_kmod *k, uint64_t seq, const struct nlattr *
 	}
 }
 
-static int no_seq_check(struct nl_msg *msg, void *arg)
+static void on_samples(struct ve_kmod *k, struct nlmsghdr *nlh)
 {
-	(void)msg;
-	(void)arg;
-	return NL_OK;
-}
-
-static int on_samples(struct nl_msg *msg, void *arg)
-{
-	struct ve_kmod *k = arg;
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct genlmsghdr *g = nlmsg_data(nlh);
 	struct nlattr *a;
 	uint64_t seq = 0, period = 0, time_ns = 0;
 	uint32_t flags = 0;
 	int rem;
 
-	if (!genlmsg_valid_hdr(nlh, 0) || g->cmd != VE_CMD_SAMPLES)
-		return NL_SKIP;
+	if (nlh->nlmsg_type < NLMSG_MIN_TYPE || !genlmsg_valid_hdr(nlh, 0) ||
+	    g->cmd != VE_CMD_SAMPLES)
+		return;
 	k->messages++;
 	nla_for_each_attr(a, genlmsg_attrdata(g, 0), genlmsg_attrlen(g, 0), rem) {
 		switch (nla_type(a)) {
@@ -127,7 +119,19 @@ static int on_samples(struct nl_msg *msg, void *arg)
 	}
 	if ((flags & VE_MSG_LAST) && k->h->period_end)
 		k->h->period_end(k->h->ud, seq, time_ns, period);
-	return NL_OK;
+}
+
+/*
+ * The samples socket is read with recv(2) into one buffer held for its
+ * life, of VE_MSG_MAX_BYTES (no samples message is longer), and walked
+ * with libnl's nlmsg_ok()/nlmsg_next(): libnl's nl_recvmsgs() would peek
+ * at every message's size first, then allocate a buffer and copy the
+ * message again into an nl_msg, for each of them.
+ */
+static int rx_alloc(struct ve_kmod *k)
+{
+	k->rx = malloc(VE_MSG_MAX_BYTES);
+	return k->rx ? 0 : -ENOMEM;
 }
 
 int ve_kmod_subscribe(struct ve_kmod *k)
@@ -140,8 +144,7 @@ int ve_kmod_subscribe(struct ve_kmod *k)
 	if (k->group < 0)
 		return -ENOENT;
 	k->mc = nl_socket_alloc();
-	k->mc_cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!k->mc || !k->mc_cb)
+	if (!k->mc || rx_alloc(k) < 0)
 		goto fail;
 	nl_socket_disable_seq_check(k->mc);
 	if (genl_connect(k->mc) < 0)
@@ -152,41 +155,49 @@ int ve_kmod_subscribe(struct ve_kmod *k)
 	r = nl_socket_add_membership(k->mc, k->group);
 	if (r < 0 || nl_socket_set_nonblocking(k->mc) < 0)
 		goto fail;
-	nl_cb_set(k->mc_cb, NL_CB_VALID, NL_CB_CUSTOM, on_samples, k);
-	/* multicast messages carry no sequence numbers of ours */
-	nl_cb_set(k->mc_cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	return nl_socket_get_fd(k->mc);
 fail:
-	if (k->mc_cb)
-		nl_cb_put(k->mc_cb);
 	if (k->mc)
 		nl_socket_free(k->mc);
 	k->mc = NULL;
-	k->mc_cb = NULL;
+	free(k->rx);
+	k->rx = NULL;
 	return -EIO;
 }
 
 int ve_kmod_receive(struct ve_kmod *k, const struct ve_kmod_handlers *h, unsigned int *ret_lost)
 {
-	int r;
+	int fd;
 
 	if (!k->mc)
 		return -EINVAL;
+	fd = nl_socket_get_fd(k->mc);
 	k->h = h;
 	k->messages = 0;
 	for (;;) {
-		r = nl_recvmsgs(k->mc, k->mc_cb);
-		if (r == -NLE_AGAIN)
+		struct iovec iov = { .iov_base = k->rx, .iov_len = VE_MSG_MAX_BYTES };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct nlmsghdr *nlh = (struct nlmsghdr *)k->rx;
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		int left;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (r == -NLE_NOMEM) {       /* ENOBUFS: the kernel dropped messages */
+		if (n < 0 && errno == ENOBUFS) {   /* the kernel dropped messages */
 			if (ret_lost)
 				(*ret_lost)++;
 			continue;
 		}
-		if (r < 0) {
-			snprintf(k->error, sizeof(k->error), "receive: %s", nl_geterror(r));
+		if (n < 0) {
+			snprintf(k->error, sizeof(k->error), "receive: %s", strerror(errno));
 			return -EIO;
 		}
+		if (mh.msg_flags & MSG_TRUNC)
+			continue;   /* longer than any message of the module's: not one */
+		for (left = (int)n; nlmsg_ok(nlh, left); nlh = nlmsg_next(nlh, &left))
+			on_samples(k, nlh);
 	}
 	return k->messages;
 }
@@ -199,8 +210,7 @@ int ve_kmod_open_loopback(struct ve_kmod **ret, uint32_t *ret_port)
 		return -ENOMEM;
 	k->group = -1;
 	k->mc = nl_socket_alloc();
-	k->mc_cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!k->mc || !k->mc_cb || nl_connect(k->mc, NETLINK_GENERIC) < 0 ||
+	if (!k->mc || rx_alloc(k) < 0 || nl_connect(k->mc, NETLINK_GENERIC) < 0 ||
 	    nl_socket_set_nonblocking(k->mc) < 0) {
 		ve_kmod_close(k);
 		return -EIO;
@@ -208,8 +218,6 @@ int ve_kmod_open_loopback(struct ve_kmod **ret, uint32_t *ret_port)
 	nl_socket_disable_seq_check(k->mc);
 	nl_socket_set_buffer_size(k->mc, 16 << 20, 0);
 	kmodnl_set_int_opt(k->mc, SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20);
-	nl_cb_set(k->mc_cb, NL_CB_VALID, NL_CB_CUSTOM, on_samples, k);
-	nl_cb_set(k->mc_cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	*ret_port = nl_socket_get_local_port(k->mc);
 	*ret = k;
 	return 0;

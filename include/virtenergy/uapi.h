@@ -71,6 +71,9 @@
 #define VE_BATCH_MIN		1
 #define VE_BATCH_MAX		4096
 
+/* A samples message is never longer (netlink header included): a receive buffer this size holds any. */
+#define VE_MSG_MAX_BYTES	65536
+
 enum ve_cmd {
 	VE_CMD_UNSPEC,
 	VE_CMD_GET_INFO,

@@ -97,14 +97,14 @@ static void flush(struct sender *s, bool last)
 	s->entries = 0;
 }
 
-static unsigned int batch = 128;   /* records per message: the module's default, VE_BENCH_BATCH */
+static unsigned int batch = 512;   /* records per message: the module's default, VE_BENCH_BATCH */
 
 /* Append one record to the @type array, in a new message when the current one holds batch. */
 static void record(struct sender *s, int type, const void *rec, size_t size)
 {
 	/* as the module: at batch records, or when the message is full */
 	if (s->entries == batch ||
-	    (s->msg && nlmsg_hdr(s->msg)->nlmsg_len + 2 * NLA_HDRLEN + size + 8 > 64 * 1024))
+	    (s->msg && nlmsg_hdr(s->msg)->nlmsg_len + NLA_HDRLEN + size + 8 > VE_MSG_MAX_BYTES))
 		flush(s, false);
 	if (!s->msg) {
 		s->msg = nlmsg_alloc_size(64 * 1024);
