@@ -138,9 +138,20 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 
 		vm->scanned = false;
 		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
+			uint64_t every = e->cfg->vm_thread_scan_us;
+
 			vm->gen++;
 			vm->scanned = true;
-			vm->next_scan_us = now_us + e->cfg->vm_thread_scan_us;
+			/*
+			 * After a listing that an event asked for (or the first),
+			 * the next comes within the interval but not at its end:
+			 * somewhere in its second half, by slot, so that VMs
+			 * started together (every VM, when the daemon starts) are
+			 * not all listed again in one period (at 1,000 VMs that
+			 * period took 17 % of a 4 s profile, issue 15).
+			 */
+			vm->next_scan_us = now_us + (vm->next_scan_us ? every
+						     : every / 2 + every / 2 * ((vm->slot * 2654435761u) % 1024u) / 1024u);
 			if (vm->running)
 				scan_vm(e, vm);
 		}

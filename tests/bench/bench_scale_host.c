@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * bench_scale_host: a host of COUNT idle "QEMU" processes laid out as
- * libvirt's QEMU driver lays them out on cgroup v1, for scripts/bench scale.
+ * libvirt's QEMU driver lays them out, on cgroup v1 or v2, for scripts/bench
+ * scale.
  *
  * Each VM is one process whose main thread is its emulator thread and which
  * has four vCPU threads named "CPU k/KVM", all sleeping.  The threads sit in
  * real cgroups, cpu and cpuacct: machine/qemu-ID-NAME.libvirt-qemu/{vcpuK,
  * emulator}; blkio: the domain's directory (libvirt makes role children only
- * for the cpu controllers).  QEMU's pid is written where libvirt keeps it,
+ * for the cpu controllers).  On the unified hierarchy (the test kernel's)
+ * the same directory is one, machine/qemu-ID-NAME.libvirt-qemu, with its
+ * role children threaded cgroups: the process joins the domain's
+ * cgroup.procs, each thread its role's cgroup.threads, as libvirt does.  QEMU's pid is written where libvirt keeps it,
  * ROOT/run/libvirt/qemu/NAME.pid, and XML gets a libvirt test-driver node
  * listing the domains with the same names and UUIDs, so that
  * `virtenergyd --root ROOT --uri test://XML` (ROOT/proc and ROOT/sys link to
@@ -23,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +55,11 @@ struct vm {
 
 static const char *const all_ctrls[] = { "cpu", "cpuacct", "blkio" };
 static int made_machine[3];   /* "machine" made here in all_ctrls[i]: remove it if empty */
+/*
+ * The unified hierarchy: one tree, CG_BASE itself, in place of each
+ * controller's (every controller name below is then "").
+ */
+static bool v2;
 static struct vm *vms;
 static int n_vms;
 static const char *root, *xml_path;
@@ -75,12 +85,23 @@ static int write_str(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -(n < 0 ? saved : EIO);
 }
 
+/* CG_BASE/CTRL/DIR[/ROLE] on v1, CG_BASE/DIR[/ROLE] on v2 */
+static void cg_path(char *buf, size_t len, const char *ctrl, const char *dir, const char *role)
+{
+	snprintf(buf, len, CG_BASE "/%s%s%s%s%s", v2 ? "" : ctrl, v2 ? "" : "/", dir,
+		 role[0] ? "/" : "", role);
+}
+
+/* A thread into @role's cgroup (v1 "tasks"; v2: the domain's process, a role's thread). */
 static int join(const char *ctrl, const struct vm *vm, const char *role, pid_t tid)
 {
 	char path[256], num[16];
+	size_t len;
 
-	snprintf(path, sizeof(path), CG_BASE "/%s/%s%s%s/tasks", ctrl, vm->dir, role[0] ? "/" : "",
-		 role);
+	cg_path(path, sizeof(path), ctrl, vm->dir, role);
+	len = strlen(path);
+	snprintf(path + len, sizeof(path) - len, "/%s",
+		 !v2 ? "tasks" : role[0] ? "cgroup.threads" : "cgroup.procs");
 	snprintf(num, sizeof(num), "%d", (int)tid);
 	return write_str(path, num);
 }
@@ -100,7 +121,7 @@ static void *vcpu_main(void *arg)
 	snprintf(comm, sizeof(comm), "CPU %d/KVM", v->index);
 	prctl(PR_SET_NAME, comm);
 	snprintf(role, sizeof(role), "vcpu%d", v->index);
-	for (size_t i = 0; i < sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0]); i++)
+	for (size_t i = 0; i < (v2 ? 1 : sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0])); i++)
 		if (join(cpu_ctrls[i], v->vm, role, (pid_t)syscall(SYS_gettid)) < 0)
 			_exit(3);
 	__atomic_add_fetch(&vcpus_placed, 1, __ATOMIC_SEQ_CST);
@@ -120,9 +141,10 @@ static void vm_main(const struct vm *vm, int ready)
 	if (getppid() == 1)
 		_exit(2);
 	prctl(PR_SET_NAME, "qemu-system-x86");
+	/* v2: into the domain first (a process), then the thread into its role */
 	if (join("blkio", vm, "", self) < 0)
 		_exit(3);
-	for (size_t i = 0; i < sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0]); i++)
+	for (size_t i = 0; i < (v2 ? 1 : sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0])); i++)
 		if (join(cpu_ctrls[i], vm, "emulator", self) < 0)
 			_exit(3);
 	pthread_attr_init(&attr);
@@ -148,19 +170,32 @@ static int make_cgroups(struct vm *vm)
 	char path[256];
 	const char *roles[VCPUS + 1] = { "emulator", "vcpu0", "vcpu1", "vcpu2", "vcpu3" };
 
-	snprintf(path, sizeof(path), CG_BASE "/blkio/%s", vm->dir);
+	cg_path(path, sizeof(path), "blkio", vm->dir, "");
 	if (mkdir(path, 0755) < 0)
 		return -errno;
 	vm->made = 1;
 	for (size_t c = 0; c < sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0]); c++) {
-		snprintf(path, sizeof(path), CG_BASE "/%s/%s", cpu_ctrls[c], vm->dir);
-		if (mkdir(path, 0755) < 0)
-			return -errno;
-		for (int r = 0; r < VCPUS + 1; r++) {
-			snprintf(path, sizeof(path), CG_BASE "/%s/%s/%s", cpu_ctrls[c], vm->dir, roles[r]);
+		if (!v2) {
+			cg_path(path, sizeof(path), cpu_ctrls[c], vm->dir, "");
 			if (mkdir(path, 0755) < 0)
 				return -errno;
 		}
+		for (int r = 0; r < VCPUS + 1; r++) {
+			cg_path(path, sizeof(path), cpu_ctrls[c], vm->dir, roles[r]);
+			if (mkdir(path, 0755) < 0)
+				return -errno;
+			if (v2) {
+				size_t len = strlen(path);
+				int e;
+
+				snprintf(path + len, sizeof(path) - len, "/cgroup.type");
+				e = write_str(path, "threaded");
+				if (e < 0)
+					return e;
+			}
+		}
+		if (v2)
+			break;   /* one tree */
 	}
 	return 0;
 }
@@ -185,13 +220,15 @@ static void remove_cgroups(const struct vm *vm)
 
 	for (size_t c = 0; c < sizeof(cpu_ctrls) / sizeof(cpu_ctrls[0]); c++) {
 		for (int r = 0; r < VCPUS + 1; r++) {
-			snprintf(path, sizeof(path), CG_BASE "/%s/%s/%s", cpu_ctrls[c], vm->dir, roles[r]);
+			cg_path(path, sizeof(path), cpu_ctrls[c], vm->dir, roles[r]);
 			remove_dir(path);
 		}
-		snprintf(path, sizeof(path), CG_BASE "/%s/%s", cpu_ctrls[c], vm->dir);
+		if (v2)
+			break;
+		cg_path(path, sizeof(path), cpu_ctrls[c], vm->dir, "");
 		remove_dir(path);
 	}
-	snprintf(path, sizeof(path), CG_BASE "/blkio/%s", vm->dir);
+	cg_path(path, sizeof(path), "blkio", vm->dir, "");
 	remove_dir(path);
 }
 
@@ -200,8 +237,8 @@ static int make_machine(void)
 {
 	char path[128];
 
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), CG_BASE "/%s/machine", all_ctrls[i]);
+	for (int i = 0; i < (v2 ? 1 : 3); i++) {
+		cg_path(path, sizeof(path), all_ctrls[i], "machine", "");
 		if (mkdir(path, 0755) == 0)
 			made_machine[i] = 1;
 		else if (errno != EEXIST)
@@ -214,8 +251,8 @@ static void remove_machine(void)
 {
 	char path[128];
 
-	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), CG_BASE "/%s/machine", all_ctrls[i]);
+	for (int i = 0; i < (v2 ? 1 : 3); i++) {
+		cg_path(path, sizeof(path), all_ctrls[i], "machine", "");
 		if (made_machine[i] && rmdir(path) < 0 && errno != EBUSY)
 			fprintf(stderr, "bench_scale_host: cannot remove %s: %s\n", path, strerror(errno));
 	}
@@ -323,6 +360,7 @@ int main(int argc, char **argv)
 	}
 	root = argv[1];
 	xml_path = argv[2];
+	v2 = access(CG_BASE "/cgroup.controllers", F_OK) == 0 && access(CG_BASE "/cpu", F_OK) < 0;
 	errno = 0;
 	count = strtol(argv[3], &end, 10);
 	if (errno || *end || count < 1 || count > MAX_VMS || strlen(argv[4]) > 32) {
