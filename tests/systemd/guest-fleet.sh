@@ -22,7 +22,7 @@
 #
 # usage: guest-fleet.sh BUILD_DIR   (run by scripts/vmtest --systemd)
 set -uo pipefail
-build=${1:?usage: guest-fleet.sh BUILD_DIR}
+: "${1:?usage: guest-fleet.sh BUILD_DIR}"
 src=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/integration/tap.sh
 source "$src/tests/integration/tap.sh"
@@ -120,14 +120,9 @@ t1=$(uptime_s)
 check "... at the rack's budget: FleetCapW $(cap_w) W (budget $BUDGET W)" wait_for 10 cap_is "$BUDGET"
 comment "FIGURE a fleet cap $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s after systemctl start (a new controller raises nothing for one TTL and a period)"
 out=$(virtenergyctl fleet 2>&1)
-echo "$out" | sed 's/^/#   /'
-check "virtenergyctl fleet: this host leads and is listed under rack" \
-	sh -c "grep -q 'leader: $HOST' <<'EOF'
-$out
-EOF
-grep -q '$HOST' <<'EOF'
-$out
-EOF"
+printf '%s\n' "$out" | sed 's/^/#   /'
+leads() { grep -q "leader: $HOST" <<<"$out" && grep -q 'rack' <<<"$out"; }
+check "virtenergyctl fleet: this host leads, the tree has its rack" leads
 json=$(virtenergyctl --json fleet 2>&1)
 check "virtenergyctl --json fleet: its source is fleet" python3 -c '
 import json, sys
@@ -149,8 +144,8 @@ wait_for $((3 * TTL)) source_is fallback
 t1=$(uptime_s)
 dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
 comment "FIGURE etcd stopped: FleetSource fallback after $dt s (TTL $TTL s)"
-check "etcd stopped: FleetSource fallback after $dt s, within one TTL ($TTL s)" \
-	sh -c "$(declare -f source_is prop); source_is fallback" && awk -v d="$dt" -v t="$TTL" 'BEGIN {exit !(d <= t)}'
+within_ttl() { source_is fallback && awk -v d="$dt" -v t="$TTL" 'BEGIN {exit !(d <= t)}'; }
+check "etcd stopped: FleetSource fallback after $dt s, within one TTL ($TTL s)" within_ttl
 check "... at its fallback: FleetCapW $(cap_w) W (fallback-cap $FALLBACK W)" cap_is "$FALLBACK"
 check "... the same process ($(systemctl show -p MainPID --value virtenergyd), was $pid)" \
 	[ "$(systemctl show -p MainPID --value virtenergyd)" = "$pid" ]
