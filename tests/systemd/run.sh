@@ -14,8 +14,12 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR [fleet]}" && pwd)
 case ${2:-} in
-'') guest=guest.sh ;;
+'') ;;
 fleet)
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+		echo "1..0 # SKIP etcd and etcdctl are needed (Debian: etcd-server, etcd-client)"
+		exit 77
+	fi
 	exec "$src/scripts/vmtest" --setenv VE_BUILD="$build" --setenv VE_KO= --systemd \
 		--prepare "$src/tests/systemd/prepare.sh" --mem 1536 --cpus 2 --timeout 600 \
 		--dmesg "$build/systemd-fleet-test.dmesg" -- bash "$src/tests/systemd/guest-fleet.sh" "$build" ;;
@@ -30,4 +34,4 @@ fi
 echo "# built $ko"
 exec "$src/scripts/vmtest" --setenv VE_BUILD="$build" --setenv VE_KO="$ko" --systemd --prepare "$src/tests/systemd/prepare.sh" \
 	--mem 1536 --cpus 2 --timeout 840 --dmesg "$build/systemd-test.dmesg" -- \
-	bash "$src/tests/systemd/$guest" "$build"
+	bash "$src/tests/systemd/guest.sh" "$build"
