@@ -145,6 +145,8 @@ struct scratch {
 	uint64_t *fb_held_uw, *books_uw;
 	uint64_t *hold_uw;       /* per host, nonzero: counted as this much, outside the split */
 	uint64_t *first_uw;      /* the first pass's targets */
+	uint64_t *goal_uw;       /* per host: the fallback it should hold */
+	s128 *plan_uw;           /* budget - the planned split, per node */
 	struct ve_share_vm *in;
 	uint64_t *alloc;
 	size_t *who;             /* per share input: node index, or n_nodes + host index */
@@ -164,6 +166,8 @@ static void scratch_free(struct scratch *s)
 	free(s->books_uw);
 	free(s->hold_uw);
 	free(s->first_uw);
+	free(s->goal_uw);
+	free(s->plan_uw);
 	free(s->in);
 	free(s->alloc);
 	free(s->who);
@@ -186,13 +190,15 @@ static int scratch_alloc(struct scratch *s, const struct ve_fleet_node *nodes, s
 	s->books_uw = calloc(h, sizeof(uint64_t));
 	s->hold_uw = calloc(h, sizeof(uint64_t));
 	s->first_uw = calloc(h, sizeof(uint64_t));
+	s->goal_uw = calloc(h, sizeof(uint64_t));
+	s->plan_uw = calloc(a, sizeof(s128));
 	s->in = calloc(both, sizeof(*s->in));
 	s->alloc = calloc(both, sizeof(uint64_t));
 	s->who = calloc(both, sizeof(size_t));
 	s->order = by_depth(nodes, nn);
 	if (!s->share_uw || !s->reserved_uw || !s->guar_uw || !s->demand_uw || !s->static_uw ||
-	    !s->count || !s->slack_uw || !s->fb_held_uw || !s->books_uw || !s->hold_uw || !s->first_uw || !s->in || !s->alloc ||
-	    !s->who || !s->order) {
+	    !s->count || !s->slack_uw || !s->fb_held_uw || !s->books_uw || !s->hold_uw ||
+	    !s->first_uw || !s->goal_uw || !s->plan_uw || !s->in || !s->alloc || !s->who || !s->order) {
 		scratch_free(s);
 		return -ENOMEM;
 	}
@@ -297,6 +303,32 @@ static void charge(const struct ve_fleet_node *nodes, s128 *slack, int node, uin
 		slack[p] -= uw;
 }
 
+/*
+ * Each live host's fallback goal: the lower of its node's static share
+ * over its hosts and its target in the planned split (the first pass's,
+ * s->first_uw: the split the caps converge to, not one fitted around
+ * lowerings in flight), and then, toward that static share, what the
+ * planned split leaves spare under every node above it (hosts in order).
+ * Goals and targets together never sum above a budget: with the books'
+ * max(cap, fallback) per host (fleet.h), the planned split fits.
+ */
+static void fallback_goals(const struct ve_fleet_node *nodes, size_t nn,
+			   const struct ve_fleet_host *hosts, size_t nh, struct scratch *s)
+{
+	reset_slack(nodes, nn, s->plan_uw);
+	for (size_t i = 0; i < nh; i++)
+		charge(nodes, s->plan_uw, hosts[i].node, hosts[i].live ? s->first_uw[i] : s->books_uw[i]);
+	for (size_t i = 0; i < nh; i++) {
+		const struct ve_fleet_host *h = &hosts[i];
+		uint64_t g = s->static_uw[h->node] / s->count[h->node];
+		uint64_t base = min2(g, s->first_uw[i]);
+
+		if (!h->live)
+			continue;
+		s->goal_uw[i] = base + take_slack(nodes, s->plan_uw, h->node, g - base);
+	}
+}
+
 int ve_fleet_plan(const struct ve_fleet_node *nodes, size_t nn, const struct ve_fleet_host *hosts,
 		  size_t nh, bool warm_up, struct ve_fleet_out *out)
 {
@@ -314,18 +346,22 @@ int ve_fleet_plan(const struct ve_fleet_node *nodes, size_t nn, const struct ve_
 		return r;
 	memset(out, 0, nh * sizeof(*out));
 	ve_fleet_static_budgets(nodes, nn, s.static_uw);
+	/*
+	 * The books: what each host may hold in force now or at any time it
+	 * is cut off from here on, whoever else is cut off with it.  A live
+	 * host may hold any cap or fallback written since it last acknowledged
+	 * and the ones it reports; cut off, it goes to the lower of its cap and
+	 * fallback and later rises to its fallback, never above the larger of
+	 * the two.  An absent host holds at most its fallback.
+	 */
 	for (size_t i = 0; i < nh; i++) {
 		const struct ve_fleet_host *h = &hosts[i];
 
 		s.count[h->node]++;
 		s.fb_held_uw[i] = h->live ? max2(h->reported_fb_uw, h->written_fb_uw) : h->written_fb_uw;
-		if (!h->live) {
-			s.books_uw[i] = s.fb_held_uw[i];
-			continue;
-		}
-		s.books_uw[i] = max2(h->reported_cap_uw, h->written_cap_uw);
-		if (!(h->reported_fleet && h->written_cap_uw))
-			s.books_uw[i] = max2(s.books_uw[i], s.fb_held_uw[i]);
+		s.books_uw[i] = s.fb_held_uw[i];
+		if (h->live)
+			s.books_uw[i] = max2(s.books_uw[i], max2(h->reported_cap_uw, h->written_cap_uw));
 	}
 	/*
 	 * Absent hosts are counted at their fallbacks outside the split.  A
@@ -351,8 +387,16 @@ int ve_fleet_plan(const struct ve_fleet_node *nodes, size_t nn, const struct ve_
 	for (size_t i = 0; i < nh; i++)
 		if (hosts[i].live && s.hold_uw[i])
 			out[i].target_uw = s.first_uw[i];
+	fallback_goals(nodes, nn, hosts, nh, &s);
 
-	/* caps: lowerings first, then raises from what every node above has spare */
+	/*
+	 * Caps, then fallbacks, from one slack: a host's cap and fallback may
+	 * move anywhere under its books at once (lowerings, and a cap rising
+	 * into the room its own fallback holds); above them, only by what
+	 * every node above has spare, caps first.  Σ books never rises above
+	 * a budget, so no set of hosts cut off together, in any order, puts
+	 * the caps in force above it.
+	 */
 	reset_slack(nodes, nn, s.slack_uw);
 	for (size_t i = 0; i < nh; i++) {
 		const struct ve_fleet_host *h = &hosts[i];
@@ -368,25 +412,21 @@ int ve_fleet_plan(const struct ve_fleet_node *nodes, size_t nn, const struct ve_
 		if (hosts[i].live && t > s.books_uw[i])
 			out[i].cap_uw += take_slack(nodes, s.slack_uw, hosts[i].node, t - s.books_uw[i]);
 	}
-	for (size_t i = 0; i < nh; i++)
-		out[i].reserved_uw = hosts[i].live ? max2(s.books_uw[i], out[i].cap_uw) : s.books_uw[i];
-
-	/* fallbacks: the static share of the host's node among its hosts, by the same rule */
-	reset_slack(nodes, nn, s.slack_uw);
 	for (size_t i = 0; i < nh; i++) {
 		const struct ve_fleet_host *h = &hosts[i];
-		uint64_t g = s.static_uw[h->node] / s.count[h->node];
+		uint64_t room = max2(s.books_uw[i], out[i].cap_uw);
 
-		out[i].fallback_uw = h->live ? min2(g, s.fb_held_uw[i]) : s.fb_held_uw[i];
-		charge(nodes, s.slack_uw, h->node, s.fb_held_uw[i]);
+		if (!h->live) {
+			out[i].fallback_uw = s.fb_held_uw[i];
+			continue;
+		}
+		out[i].fallback_uw = warm_up ? min2(s.goal_uw[i], s.fb_held_uw[i]) : min2(s.goal_uw[i], room);
+		if (!warm_up && s.goal_uw[i] > room)
+			out[i].fallback_uw += take_slack(nodes, s.slack_uw, h->node, s.goal_uw[i] - room);
 	}
-	for (size_t i = 0; i < nh && !warm_up; i++) {
-		const struct ve_fleet_host *h = &hosts[i];
-		uint64_t g = s.static_uw[h->node] / s.count[h->node];
-
-		if (h->live && g > s.fb_held_uw[i])
-			out[i].fallback_uw += take_slack(nodes, s.slack_uw, h->node, g - s.fb_held_uw[i]);
-	}
+	for (size_t i = 0; i < nh; i++)
+		out[i].reserved_uw = hosts[i].live ? max2(s.books_uw[i], max2(out[i].cap_uw, out[i].fallback_uw))
+						   : s.books_uw[i];
 done:
 	scratch_free(&s);
 	return r;

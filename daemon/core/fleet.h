@@ -10,23 +10,30 @@
  * fallback (when its cap is gone or it lost the store), or the lower of
  * the two (the first moments of a fallback, see ve_fleet_fallback_uw).
  *
- * The controller's books count for each host what MAY be in force now:
- *   - a host it sees (live): the larger of the cap it reported in force,
- *     the cap last written to it, and, where it is not yet under a cap of
- *     this controller, its fallback;
+ * The controller's books count for each host what MAY be in force now or
+ * at any later time it is cut off, whoever else is cut off with it:
+ *   - a host it sees (live): the largest of the cap and the fallback it
+ *     reported and of every cap and fallback written to it since it last
+ *     acknowledged one (cut off, a host goes to the lower of its cap and
+ *     fallback and later rises to its fallback: never above the larger);
  *   - a host it does not see (absent: its lease expired, or its report does
  *     not parse): its fallback, as long as it stays absent.  A host that
  *     was cut off sits at its fallback indefinitely, and a dead one cannot
  *     be told from it, so its fallback stays reserved until it comes back
  *     or an operator forgets it.
- * A cap is lowered at once; it is raised only by what every node above it
- * has spare in those books, so a raise never lands before the lowering
- * that pays for it has been reported.  Fallbacks obey the same rule among
- * themselves (their sum under a node is never above its budget: the case
- * where every host falls back at once, quorum lost).  A new controller
- * starts with a warm-up in which it only lowers caps and fallbacks,
- * bounded by each host's fallback, until the old controller's caps have
- * expired everywhere.
+ * The books under a node never sum above its budget.  A host's cap and
+ * fallback may move anywhere within its books at once (lowerings, a cap
+ * rising into the room its own fallback holds); above them only by what
+ * every node above has spare, caps first.  So any set of hosts may be cut
+ * off at once, in any order: what they and the others hold is within the
+ * books.  The price is the fallback: a host's fallback is the lower of its
+ * node's static share over its hosts and its target, raised toward that
+ * static share only by what the targets leave spare (a host held low by
+ * its demand falls back near its cap, not to the static share).  Fallbacks
+ * alone therefore never sum above a budget either: the case where every
+ * host falls back at once (quorum lost).  A new controller starts with a
+ * warm-up in which it only lowers caps and fallbacks, bounded by each
+ * host's fallback, until the old controller's caps have expired everywhere.
  *
  * Units: µW, µs.  Pure: no I/O, no clock, no allocation beyond the call.
  * Errors: negative errno, outputs untouched.
@@ -72,7 +79,6 @@ struct ve_fleet_host {
 	uint64_t floor_uw;          /* what it cannot go below */
 	uint32_t weight;            /* 1 .. 10000 */
 	uint64_t reported_cap_uw;   /* the cap it says is in force; UINT64_MAX: none */
-	bool reported_fleet;        /* ... and that it holds one of this controller's caps */
 	uint64_t reported_fb_uw;    /* the fallback it says it holds */
 	/*
 	 * What this controller wrote (0: nothing yet): the highest cap written
@@ -88,7 +94,8 @@ struct ve_fleet_out {
 	uint64_t target_uw;         /* its share by the algorithm */
 	uint64_t cap_uw;            /* the cap to write now (absent hosts: 0) */
 	uint64_t fallback_uw;       /* the fallback to write now */
-	uint64_t reserved_uw;       /* what the books count for it after this round */
+	uint64_t reserved_uw;       /* what the books count for it after this round:
+				       the largest of the above and what it may still hold */
 };
 
 /*

@@ -17,8 +17,9 @@
  *     expire a third later, and the controller then counts it at its
  *     fallback);
  *   - its fallback from the start, until a controller gives it a cap.
- * The fallback is the one the controller last gave it (the static share:
- * the node's budget over its hosts), kept in the state directory across
+ * The fallback is the one the controller last gave it (the lower of the
+ * static share, the node's budget over its hosts, and this host's share
+ * of the split: core/fleet.h), kept in the state directory across
  * restarts, never above [fleet] fallback-cap where that is set; before any
  * controller has given one, fallback-cap, else the lowest cap there is.
  * A lease that expired is replaced and the host registers again.

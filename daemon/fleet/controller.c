@@ -23,7 +23,7 @@
 struct book {
 	uint64_t last_cap, max_cap, last_fb, max_fb;
 	gint64 rev;
-	gint64 first_rev;            /* of the first cap this controller wrote it; 0: none yet */
+	bool acked;                  /* this round's report acknowledges our latest write */
 	bool in_fallback;            /* its report says it holds no cap (cap_rev 0) */
 	char *roster;                /* the roster value last written */
 };
@@ -170,11 +170,8 @@ static void on_txn(JsonObject *r, const GError *err, gpointer ud)
 	for (guint i = 0; i < written->len; i++) {
 		struct book *bk = g_hash_table_lookup(c->books, written->pdata[i]);
 
-		if (bk) {
+		if (bk)
 			bk->rev = ve_etcd_int(json_object_get_object_member(r, "header"), "revision", 0);
-			if (!bk->first_rev)
-				bk->first_rev = bk->rev;
-		}
 	}
 }
 
@@ -228,13 +225,13 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts, gint64 
 		if (x->live) {
 			/*
 			 * cap_rev is 0 while the host holds no cap of a controller (its
-			 * fallback).  Acknowledged: it applied our latest write; under our
-			 * caps: it applied one of ours, so it is not in a fallback that
-			 * could rise (a host cut off is seen gone before it rises).
+			 * fallback).  Acknowledged: it applied our latest write, cap and
+			 * fallback, which supersedes anything written to it before.
 			 */
 			bool acked = bk && bk->rev > 0 && h->rep.cap_rev == bk->rev;
-			bool ours = bk && bk->first_rev > 0 && h->rep.cap_rev >= bk->first_rev;
 
+			if (bk)
+				bk->acked = acked;
 			if (acked) {
 				bk->max_cap = bk->last_cap;
 				bk->max_fb = bk->last_fb;
@@ -254,10 +251,10 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts, gint64 
 			x->floor_uw = h->rep.floor_uw;
 			x->weight = h->rep.weight;
 			x->reported_cap_uw = h->rep.cap_uw ? h->rep.cap_uw : UINT64_MAX;
-			x->reported_fleet = ours;
 			x->reported_fb_uw = h->rep.fallback_uw;
 			x->written_cap_uw = bk ? bk->max_cap : 0;
-			x->written_fb_uw = MAX(bk ? bk->max_fb : 0, h->roster_fb);
+			/* acknowledged: the roster's is no longer held (it comes down below) */
+			x->written_fb_uw = acked ? bk->max_fb : MAX(bk ? bk->max_fb : 0, h->roster_fb);
 		} else {
 			x->written_fb_uw = MAX(bk ? bk->max_fb : 0, h->roster_fb);
 		}
@@ -316,7 +313,16 @@ static void plan_round(struct ve_fleet_controller *c, GHashTable *hosts, gint64 
 				warn_host(c, h->name, "its report does not parse or names another node; "
 						      "counted at its fallback");
 		}
-		roster = ve_fleet_roster_to_json(path, MAX(fb_books, h->roster_fb));
+		/*
+		 * The roster is what any controller reserves for the host when it
+		 * cannot see it: the most it may hold as its fallback.  It comes
+		 * down only with an acknowledgement (fleet.h: fallbacks move with
+		 * demand, and a roster that only rose would hold every host's
+		 * books at the highest fallback it ever had).
+		 */
+		if (!(in[i].live && bk->acked))
+			fb_books = MAX(fb_books, h->roster_fb);
+		roster = ve_fleet_roster_to_json(path, fb_books);
 		if (!h->roster_node || g_strcmp0(roster, bk->roster) != 0) {
 			g_autofree char *key = g_strdup_printf("%s/roster/%s", c->o->prefix, h->name);
 
