@@ -3,9 +3,10 @@
  * bench_kmod_daemon: the daemon's side of kmod mode, natively, without the
  * module (issue 15).  For N VMs of 4 vCPU threads and an emulator thread
  * each, a sender builds every period what virtenergy.ko would multicast
- * (include/virtenergy/uapi.h: messages of 128 entries, a thread entry per
- * watched thread with its run-time delta, a cgroup entry per VM with its
- * block I/O, the period's end in the last message) and sends it over a real
+ * (include/virtenergy/uapi.h, protocol 2: messages of 512 records, as the
+ * module's default, or VE_BENCH_BATCH, at most VE_MSG_MAX_BYTES; a thread
+ * record per watched thread with its run-time delta, a cgroup record per VM
+ * with its block I/O, the period's end in the last message) and sends it over a real
  * generic-netlink socket to the kmod sampler's loopback client
  * (ve_sampler_open_kmod_loopback()), at the module's rate (10 Hz).  The
  * daemon's side is then timed in CPU time of its thread
@@ -24,7 +25,7 @@
  * median over the periods of each part and of their sum, and the sum per VM.
  *
  * usage: bench_kmod_daemon [VMS...]      (default 10 100 1000 4000)
- * environment: VE_BENCH_PERIODS (50)
+ * environment: VE_BENCH_PERIODS (50), VE_BENCH_BATCH (512)
  */
 #include <errno.h>
 #include <fcntl.h>
