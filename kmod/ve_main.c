@@ -7,6 +7,8 @@
  * its commands, the module parameters, the period work that multicasts
  * samples, and the clean-up when a watching socket closes.
  */
+#include <linux/jiffies.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
@@ -38,6 +40,7 @@ static u64 ve_seq;
 static u64 ve_work_ns, ve_entries, ve_bytes;	/* our own cost, since load */
 static bool ve_hw_events;	/* a hardware counter opened at load */
 static u64 ve_last_ns;
+static u64 ve_due_ns;		/* when the period work is due; 0: from its next run */
 static bool ve_unloading;
 static void ve_period_work(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ve_work, ve_period_work);
@@ -135,6 +138,24 @@ lost:
 	return NULL;
 }
 
+/*
+ * The delay to the next period: a period after this one was due, not after
+ * it ran, so that the work's own time and the timer's rounding up to a
+ * jiffy do not add up period after period (they made 100 ms periods 104 ms
+ * long under TCG, issue 15).  A run late by more than a period, or the
+ * first after SET_CONFIG, starts the count again from now.
+ */
+static unsigned long ve_next_delay(u64 now, u64 step)
+{
+	u64 end;
+
+	if (!ve_due_ns || now > ve_due_ns + step)
+		ve_due_ns = now;
+	ve_due_ns += step;
+	end = ktime_get_ns();
+	return ve_due_ns > end ? usecs_to_jiffies(div_u64(ve_due_ns - end, NSEC_PER_USEC)) : 0;
+}
+
 static void ve_period_work(struct work_struct *work)
 {
 	struct ve_batch b = {};
@@ -162,7 +183,7 @@ static void ve_period_work(struct work_struct *work)
 	ve_last_ns = now;
 	period = ve_period_ms;
 	if (!ve_unloading)
-		schedule_delayed_work(&ve_work, msecs_to_jiffies(period));
+		schedule_delayed_work(&ve_work, ve_next_delay(now, (u64)period * NSEC_PER_MSEC));
 	mutex_unlock(&ve_lock);
 }
 
@@ -310,6 +331,7 @@ static int ve_cmd_set_config(struct sk_buff *skb, struct genl_info *info)
 		ve_period_ms = nla_get_u32(info->attrs[VE_A_PERIOD_MS]);
 	if (info->attrs[VE_A_BATCH])
 		ve_batch_max = nla_get_u32(info->attrs[VE_A_BATCH]);
+	ve_due_ns = 0;	/* the run below starts the count again */
 	/*
 	 * The new period takes effect now, not after the old one ran out.
 	 * Under ve_lock, and not while unloading: ve_exit() stops the work
