@@ -69,6 +69,12 @@ struct ve_fleet_agent {
 	bool watching;                  /* a stream of it is up */
 	gint64 state_rev;               /* the cap key as of this revision is taken */
 	char *said;                  /* the last state logged, to log each change once */
+	/*
+	 * "etcd out of reach" was logged, and etcd has not answered since:
+	 * the failed registrations in between are not logged (each would
+	 * alternate with that line every second).
+	 */
+	bool out_of_reach;
 };
 
 static uint64_t now_us(void)
@@ -152,6 +158,7 @@ static bool ours(const GError *err)
 static void contact(struct ve_fleet_agent *a)
 {
 	a->last_contact_us = now_us();
+	a->out_of_reach = false;
 }
 
 static void drop_lease(struct ve_fleet_agent *a, const char *why)
@@ -200,7 +207,8 @@ static void on_granted(JsonObject *r, const GError *err, gpointer ud)
 		return;
 	a->granting = false;
 	if (!r) {
-		say(a, "fleet: cannot reach etcd to register: %s", err->message);
+		if (!a->out_of_reach)
+			say(a, "fleet: cannot reach etcd to register: %s", err->message);
 		return;
 	}
 	contact(a);
@@ -372,6 +380,7 @@ static gboolean on_tick(gpointer data)
 		lose_cap(a, a->lease ? a->last_ka_ok_us : a->last_contact_us,
 			 "etcd has not renewed this host's lease for two thirds of its TTL");
 		say(a, "fleet: etcd out of reach; holding the fallback");
+		a->out_of_reach = true;
 		/*
 		 * And no more keepalives on that lease: keepalives that reach etcd
 		 * but whose answers come too late (a host starved of CPU, a lossy
