@@ -20,7 +20,9 @@
 # and median over the runs; periods per second (from the state file's
 # period count, with its journal); CPU ms per period (the median over periods/s: a loop that
 # falls behind runs fewer periods); RSS; open fds; and the marginal cost of
-# one more VM, in µs of CPU per VM per period, against the next smaller size.
+# one more VM, in µs of CPU per VM per period, against the next smaller size;
+# and where virtenergy.ko is loaded, its own time in its period work (kernel
+# worker, not in the daemon's CPU) per wall second, from GET_INFO.
 #
 # usage: bench_scale.sh BUILD_DIR [VMS...]        (default: 10 100 1000)
 # environment: VE_BENCH_RUNS (3), VE_BENCH_WINDOW_S (20), VE_BENCH_WARMUP_S (5),
@@ -74,9 +76,18 @@ host_up() {   # host_up N: N VMs, returns when they are all in place
 # the state file and its journal's saves since (statejournal.h), as the daemon would load them
 periods() { python3 "$(dirname "$0")/../integration/vestate.py" "$1/state" get virtenergy periods 2>/dev/null; }
 
-# one_run N SAMPLER RUN: prints "user_ticks sys_ticks wall_s periods rss_kib fds"
+# the module's own time in its period work since load, ns (0 where it is not loaded)
+module_ns() {
+	if [ -d /sys/module/virtenergy ] && [ -x "$build/tests/kmod/kmod_test" ]; then
+		"$build/tests/kmod/kmod_test" work-ns 2>/dev/null || echo 0
+	else
+		echo 0
+	fi
+}
+
+# one_run N SAMPLER RUN: prints "user_ticks sys_ticks wall_s periods rss_kib fds module_ns"
 one_run() {
-	local n=$1 sampler=$2 run=$3 st=$tmp/state-$n-$2-$3 u0 s0 w0 p0 u1 s1 w1 p1
+	local n=$1 sampler=$2 run=$3 st=$tmp/state-$n-$2-$3 u0 s0 w0 p0 k0 u1 s1 w1 p1 k1
 	cat >"$tmp/ve.conf" <<CONF
 [daemon]
 uri=test://$tmp/domains.xml
@@ -106,7 +117,7 @@ CONF
 	sleep "$warmup"
 	kill -0 "$dpid" 2>/dev/null || { echo "bench_scale: the daemon died: $(cat "$tmp/daemon.log")" >&2; exit 1; }
 	read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$dpid/stat")
-	p0=$(periods "$st"); w0=$(date +%s.%N)
+	k0=$(module_ns); p0=$(periods "$st"); w0=$(date +%s.%N)
 	if [ -n "${VE_BENCH_PROFILE:-}" ]; then
 		# a CPU profile of the window (perf's software clock: this host has no PMU)
 		# shellcheck disable=SC2086 # the call-graph option is words
@@ -116,9 +127,10 @@ CONF
 		sleep "$window"
 	fi
 	read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$dpid/stat")
-	p1=$(periods "$st"); w1=$(date +%s.%N)
+	k1=$(module_ns); p1=$(periods "$st"); w1=$(date +%s.%N)
 	echo "$((u1 - u0)) $((s1 - s0)) $(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }') $((p1 - p0))" \
-		"$(awk '/VmRSS/ {print $2}' "/proc/$dpid/status")" "$(find "/proc/$dpid/fd" -mindepth 1 | wc -l)"
+		"$(awk '/VmRSS/ {print $2}' "/proc/$dpid/status")" "$(find "/proc/$dpid/fd" -mindepth 1 | wc -l)" \
+		"$((k1 - k0))"
 	kill -TERM "$dpid"; wait "$dpid" || true; dpid=
 	rm -rf "$st"
 }
@@ -141,11 +153,13 @@ import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1])]
 hz = int(sys.argv[2])
 by = {}
-for n, s, u, y, w, p, rss, fds in rows:
+for n, s, u, y, w, p, rss, fds, kns in rows:
     by.setdefault((s, int(n)), []).append((int(u) / hz / float(w) * 1e3, int(y) / hz / float(w) * 1e3,
-                                           int(p) / float(w), int(rss), int(fds)))
+                                           int(p) / float(w), int(rss), int(fds), int(kns) / float(w) / 1e6))
+module = any(x[5] for v in by.values() for x in v)
 print(f"{'VMs':>5} {'sampler':<9} {'CPU ms/s min/med':>17} {'user':>6} {'sys':>6} {'periods/s':>9}"
-      f" {'ms/period':>9} {'RSS MiB':>7} {'fds':>5} {'per-VM us/period':>16}")
+      f" {'ms/period':>9} {'RSS MiB':>7} {'fds':>5} {'per-VM us/period':>16}"
+      + (f" {'module ms/s':>11}" if module else ""))
 prev = {}
 for (s, n) in sorted(by, key=lambda k: (k[0] != "schedstat", k[0], k[1])):
     v = by[(s, n)]
@@ -161,6 +175,7 @@ for (s, n) in sorted(by, key=lambda k: (k[0] != "schedstat", k[0], k[1])):
     print(f"{n:>5} {s:<9} {min(tot):>8.1f} /{med:>7.1f} {st.median(x[0] for x in v):>6.1f}"
           f" {st.median(x[1] for x in v):>6.1f} {pps:>9.2f} {med / pps if pps else 0:>9.2f}"
           f" {max(x[3] for x in v) / 1024:>7.1f}"
-          f" {max(x[4] for x in v):>5} {marg:>16}")
+          f" {max(x[4] for x in v):>5} {marg:>16}"
+          + (f" {st.median(x[5] for x in v):>11.2f}" if module else ""))
 PY
 if [ -s "$tmp/notes" ]; then sed 's/^/# /' "$tmp/notes"; fi

@@ -1405,9 +1405,19 @@ int main(int argc, char **argv)
 	else if (!strcmp(what, "bench")) {
 		bench(argc > 2 ? (unsigned int)atoi(argv[2]) : 100);
 		return 0;
+	} else if (!strcmp(what, "work-ns")) {
+		/* the module's own time in its period work since load (bench scale-vm) */
+		struct ve_kmod *k = open_kmod();
+		struct ve_kmod_info info;
+
+		if (ve_kmod_info(k, &info) < 0)
+			bail("GET_INFO: %s", ve_kmod_error(k));
+		printf("%llu\n", (unsigned long long)info.work_ns);
+		ve_kmod_close(k);
+		return 0;
 	} else {
 		fprintf(stderr, "usage: kmod_test threads|blkio|errors [MAX]|fuzz [N]|owner|stress|"
-				"sampler|fallback|hold|ioload CGROUP|bench [N]\n");
+				"sampler|fallback|hold|ioload CGROUP|bench [N]|work-ns\n");
 		return 2;
 	}
 	printf("1..%d\n", tap_n);
