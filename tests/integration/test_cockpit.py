@@ -263,9 +263,14 @@ def main(build, source):
             return len(seen_texts) >= 3 and n >= samples0 + 3, f"{sorted(seen_texts)}, {n} samples"
         ok, seen = wait_for("the power to change", changes, 20, 0.5)
         expect(ok, f"its power updates and its graph grows ({seen})")
-        comps = [li.get_attribute("data-component")
+        # the row is redrawn every second: read it through wait_for, which retries an element
+        # gone stale between finding it and reading it (check run 38)
+        def components():
+            c = [li.get_attribute("data-component")
                  for li in row(busy).find_elements(By.CSS_SELECTOR, "li.ve-comp")]
-        expect("vcpu" in comps, f"its energy by component is shown ({comps})")
+            return "vcpu" in c, c
+        ok, comps = wait_for("the busy guest's components", components, 10)
+        expect(ok, f"its energy by component is shown ({comps})")
 
         # a limit set in the page: into the domain's metadata, and back as LimitW
         def fill(scope, selector, text):
