@@ -176,7 +176,9 @@ int ve_kmod_receive(struct ve_kmod *k, const struct ve_kmod_handlers *h, unsigne
 	k->messages = 0;
 	for (;;) {
 		struct iovec iov = { .iov_base = k->rx, .iov_len = VE_MSG_MAX_BYTES };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct sockaddr_nl from = { 0 };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from),
+				     .msg_iov = &iov, .msg_iovlen = 1 };
 		struct nlmsghdr *nlh = (struct nlmsghdr *)k->rx;
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		int left;
@@ -196,6 +198,13 @@ int ve_kmod_receive(struct ve_kmod *k, const struct ve_kmod_handlers *h, unsigne
 		}
 		if (mh.msg_flags & MSG_TRUNC)
 			continue;   /* longer than any message of the module's: not one */
+		/*
+		 * Any process may unicast to this socket's port: only the
+		 * kernel's (port 0) are the module's samples.  A loopback
+		 * client takes what its benchmark or test sends.
+		 */
+		if (k->cmd && from.nl_pid != 0)
+			continue;
 		for (left = (int)n; nlmsg_ok(nlh, left); nlh = nlmsg_next(nlh, &left))
 			on_samples(k, nlh);
 	}
