@@ -450,7 +450,7 @@ gboolean ve_engine_period(struct ve_engine *e, uint64_t now_us, GError **error)
 		retire_stopped(e);
 		return FALSE;
 	}
-	engine_sample_disks(e);
+	engine_sample_disks(e, now_us);
 	engine_scale_by_freq(e);
 
 	if (prime) {

@@ -80,6 +80,8 @@ struct vm {
 	uint64_t gen;                  /* bumped by every listing of its threads */
 	uint64_t next_scan_us;
 	bool scanned;                  /* listed this period */
+	bool ran;                      /* a thread of it ran this period: its block I/O may have moved */
+	uint64_t io_read_us;           /* its block I/O statistics last read (engine_sample_disks()) */
 	uint64_t report_total_uj;      /* ledger total at the last report tick */
 	uint64_t power_uw;
 	/* guest mode: the account is the cgroup cg_dir, its activity its CPU time */
@@ -174,7 +176,7 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 void engine_setup_devices(struct ve_engine *e);
 void engine_setup_disks(struct ve_engine *e);
 void engine_calibrate(struct ve_engine *e, uint64_t period_us);
-void engine_sample_disks(struct ve_engine *e);
+void engine_sample_disks(struct ve_engine *e, uint64_t now_us);
 void engine_io_init(struct io_src *io);
 void engine_io_free(struct ve_engine *e, struct io_src *io);
 /*

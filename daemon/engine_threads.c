@@ -137,6 +137,7 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 		struct vm *vm = g_ptr_array_index(e->vms, i);
 
 		vm->scanned = false;
+		vm->ran = false;
 		if (!vm->running || !vm->located || now_us >= vm->next_scan_us) {
 			uint64_t every = e->cfg->vm_thread_scan_us;
 
@@ -162,6 +163,9 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 		struct thread *t = v;
 		bool ok = engine_sample_thread(e, t->w, t->pid, t->tid, t->slot, t->comp, run_ns);
 
+		if (ok && g_array_index(e->samples, struct ve_thread_sample,
+					e->samples->len - 1).delta[VE_SAMPLER_COL_RUN_NS])
+			t->vm->ran = true;
 		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
 			g_hash_table_iter_remove(&it);
 			engine_thread_free(e, t);

@@ -286,6 +286,53 @@ static void test_disk_remainder(void **state)
 }
 
 /*
+ * A VM none of whose threads ran cannot have submitted I/O, so its block I/O
+ * statistics are not read every period then, only once a second; a period
+ * in which a thread of it ran reads them.  Nothing is lost: the bytes its
+ * statistics gained meanwhile are counted by the next read.  Periods of
+ * 100 ms here.
+ */
+static void test_disk_idle_vm(void **state)
+{
+	struct world w;
+	struct ve_engine *e;
+	struct ve_vm_view v;
+	struct ve_host_view h;
+	uint64_t after;
+
+	(void)state;
+	e = disk_world(&w);
+	/* at 1.1 s: the VM's cgroup gained 1 MiB, but none of its threads ran: not read */
+	set_disk(&w, 1100, 8000 + 2048, 10100, 500, 4000000 + 1048576);
+	period(e, 1100000);
+	vm_view(e, &v);
+	check_u64(v.ledger->comp_uj[VE_COMP_DISK], 0, "an idle VM's statistics wait");
+	/* at 1.2 s its vCPU ran: read, and the VM has the disk's next I/O */
+	set_run_ns(&w, 4000, 4002, 1000000);
+	set_disk(&w, 1200, 8000 + 4096, 10200, 500, 4000000 + 1048576);
+	period(e, 1200000);
+	vm_view(e, &v);
+	after = v.ledger->comp_uj[VE_COMP_DISK];
+	check(after > 0, "a VM whose thread ran is read");
+	/* idle from here: what it gains at 1.3 s is read at 2.2 s, a second after the last read */
+	set_disk(&w, 1300, 8000 + 6144, 10300, 600, 4000000 + 2097152);
+	for (uint64_t t = 1300000; t <= 2100000; t += 100000) {
+		period(e, t);
+		vm_view(e, &v);
+		check(v.ledger->comp_uj[VE_COMP_DISK] == after, "idle at %llu us: not read",
+		      (unsigned long long)t);
+	}
+	set_disk(&w, 1400, 8000 + 8192, 10400, 600, 4000000 + 2097152);
+	period(e, 2200000);
+	vm_view(e, &v);
+	check(v.ledger->comp_uj[VE_COMP_DISK] > after, "read a second after the last read");
+	ve_engine_host(e, &h);
+	check_u64(h.ledger->total_uj + v.ledger->total_uj, h.energy_uj, "conservation");
+	ve_engine_free(e);
+	world_free(&w);
+}
+
+/*
  * cpufreq: both CPUs at half their maximum frequency halve the modelled
  * dynamic power: 200 ms busy at 5 W per busy CPU × 0.5 = 0.5 J, plus 1 J
  * idle.  Per-CPU figures instead of per socket: 0.5 W idle and 5.5 W max per
@@ -435,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_model_and_lifecycle),
 		cmocka_unit_test(test_disk),
 		cmocka_unit_test(test_disk_remainder),
+		cmocka_unit_test(test_disk_idle_vm),
 		cmocka_unit_test(test_cpufreq),
 		cmocka_unit_test(test_calibration),
 		cmocka_unit_test(test_corrupt_state),
