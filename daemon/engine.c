@@ -36,6 +36,7 @@ static void vm_free(gpointer p)
 	g_array_free(vm->io.prev, TRUE);
 	g_free(vm->cg_dir);
 	g_free(vm->uuid);
+	g_free(vm->state_key);
 	g_free(vm->name);
 	g_free(vm);
 }
@@ -48,6 +49,7 @@ struct vm *engine_vm_get(struct ve_engine *e, const char *uuid, const char *name
 	if (!vm) {
 		vm = g_new0(struct vm, 1);
 		vm->uuid = g_strdup(uuid);
+		vm->state_key = g_strconcat(e->guest ? "cgroup:" : "vm:", uuid, NULL);
 		engine_io_init(&vm->io);
 		if (ve_account_add(e->accounts, VE_KIND_VM, vcpus, &vm->slot) < 0) {
 			vm_free(vm);

@@ -65,6 +65,7 @@ struct io_src {
 
 struct vm {
 	char *uuid;
+	char *state_key;               /* its account's key in the state file ("vm:UUID", "cgroup:NAME") */
 	char *name;
 	uint32_t slot;
 	bool running;

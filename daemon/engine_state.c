@@ -84,7 +84,7 @@ static struct ve_state *engine_state(struct ve_engine *e, GError **error)
 		return NULL;
 	for (guint i = 0; i < e->vms->len; i++) {
 		struct vm *vm = g_ptr_array_index(e->vms, i);
-		g_autofree char *key = g_strdup_printf("%s:%s", e->guest ? "cgroup" : "vm", vm->uuid);
+		const char *key = vm->state_key;
 		static const struct ve_ledger_entry zero;
 		const struct ve_ledger_entry *le = vm->slot < e->ledger.n ? &e->ledger.e[vm->slot] : &zero;
 

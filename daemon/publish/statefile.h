@@ -99,6 +99,7 @@ struct ve_state_account {
 	char *key;                /* "host", "vm:<uuid>", "service:<name>" or "cgroup:<name>" */
 	char *name;               /* human name (a VM's name), may be NULL */
 	struct ve_ledger_entry e;
+	uint32_t jid;             /* private to statejournal.c: its journal's id + 1, 0 none */
 };
 
 struct ve_state {

@@ -97,8 +97,8 @@ struct ve_state_journal {
 	int dir_fd;
 	char *name, *jname;
 	int fd;                       /* the journal, appended; -1: compact next */
-	struct ve_state *prev;        /* what was saved last: the journal's sum */
-	GHashTable *ids;              /* key (owned by prev's accounts, or copied) -> id + 1 */
+	struct ve_state *prev;        /* what was saved last: the journal's sum; its
+					 accounts' jid are their ids + 1 in the journal */
 	uint32_t next_id;
 	size_t bytes, snap_bytes;     /* the journal's size, the state file's */
 	GByteArray *buf;
@@ -113,7 +113,6 @@ struct ve_state_journal *ve_state_journal_new(int dir_fd, const char *name)
 	j->name = g_strdup(name);
 	j->jname = g_strconcat(name, ".journal", NULL);
 	j->fd = -1;
-	j->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	j->buf = g_byte_array_new();
 	return j;
 }
@@ -146,7 +145,9 @@ static gboolean compact(struct ve_state_journal *j, struct ve_state *s, GError *
 	j->compacted++;
 	j->snap_bytes = len;
 	take_prev(j, s);
-	g_hash_table_remove_all(j->ids);
+	/* a new journal: no account has an id in it yet */
+	for (guint i = 0; i < s->accounts->len; i++)
+		((struct ve_state_account *)g_ptr_array_index(s->accounts, i))->jid = 0;
 	j->next_id = 0;
 	/* a journal that continues it; until it is in place the old one names an older seq */
 	g_byte_array_append(h, (const guint8 *)MAGIC, 8);
@@ -171,36 +172,29 @@ static gboolean compact(struct ve_state_journal *j, struct ve_state *s, GError *
 	return TRUE;
 }
 
-/* The id of @key, defined in the record when new. */
-static uint32_t id_of(struct ve_state_journal *j, const struct ve_state_account *a, bool *ret_new)
-{
-	gpointer v = g_hash_table_lookup(j->ids, a->key);
-
-	*ret_new = v == NULL;
-	if (v)
-		return GPOINTER_TO_UINT(v) - 1;
-	g_hash_table_insert(j->ids, g_strdup(a->key), GUINT_TO_POINTER(j->next_id + 1));
-	return j->next_id++;
-}
-
-static void record_account(struct ve_state_journal *j, const struct ve_state_account *a,
+/*
+ * Record how @a changed since @old (NULL: new), and carry its journal id
+ * over into @a (an account without one is given the next and defined).
+ */
+static void record_account(struct ve_state_journal *j, struct ve_state_account *a,
 			   const struct ve_state_account *old)
 {
 	static const struct ve_ledger_entry zero;
 	struct ve_ledger_entry ne = a->e, oe = old ? old->e : zero;
 	uint64_t mask = 0;
-	bool is_new;
-	uint32_t id;
+	bool renamed = old && g_strcmp0(old->name, a->name) != 0;
 
 	for (unsigned int f = 0; f < N_FIELDS; f++)
 		if (*field(&ne, f) != *field(&oe, f))
 			mask |= UINT64_C(1) << f;
-	if (old && !mask && g_strcmp0(old->name, a->name) == 0)
+	a->jid = old ? old->jid : 0;
+	if (a->jid && !mask && !renamed)
 		return;   /* as it was */
-	id = id_of(j, a, &is_new);
-	if (is_new || !old || g_strcmp0(old->name, a->name) != 0) {
+	if (!a->jid || renamed) {
+		if (!a->jid)
+			a->jid = ++j->next_id;
 		g_byte_array_append(j->buf, (const guint8 *)"D", 1);
-		put_varint(j->buf, id);
+		put_varint(j->buf, a->jid - 1);
 		put_bytes(j->buf, a->key, strlen(a->key));
 		put_varint(j->buf, a->name ? strlen(a->name) + 1 : 0);
 		if (a->name)
@@ -209,7 +203,7 @@ static void record_account(struct ve_state_journal *j, const struct ve_state_acc
 	if (!mask)
 		return;
 	g_byte_array_append(j->buf, (const guint8 *)"U", 1);
-	put_varint(j->buf, id);
+	put_varint(j->buf, a->jid - 1);
 	put_varint(j->buf, mask);
 	for (unsigned int f = 0; f < N_FIELDS; f++) {
 		int64_t d;
@@ -224,6 +218,7 @@ static void record_account(struct ve_state_journal *j, const struct ve_state_acc
 static gboolean append(struct ve_state_journal *j, struct ve_state *s, GError **error)
 {
 	g_autoptr(GError) why = NULL;
+	bool in_place = s->accounts->len == j->prev->accounts->len;
 	uint32_t sum;
 	ssize_t n;
 
@@ -241,19 +236,34 @@ static gboolean append(struct ve_state_journal *j, struct ve_state *s, GError **
 	put_varint(j->buf, VE_REASON__MAX);
 	for (int i = 0; i < VE_REASON__MAX; i++)
 		put_varint(j->buf, s->host_reason_uj[i]);
+	/*
+	 * A daemon lists its accounts in the same order every save, so each
+	 * is first looked for where it was last time: at 1,000 VMs the two
+	 * hash lookups per account and save were most of the journal's cost
+	 * (issue 15).  When every account is where it was, none was dropped.
+	 */
 	for (guint i = 0; i < s->accounts->len; i++) {
-		const struct ve_state_account *a = g_ptr_array_index(s->accounts, i);
+		struct ve_state_account *a = g_ptr_array_index(s->accounts, i);
+		const struct ve_state_account *old = NULL;
 
-		record_account(j, a, ve_state_lookup(j->prev, a->key));
+		if (i < j->prev->accounts->len) {
+			old = g_ptr_array_index(j->prev->accounts, i);
+			if (strcmp(old->key, a->key) != 0)
+				old = NULL;
+		}
+		if (!old) {
+			in_place = false;
+			old = ve_state_lookup(j->prev, a->key);
+		}
+		record_account(j, a, old);
 	}
-	for (guint i = 0; i < j->prev->accounts->len; i++) {
+	for (guint i = 0; !in_place && i < j->prev->accounts->len; i++) {
 		const struct ve_state_account *a = g_ptr_array_index(j->prev->accounts, i);
 
 		if (ve_state_lookup(s, a->key))
 			continue;
 		g_byte_array_append(j->buf, (const guint8 *)"X", 1);
 		put_bytes(j->buf, a->key, strlen(a->key));
-		g_hash_table_remove(j->ids, a->key);
 	}
 	sum = crc(j->buf->data + 8, j->buf->len - 8);
 	for (unsigned int i = 0; i < 4; i++) {
@@ -316,7 +326,6 @@ void ve_state_journal_discard(struct ve_state_journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	ve_state_free(j->prev);
-	g_hash_table_destroy(j->ids);
 	g_byte_array_free(j->buf, TRUE);
 	g_free(j->name);
 	g_free(j->jname);

@@ -70,6 +70,47 @@ static void check_state(const struct ve_state *s, uint64_t seq, unsigned int n, 
 	}
 }
 
+/*
+ * @n VMs of state_of(seq, n, k) in reverse order, without VM @drop, and
+ * with its total moved to retired_uj: accounts that change places and go
+ * within appended records.
+ */
+static struct ve_state *reordered(uint64_t seq, unsigned int n, uint64_t k, unsigned int drop)
+{
+	g_autoptr(ve_state) src = state_of(seq, n, k);
+	struct ve_state *s = ve_state_new();
+
+	s->seq = src->seq;
+	s->periods = src->periods;
+	s->energy_uj = src->energy_uj;
+	memcpy(s->host_reason_uj, src->host_reason_uj, sizeof(s->host_reason_uj));
+	for (guint i = src->accounts->len; i-- > 0;) {
+		const struct ve_state_account *a = g_ptr_array_index(src->accounts, i);
+
+		if (i == drop + 1)
+			s->retired_uj += a->e.total_uj;
+		else
+			check(ve_state_add(s, a->key, a->name, &a->e, NULL) != NULL, "%s", a->key);
+	}
+	return s;
+}
+
+/* @got holds what @want does, account by account, in any order */
+static void check_same(const struct ve_state *got, const struct ve_state *want)
+{
+	check_u64(got->accounts->len, want->accounts->len, "accounts");
+	check_u64(got->energy_uj, want->energy_uj, "energy");
+	check_u64(got->retired_uj, want->retired_uj, "retired");
+	for (guint i = 0; i < want->accounts->len; i++) {
+		const struct ve_state_account *w = g_ptr_array_index(want->accounts, i);
+		const struct ve_state_account *a = ve_state_lookup(got, w->key);
+
+		check(a != NULL, "%s there", w->key);
+		check(memcmp(&a->e, &w->e, sizeof(a->e)) == 0, "%s's counters", w->key);
+		check(g_strcmp0(a->name, w->name) == 0, "%s's name", w->key);
+	}
+}
+
 static size_t file_size(int fd, const char *rel)
 {
 	struct stat st;
@@ -130,6 +171,25 @@ static void test_saves(void **state)
 	check(ve_state_lookup(s, "vm:00000013-d9cb-469f-a165-70867728950e") == NULL, "a dropped VM gone");
 	check_u64(s->seq, 12, "seq");
 	ve_state_free(s);
+
+	/* the accounts in another order, one gone, in appended records (no compaction) */
+	{
+		uint64_t a0, c0, a1, c1;
+		g_autoptr(ve_state) want = NULL;
+
+		ve_state_journal_counts(j, &a0, &c0);
+		check(ve_state_journal_save(j, reordered(12, 4, 8100, 2), false, &err), "reordered: %s",
+		      err ? err->message : "");
+		check(ve_state_journal_save(j, reordered(13, 4, 8200, 2), false, &err), "again: %s",
+		      err ? err->message : "");
+		ve_state_journal_counts(j, &a1, &c1);
+		check(a1 == a0 + 2 && c1 == c0, "appended, not compacted");
+		want = reordered(13, 4, 8200, 2);
+		s = load(fx.fd);
+		check_same(s, want);
+		check(ve_state_lookup(s, "vm:00000002-d9cb-469f-a165-70867728950e") == NULL, "VM 2 gone");
+		ve_state_free(s);
+	}
 
 	/* the journal grows to the state file's size: compacted */
 	ve_state_journal_counts(j, &appended, &compacted);
