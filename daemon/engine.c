@@ -129,6 +129,7 @@ static struct ve_engine *engine_alloc(int root_fd, const struct ve_config *cfg, 
 	e->reg = ve_registry_new();
 	ve_registry_set_free(e->reg, VE_REG_ENGINE, vm_free);
 	e->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
+	e->thread_list = g_ptr_array_new();
 	e->samples = g_array_new(FALSE, TRUE, sizeof(struct ve_thread_sample));
 	e->io = g_array_new(FALSE, TRUE, sizeof(struct ve_io_sample));
 	e->io_bios = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -232,17 +233,14 @@ bool engine_zone_used(const struct ve_engine *e, const struct ve_powercap_zone *
 
 void ve_engine_free(struct ve_engine *e)
 {
-	GHashTableIter it;
-	gpointer v;
-
 	if (!e)
 		return;
-	if (e->threads) {
-		g_hash_table_iter_init(&it, e->threads);
-		while (g_hash_table_iter_next(&it, NULL, &v))
-			engine_thread_free(e, v);
+	for (guint i = 0; e->thread_list && i < e->thread_list->len; i++)
+		engine_thread_free(e, g_ptr_array_index(e->thread_list, i));
+	if (e->thread_list)
+		g_ptr_array_free(e->thread_list, TRUE);
+	if (e->threads)
 		g_hash_table_destroy(e->threads);
-	}
 	for (guint i = 0; e->vms && i < e->vms->len; i++)
 		engine_io_unwatch(e, &((struct vm *)g_ptr_array_index(e->vms, i))->io);
 	engine_services_free(e);

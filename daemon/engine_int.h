@@ -98,6 +98,7 @@ struct thread {
 	struct vm *vm;
 	struct ve_watch *w;
 	uint64_t gen;
+	guint idx;                     /* its place in e->thread_list */
 };
 
 struct ve_engine {
@@ -113,6 +114,7 @@ struct ve_engine {
 	GPtrArray *vms;                /* struct vm*, in slot order of creation (the registry's) */
 	struct ve_registry *reg;       /* every VM, once: its VE_REG_ENGINE slot is its struct vm */
 	GHashTable *threads;           /* tid -> struct thread* */
+	GPtrArray *thread_list;        /* the same, in the order they came (thread.idx) */
 	unsigned int *socket_of_cpu;
 	size_t n_cpu_map;
 	struct ve_cpustat stat;

@@ -23,6 +23,25 @@ void engine_thread_free(struct ve_engine *e, struct thread *t)
 	g_free(t);
 }
 
+static void thread_add(struct ve_engine *e, struct thread *t)
+{
+	t->idx = e->thread_list->len;
+	g_ptr_array_add(e->thread_list, t);
+	g_hash_table_insert(e->threads, GINT_TO_POINTER(t->tid), t);
+}
+
+/* Forget @t: the last of the list takes its place. */
+static void thread_drop(struct ve_engine *e, struct thread *t)
+{
+	struct thread *last = g_ptr_array_index(e->thread_list, e->thread_list->len - 1);
+
+	g_ptr_array_index(e->thread_list, t->idx) = last;
+	last->idx = t->idx;
+	g_ptr_array_set_size(e->thread_list, e->thread_list->len - 1);
+	g_hash_table_remove(e->threads, GINT_TO_POINTER(t->tid));
+	engine_thread_free(e, t);
+}
+
 /*
  * The process thread @tid of @vm belongs to: QEMU's, or the thread's own
  * for the vhost driver's kernel threads "vhost-<pid>", processes of their
@@ -62,8 +81,7 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 
 		if (t && t->vm != vm) {
 			/* a recycled tid now belongs to someone else: start over */
-			g_hash_table_remove(e->threads, GINT_TO_POINTER(ref->tid));
-			engine_thread_free(e, t);
+			thread_drop(e, t);
 			t = NULL;
 		}
 		if (!t) {
@@ -89,7 +107,7 @@ static void scan_vm(struct ve_engine *e, struct vm *vm)
 				continue;
 			}
 			vm->n_threads++;
-			g_hash_table_insert(e->threads, GINT_TO_POINTER(ref->tid), t);
+			thread_add(e, t);
 		}
 		t->comp = ref->comp;
 		t->gen = vm->gen;
@@ -119,9 +137,6 @@ bool engine_sample_thread(struct ve_engine *e, struct ve_watch *w, pid_t pid, pi
 /* The host's threads: list them (every thread-scan-ms), read every one. */
 void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *run_ns)
 {
-	GHashTableIter it;
-	gpointer v;
-
 	ve_sampler_begin_period(e->sampler, now_us * 1000u);
 	/*
 	 * Listing a VM's threads costs a dozen file reads; reading a thread's
@@ -157,18 +172,22 @@ void engine_sample_vm_threads(struct ve_engine *e, uint64_t now_us, uint64_t *ru
 				scan_vm(e, vm);
 		}
 	}
-	/* read every thread, the ones that are gone one last time */
-	g_hash_table_iter_init(&it, e->threads);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct thread *t = v;
+	/*
+	 * Read every thread, the ones that are gone one last time: in the
+	 * order they came, which is their VM's and, mostly, their memory's
+	 * (in the hash table's order, two cache misses per thread were 5 % of
+	 * the daemon at 1,000 VMs, issue 15).
+	 */
+	for (guint i = 0; i < e->thread_list->len;) {
+		struct thread *t = g_ptr_array_index(e->thread_list, i);
 		bool ok = engine_sample_thread(e, t->w, t->pid, t->tid, t->slot, t->comp, run_ns);
 
 		if (ok && g_array_index(e->samples, struct ve_thread_sample,
 					e->samples->len - 1).delta[VE_SAMPLER_COL_RUN_NS])
 			t->vm->ran = true;
-		if (!ok || (t->vm->scanned && t->gen != t->vm->gen)) {
-			g_hash_table_iter_remove(&it);
-			engine_thread_free(e, t);
-		}
+		if (!ok || (t->vm->scanned && t->gen != t->vm->gen))
+			thread_drop(e, t);   /* the last takes place i: read it next */
+		else
+			i++;
 	}
 }
