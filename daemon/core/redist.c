@@ -33,6 +33,7 @@
 struct edge {
 	uint32_t svc;     /* service index (not slot) of the server */
 	uint32_t client;  /* client slot */
+	uint32_t to;      /* the client's service index, or NO_SVC */
 	double frac;      /* share of the server's work */
 };
 
@@ -196,15 +197,26 @@ static int reserve(struct ve_redist *r, size_t n_slots, size_t n_svc, size_t n_e
 	return 0;
 }
 
-static int check_uses(const struct ve_account_table *t, const struct ve_service_use *uses,
-		      size_t n_uses)
+/*
+ * Every use names active slots, its server a service; and each service's
+ * total work, in r->svc (indexed by r->slot_svc, set for the table).
+ */
+static int check_uses(struct ve_redist *r, const struct ve_account_table *t,
+		      const struct ve_service_use *uses, size_t n_uses)
 {
 	for (size_t i = 0; i < n_uses; i++) {
-		if (!ve_account_is_active(t, uses[i].service) ||
-		    !ve_account_is_active(t, uses[i].client))
+		uint32_t sv = uses[i].service, cl = uses[i].client;
+		uint64_t *w;
+
+		/* (ve_account_is_active(), spelt out: a call per use was a tenth of a plan) */
+		if (sv >= t->n || !t->slot[sv].active || cl >= t->n || !t->slot[cl].active)
 			return -ENOENT;
-		if (t->slot[uses[i].service].kind != VE_KIND_SERVICE)
+		if (t->slot[sv].kind != VE_KIND_SERVICE)
 			return -EINVAL;
+		w = &r->svc[r->slot_svc[sv]].work;
+		if (*w > UINT64_MAX - uses[i].work)
+			return -EINVAL;
+		*w += uses[i].work;
 	}
 	return 0;
 }
@@ -414,9 +426,6 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	int ret;
 
 	r->valid = false;
-	ret = check_uses(t, uses, n_uses);
-	if (ret < 0)
-		return ret;
 	for (size_t s = 0; s < t->n; s++)
 		if (t->slot[s].active && t->slot[s].kind == VE_KIND_SERVICE)
 			n_svc++;
@@ -435,23 +444,23 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	}
 
 	/* Total work per service, then each use as a fraction of it. */
-	for (size_t i = 0; i < n_uses; i++) {
-		uint64_t *w = &r->svc[r->slot_svc[uses[i].service]].work;
-
-		if (*w > UINT64_MAX - uses[i].work)
-			return -EINVAL;
-		*w += uses[i].work;
-	}
+	ret = check_uses(r, t, uses, n_uses);
+	if (ret < 0)
+		return ret;
+	for (size_t s = 0; s < r->n_svc; s++)
+		r->x[s] = r->svc[s].work ? 1.0 / (double)r->svc[s].work : 0.0;   /* x: free until apply */
 	r->n_edges = 0;
 	for (size_t i = 0; i < n_uses; i++) {
 		uint32_t s = r->slot_svc[uses[i].service];
 
 		if (!uses[i].work)
 			continue;
+		/* times the reciprocal: a division per use was a sixth of a plan */
 		r->edges[r->n_edges++] = (struct edge){
 			.svc = s,
 			.client = uses[i].client,
-			.frac = (double)uses[i].work / (double)r->svc[s].work,
+			.to = r->slot_svc[uses[i].client],
+			.frac = (double)uses[i].work * r->x[s],
 		};
 	}
 
@@ -462,7 +471,7 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	 */
 	memset(r->in_start, 0, (r->n_svc + 1) * sizeof(*r->in_start));
 	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t to = r->slot_svc[r->edges[e].client];
+		uint32_t to = r->edges[e].to;
 
 		if (to != NO_SVC)
 			r->in_start[to + 1]++;
@@ -470,7 +479,7 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	for (size_t s = 0; s < r->n_svc; s++)
 		r->in_start[s + 1] += r->in_start[s];
 	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t to = r->slot_svc[r->edges[e].client];
+		uint32_t to = r->edges[e].to;
 
 		if (to != NO_SVC)
 			r->in_from[r->in_start[to]++] = r->edges[e].svc;
@@ -482,7 +491,7 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	for (size_t s = 0; s < r->n_svc; s++)
 		r->svc[s].exits = r->svc[s].work == 0;
 	for (size_t e = 0; e < r->n_edges; e++)
-		if (r->slot_svc[r->edges[e].client] == NO_SVC)
+		if (r->edges[e].to == NO_SVC)
 			r->svc[r->edges[e].svc].exits = true;
 	n_queue = 0;
 	for (size_t s = 0; s < r->n_svc; s++)
@@ -515,7 +524,7 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	memset(r->out_start, 0, (r->n_live + 1) * sizeof(*r->out_start));
 	for (size_t e = 0; e < r->n_edges; e++) {
 		uint32_t from = r->svc[r->edges[e].svc].live;
-		uint32_t to_svc = r->slot_svc[r->edges[e].client];
+		uint32_t to_svc = r->edges[e].to;
 
 		if (from != NO_SVC && to_svc != NO_SVC && r->svc[to_svc].live != NO_SVC)
 			r->out_start[from + 1]++;
@@ -524,7 +533,7 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 		r->out_start[i + 1] += r->out_start[i];
 	for (size_t e = 0; e < r->n_edges; e++) {
 		uint32_t from = r->svc[r->edges[e].svc].live;
-		uint32_t to_svc = r->slot_svc[r->edges[e].client];
+		uint32_t to_svc = r->edges[e].to;
 
 		if (from != NO_SVC && to_svc != NO_SVC && r->svc[to_svc].live != NO_SVC)
 			r->flows[r->out_start[from]++] =
@@ -581,7 +590,7 @@ int ve_redist_apply(struct ve_redist *r, double *energy_uj, double *to_service_u
 	for (size_t e = 0; e < r->n_edges; e++) {
 		const struct edge *ed = &r->edges[e];
 		uint32_t from = r->svc[ed->svc].live;
-		uint32_t to_svc = r->slot_svc[ed->client];
+		uint32_t to_svc = ed->to;
 		double amount;
 
 		if (from == NO_SVC)
