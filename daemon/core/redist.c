@@ -63,6 +63,8 @@ struct ve_redist {
 	uint32_t *queue;      /* services found to exit, to visit */
 	/* per edge (edge_cap): */
 	uint32_t *in_from;
+	uint32_t *between;    /* the edges whose client is a service (n_between) */
+	size_t n_between;
 	struct flow *flows;
 	struct flow *inner;   /* flows within a component, by client (inner_start) */
 	/* per live service (svc_cap; n_live of them): */
@@ -98,6 +100,7 @@ void ve_redist_free(struct ve_redist *r)
 	free(r->in_start);
 	free(r->queue);
 	free(r->in_from);
+	free(r->between);
 	free(r->flows);
 	free(r->inner);
 	free(r->inner_start);
@@ -189,6 +192,7 @@ static int reserve(struct ve_redist *r, size_t n_slots, size_t n_svc, size_t n_e
 	if (n_edges > r->edge_cap) {
 		if (!GROW(r->edges, n_edges) ||
 		    !GROW(r->in_from, n_edges) ||
+		    !GROW(r->between, n_edges) ||
 		    !GROW(r->flows, n_edges) ||
 		    !GROW(r->inner, n_edges))
 			return -ENOMEM;
@@ -449,17 +453,29 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 		return ret;
 	for (size_t s = 0; s < r->n_svc; s++)
 		r->x[s] = r->svc[s].work ? 1.0 / (double)r->svc[s].work : 0.0;   /* x: free until apply */
+	/*
+	 * Work for a VM or the host makes its service exit (below) and is
+	 * no flow between services, so only the edges between services are
+	 * walked again until apply: at 400 services 399 of 40,399.
+	 */
 	r->n_edges = 0;
+	r->n_between = 0;
+	for (size_t s = 0; s < r->n_svc; s++)
+		r->svc[s].exits = r->svc[s].work == 0;
 	for (size_t i = 0; i < n_uses; i++) {
-		uint32_t s = r->slot_svc[uses[i].service];
+		uint32_t s = r->slot_svc[uses[i].service], to = r->slot_svc[uses[i].client];
 
 		if (!uses[i].work)
 			continue;
+		if (to == NO_SVC)
+			r->svc[s].exits = true;
+		else
+			r->between[r->n_between++] = (uint32_t)r->n_edges;
 		/* times the reciprocal: a division per use was a sixth of a plan */
 		r->edges[r->n_edges++] = (struct edge){
 			.svc = s,
 			.client = uses[i].client,
-			.to = r->slot_svc[uses[i].client],
+			.to = to,
 			.frac = (double)uses[i].work * r->x[s],
 		};
 	}
@@ -470,29 +486,19 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 	 * service found to exit to the services it serves: O(S + E).
 	 */
 	memset(r->in_start, 0, (r->n_svc + 1) * sizeof(*r->in_start));
-	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t to = r->edges[e].to;
-
-		if (to != NO_SVC)
-			r->in_start[to + 1]++;
-	}
+	for (size_t k = 0; k < r->n_between; k++)
+		r->in_start[r->edges[r->between[k]].to + 1]++;
 	for (size_t s = 0; s < r->n_svc; s++)
 		r->in_start[s + 1] += r->in_start[s];
-	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t to = r->edges[e].to;
+	for (size_t k = 0; k < r->n_between; k++) {
+		const struct edge *ed = &r->edges[r->between[k]];
 
-		if (to != NO_SVC)
-			r->in_from[r->in_start[to]++] = r->edges[e].svc;
+		r->in_from[r->in_start[ed->to]++] = ed->svc;
 	}
 	for (size_t s = r->n_svc; s > 0; s--)   /* back to the starts */
 		r->in_start[s] = r->in_start[s - 1];
 	r->in_start[0] = 0;
 
-	for (size_t s = 0; s < r->n_svc; s++)
-		r->svc[s].exits = r->svc[s].work == 0;
-	for (size_t e = 0; e < r->n_edges; e++)
-		if (r->edges[e].to == NO_SVC)
-			r->svc[r->edges[e].svc].exits = true;
 	n_queue = 0;
 	for (size_t s = 0; s < r->n_svc; s++)
 		if (r->svc[s].exits)
@@ -522,22 +528,22 @@ int ve_redist_plan(struct ve_redist *r, const struct ve_account_table *t,
 
 	/* Flows between live services, by server. */
 	memset(r->out_start, 0, (r->n_live + 1) * sizeof(*r->out_start));
-	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t from = r->svc[r->edges[e].svc].live;
-		uint32_t to_svc = r->edges[e].to;
+	for (size_t k = 0; k < r->n_between; k++) {
+		const struct edge *ed = &r->edges[r->between[k]];
+		uint32_t from = r->svc[ed->svc].live;
 
-		if (from != NO_SVC && to_svc != NO_SVC && r->svc[to_svc].live != NO_SVC)
+		if (from != NO_SVC && r->svc[ed->to].live != NO_SVC)
 			r->out_start[from + 1]++;
 	}
 	for (size_t i = 0; i < r->n_live; i++)
 		r->out_start[i + 1] += r->out_start[i];
-	for (size_t e = 0; e < r->n_edges; e++) {
-		uint32_t from = r->svc[r->edges[e].svc].live;
-		uint32_t to_svc = r->edges[e].to;
+	for (size_t k = 0; k < r->n_between; k++) {
+		const struct edge *ed = &r->edges[r->between[k]];
+		uint32_t from = r->svc[ed->svc].live;
 
-		if (from != NO_SVC && to_svc != NO_SVC && r->svc[to_svc].live != NO_SVC)
+		if (from != NO_SVC && r->svc[ed->to].live != NO_SVC)
 			r->flows[r->out_start[from]++] =
-				(struct flow){ .peer = r->svc[to_svc].live, .frac = r->edges[e].frac };
+				(struct flow){ .peer = r->svc[ed->to].live, .frac = ed->frac };
 	}
 	for (size_t i = r->n_live; i > 0; i--)
 		r->out_start[i] = r->out_start[i - 1];
